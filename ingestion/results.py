@@ -1,0 +1,46 @@
+"""What every reader returns: rows for the lake, rows for quarantine, and a summary a person can read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from ingestion.lake_schema import QUARANTINE
+
+
+class UnknownFormat(Exception):
+    """A readable file whose publication, vintage or tool the registry cannot place.
+
+    The message is one line naming the file and the columns that could not be placed.
+    """
+
+
+@dataclass
+class ReadResult:
+    # lake table name -> rows (declared columns of ingestion.lake_schema, without provenance)
+    tables: dict[str, pl.DataFrame]
+    # rows that broke a rule: columns row_number, column, value, rule, reason
+    quarantine: pl.DataFrame
+    source_kind: str  # dfe | gias_establishments | gias_links | survey
+    publication: str  # exclusions | absence | census | sen | gias | <survey tool>
+    vintage: str
+    encoding: str
+    rows_read: int
+    # responses or rows excluded by rule but not quarantined (survey previews, duplicates, ...): reason -> n
+    exclusions: dict[str, int] = field(default_factory=dict)
+    # anything a person wants to see in `belonging validate` (rows per level, symbols found, PII dropped)
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def rows_loaded(self) -> int:
+        main = [t for t in self.tables if t not in ("survey_answers", "survey_items")]
+        return sum(self.tables[t].height for t in main)
+
+
+def quarantine_frame(rows: list[dict]) -> pl.DataFrame:
+    """Build quarantine rows from dicts with keys row_number, column, value, rule, reason."""
+    schema = {k: v for k, v in QUARANTINE.items() if not k.startswith("_")}
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    return pl.DataFrame(rows, schema=schema)
