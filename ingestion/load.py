@@ -1,0 +1,210 @@
+"""Landing -> lake: find new files, recognise them from their content, read, write, record.
+
+Each landing family (dfe/, gias/, surveys/) is loaded by one call. A file whose bytes are already in
+`file_loads` is skipped, so loading twice changes nothing. A file that cannot be read, or whose
+publication/vintage/tool is unknown, is moved to landing/quarantine/ with a `.reason.txt` beside it and a
+quarantine row; the other files still load.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from ingestion.files import UnreadableFile
+from ingestion.lake import Lake, SourceFile
+from ingestion.results import ReadResult, UnknownFormat, quarantine_frame
+
+log = logging.getLogger(__name__)
+
+FAMILIES = ("gias", "dfe", "surveys")
+SKIP_SUFFIXES = (".meta.csv", ".reason.txt", ".http.json", ".md", ".txt", ".json")
+
+
+@dataclass
+class FileOutcome:
+    file: str
+    status: str  # loaded | skipped | quarantined_file
+    publication: str | None = None
+    vintage: str | None = None
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    exclusions: dict[str, int] = field(default_factory=dict)
+    message: str = ""
+
+
+@dataclass
+class LoadReport:
+    family: str
+    files: list[FileOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+    def as_metadata(self) -> dict:
+        return {
+            "files_loaded": self.count("loaded"),
+            "files_skipped_unchanged": self.count("skipped"),
+            "files_quarantined": self.count("quarantined_file"),
+            "rows_loaded": self.rows_loaded,
+            "rows_quarantined": self.rows_quarantined,
+        }
+
+
+def landing_files(landing: Path, family: str) -> Iterator[Path]:
+    root = landing / family
+    if not root.exists():
+        return
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        if path.name.lower().endswith(SKIP_SUFFIXES):
+            continue
+        yield path
+
+
+def quarantine_file(landing: Path, source: SourceFile, reason: str) -> Path:
+    """Move an unreadable landing file to landing/quarantine/ (kept, never lost) with its reason."""
+    target = landing / "quarantine" / source.relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        target = target.with_name(f"{target.stem}.{source.sha256[:8]}{target.suffix}")
+    shutil.move(str(source.path), target)
+    target.with_name(target.name + ".reason.txt").write_text(
+        f"file: {source.relative}\nsha256: {source.sha256}\nreason: {reason}\n", encoding="utf-8"
+    )
+    return target
+
+
+def record(lake: Lake, source: SourceFile, result: ReadResult) -> FileOutcome:
+    for table, frame in result.tables.items():
+        lake.write(table, frame, source)
+    if result.quarantine.height:
+        lake.write("quarantine", result.quarantine, source)
+    loads = pl.DataFrame(
+        [
+            {
+                "source_kind": result.source_kind,
+                "publication": result.publication,
+                "vintage": result.vintage,
+                "encoding": result.encoding,
+                "rows_read": result.rows_read,
+                "rows_loaded": result.rows_loaded,
+                "rows_quarantined": result.quarantine.height,
+                "rows_excluded": sum(result.exclusions.values()),
+                "exclusions": json.dumps(result.exclusions, sort_keys=True),
+                "status": "loaded",
+                "message": "",
+            }
+        ]
+    )
+    # file_loads last: a file counts as loaded only once all its rows are in the lake
+    lake.write("file_loads", loads, source)
+    return FileOutcome(
+        file=source.relative,
+        status="loaded",
+        publication=result.publication,
+        vintage=result.vintage,
+        rows_loaded=result.rows_loaded,
+        rows_quarantined=result.quarantine.height,
+        exclusions=result.exclusions,
+    )
+
+
+def load_family(
+    landing: Path,
+    lake: Lake,
+    family: str,
+    reader: Callable[[SourceFile], ReadResult],
+) -> LoadReport:
+    lake.ensure_tables()
+    report = LoadReport(family)
+    for path in landing_files(landing, family):
+        source = SourceFile.of(path, landing)
+        if lake.loaded(source.sha256):
+            report.files.append(FileOutcome(source.relative, "skipped", message="unchanged: already loaded"))
+            continue
+        try:
+            result = reader(source)
+        except (UnreadableFile, UnknownFormat) as exc:
+            reason = str(exc)
+            moved = quarantine_file(landing, source, reason)
+            lake.write(
+                "quarantine",
+                quarantine_frame([{"row_number": None, "column": None, "value": source.relative,
+                                   "rule": "file_unreadable" if isinstance(exc, UnreadableFile)
+                                   else "unknown_format", "reason": reason}]),
+                source,
+            )
+            log.warning("quarantined %s: %s (moved to %s)", source.relative, reason, moved)
+            report.files.append(FileOutcome(source.relative, "quarantined_file", message=reason))
+            continue
+        report.files.append(record(lake, source, result))
+    return report
+
+
+def gias_reader(source: SourceFile) -> ReadResult:
+    from ingestion import gias
+
+    if not gias.sniff(source.path):
+        raise UnknownFormat(f"{source.relative}: not a GIAS establishments or links file (header not recognised)")
+    return gias.read_gias(source)
+
+
+def dfe_reader(source: SourceFile) -> ReadResult:
+    from ingestion import ees
+
+    return ees.read_ees(source)
+
+
+def survey_reader(lake: Lake, pseudonym_key: bytes | None, settings: dict) -> Callable[[SourceFile], ReadResult]:
+    from ingestion import surveys
+    from ingestion.surveys.schools import SchoolRegister
+
+    schools = SchoolRegister.from_frames(lake.read("gias_establishments"), lake.read("gias_links"))
+
+    def read(source: SourceFile) -> ReadResult:
+        if not pseudonym_key:
+            raise PseudonymKeyMissing(
+                "BELONGING_PSEUDONYM_KEY is not set: survey exports are not read without a key for hashing "
+                "respondent identifiers (the demo sets its own)"
+            )
+        return surveys.read_survey(source, schools=schools, pseudonym_key=pseudonym_key, settings=settings)
+
+    return read
+
+
+class PseudonymKeyMissing(RuntimeError):
+    pass
+
+
+def load_gias(landing: Path, lake: Lake) -> LoadReport:
+    return load_family(landing, lake, "gias", gias_reader)
+
+
+def load_dfe(landing: Path, lake: Lake) -> LoadReport:
+    return load_family(landing, lake, "dfe", dfe_reader)
+
+
+def load_surveys(landing: Path, lake: Lake, *, pseudonym_key: bytes | None, settings: dict) -> LoadReport:
+    files = list(landing_files(landing, "surveys"))
+    if files and not pseudonym_key:
+        raise PseudonymKeyMissing(
+            f"{len(files)} survey export(s) in {landing / 'surveys'} but BELONGING_PSEUDONYM_KEY is not set: "
+            "set it (keep it secret, outside the repository) to hash respondent identifiers"
+        )
+    return load_family(landing, lake, "surveys", survey_reader(lake, pseudonym_key, settings))

@@ -1,0 +1,61 @@
+"""dbt models as Dagster assets: `dbt build` (models, seeds and dbt tests) into the warehouse."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from orchestration.dbt import dbt_project
+from orchestration.resources import HomeResource
+
+
+class Translator(DagsterDbtTranslator):
+    """dbt sources are the lake's raw tables: map them onto the lake assets' keys."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey(["lake", dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        if len(fqn) > 2 and fqn[1] in ("staging", "intermediate", "marts"):
+            return f"dbt_{fqn[1]}"
+        return "dbt"
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=Translator())
+def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, home: HomeResource):
+    """`dbt build` into the warehouse: staging views, intermediate models, contracted marts, dbt tests."""
+    h = home.home()
+    run_dir = h.run_dir(context.run_id)
+    target = h.dbt_target / context.run_id
+    invocation = dbt.cli(["build"], context=context, target_path=target, raise_on_error=False)
+    yield from invocation.stream()
+    results = invocation.get_artifact("run_results.json")
+    summary = {
+        "name": "dbt_build",
+        "passed": invocation.is_successful(),
+        "results": [
+            {"unique_id": r["unique_id"], "status": r["status"], "message": r.get("message")}
+            for r in results.get("results", [])
+            if r["status"] not in ("success", "pass")
+        ],
+        "counts": _count_statuses(results),
+    }
+    (run_dir / "gates").mkdir(parents=True, exist_ok=True)
+    (run_dir / "gates" / "dbt_build.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    if not invocation.is_successful():
+        failed = "; ".join(f"{r['unique_id']}: {r['status']} {r['message'] or ''}" for r in summary["results"][:10])
+        raise dg.Failure(description=f"dbt build failed: {failed}")
+
+
+def _count_statuses(results: dict) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in results.get("results", []):
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    return counts

@@ -1,0 +1,231 @@
+"""`belonging`: the command-line contract of spec/product.md."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from orchestration.settings import DEMO_PSEUDONYM_KEY, Home
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+
+
+def _set_home(arg: str | None) -> Home:
+    if arg:
+        os.environ["BELONGING_HOME"] = str(Path(arg).expanduser().resolve())
+    home = Home.from_env()
+    os.environ["BELONGING_HOME"] = str(home.root)
+    os.environ["DAGSTER_HOME"] = str(home.dagster_home)
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    return home.create()
+
+
+@contextlib.contextmanager
+def refresh_lock(home: Home):
+    """One writer: a second refresh of the same home stops at once instead of fighting over the warehouse."""
+    path = home.root / ".refresh.lock"
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            raise RefreshBusy(f"another refresh is running on {home.root} ({fh.read().strip()})") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class RefreshBusy(RuntimeError):
+    pass
+
+
+def cmd_refresh(args) -> int:
+    home = _set_home(args.home)
+    from orchestration.refresh import run_refresh
+
+    try:
+        with refresh_lock(home):
+            outcome = run_refresh(home, echo=print)
+    except RefreshBusy as exc:
+        print(f"refresh not started: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+    return EXIT_OK if outcome["status"] == "published" else EXIT_FAILED
+
+
+def cmd_demo(args) -> int:
+    home = _set_home(args.home)
+    os.environ.setdefault("BELONGING_PSEUDONYM_KEY", DEMO_PSEUDONYM_KEY)
+    from ingestion.demo import generate
+
+    started = time.perf_counter()
+    summary = generate(home.landing, scale=args.scale, seed=args.seed)
+    print(f"demo: wrote sample landing files to {home.landing} in {time.perf_counter() - started:.1f}s: "
+          + ", ".join(f"{k}={v}" for k, v in summary.items() if isinstance(v, (int, str))))
+    return cmd_refresh(argparse.Namespace(home=str(home.root)))
+
+
+def cmd_status(args) -> int:
+    home = _set_home(args.home)
+    from orchestration.status import status_text
+
+    print(status_text(home))
+    return EXIT_OK
+
+
+def cmd_sql(args) -> int:
+    home = _set_home(args.home)
+    import duckdb
+
+    from publication.releases import current_release
+
+    current = current_release(home.root)
+    if current is None:
+        print(f"no release published yet in {home.releases}: run `belonging refresh` (or `belonging demo`)",
+              file=sys.stderr)
+        return EXIT_FAILED
+    con = duckdb.connect(str(current / "warehouse.duckdb"), read_only=True)
+    if args.query:
+        return _run_sql(con, " ".join(args.query), args.format)
+    print(f"belonging sql: release {current.name} (read-only). End statements with ';', Ctrl-D to quit.")
+    buffer = ""
+    while True:
+        try:
+            line = input("belonging> " if not buffer else "        ...> ")
+        except EOFError:
+            print()
+            return EXIT_OK
+        buffer += line + "\n"
+        if buffer.strip().endswith(";"):
+            _run_sql(con, buffer, args.format)
+            buffer = ""
+
+
+def _run_sql(con, query: str, fmt: str) -> int:
+    import duckdb
+
+    try:
+        rel = con.sql(query)
+    except duckdb.Error as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if rel is None:
+        return EXIT_OK
+    if fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(rel.columns)
+        writer.writerows(rel.fetchall())
+    else:
+        rel.show(max_rows=10_000, max_width=240)
+    return EXIT_OK
+
+
+def cmd_validate(args) -> int:
+    _set_home(args.home)
+    from ingestion.validate import validate_file
+
+    report = validate_file(Path(args.file))
+    print(report.text())
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def cmd_releases(args) -> int:
+    home = _set_home(args.home)
+    from publication.releases import current_release, list_releases
+
+    current = current_release(home.root)
+    releases = list_releases(home.root)
+    if not releases:
+        print("no releases yet")
+        return EXIT_OK
+    for rel in releases:
+        rid = rel.name if isinstance(rel, Path) else str(rel)
+        marker = "*" if current is not None and current.name == rid else " "
+        manifest = home.releases / rid / "manifest.json"
+        created = ""
+        if manifest.exists():
+            created = json.loads(manifest.read_text(encoding="utf-8")).get("created_at", "")
+        print(f"{marker} {rid}  {created}")
+    return EXIT_OK
+
+
+def cmd_publish(args) -> int:
+    home = _set_home(args.home)
+    from publication.releases import set_current
+
+    try:
+        with refresh_lock(home):
+            set_current(home.root, args.release)
+    except (KeyError, ValueError, FileNotFoundError) as exc:
+        print(f"publish refused: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except RefreshBusy as exc:
+        print(f"publish not done: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+    print(f"current -> {args.release}")
+    return EXIT_OK
+
+
+def cmd_docs(args) -> int:
+    home = _set_home(args.home)
+    import subprocess
+
+    from orchestration.dbt import dbt_env
+    from orchestration.settings import DBT_PROJECT_DIR
+
+    target = home.root / "dbt" / "docs"
+    cmd = [str(Path(sys.executable).with_name("dbt")), "docs", "generate", "--project-dir", str(DBT_PROJECT_DIR),
+           "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)]
+    proc = subprocess.run(cmd, env=dbt_env(home.root))
+    if proc.returncode == 0:
+        print(f"dbt docs written to {target / 'index.html'}")
+    return proc.returncode
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="belonging", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--home", help="BELONGING_HOME (default: $BELONGING_HOME or ./.belonging)")
+        p.set_defaults(func=func)
+        return p
+
+    p = add("demo", cmd_demo, "write realistic sample landing files, refresh and publish")
+    p.add_argument("--scale", choices=["small", "national"], default="small")
+    p.add_argument("--seed", type=int, default=2026)
+    add("refresh", cmd_refresh, "load landing files, build, gate and publish a release")
+    add("status", cmd_status, "current release, last refresh, quarantined inputs")
+    p = add("sql", cmd_sql, "query the current release read-only (interactive without QUERY)")
+    p.add_argument("query", nargs="*")
+    p.add_argument("--format", choices=["table", "csv"], default="table")
+    p = add("validate", cmd_validate, "check one landing file without loading it")
+    p.add_argument("file")
+    add("releases", cmd_releases, "list releases (* = current)")
+    p = add("publish", cmd_publish, "point current at a release (roll back or forward)")
+    p.add_argument("--release", required=True)
+    add("docs", cmd_docs, "generate dbt docs for the warehouse")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Resources: the home (paths and settings) and dbt. Both read BELONGING_HOME."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from orchestration.dbt import dbt_project
+from orchestration.settings import Home, home_from_env
+
+# dbt resolves its DuckDB path from BELONGING_HOME: make sure it is set, and absolute, for every process.
+os.environ["BELONGING_HOME"] = str(home_from_env())
+
+
+class HomeResource(dg.ConfigurableResource):
+    """Where landing/, lake/, warehouse/ and releases/ live (BELONGING_HOME, default ./.belonging)."""
+
+    root: str
+
+    def home(self) -> Home:
+        return Home(Path(self.root).expanduser().resolve()).create()
+
+
+def build_resources() -> dict:
+    return {
+        "home": HomeResource(root=dg.EnvVar("BELONGING_HOME")),
+        "dbt": DbtCliResource(project_dir=dbt_project, global_config_flags=["--no-use-colors"]),
+    }
