@@ -134,10 +134,19 @@ def _run_sql(con, query: str, fmt: str) -> int:
 
 
 def cmd_validate(args) -> int:
-    _set_home(args.home)
+    home = _set_home(args.home)
+    from ingestion.lake import Lake
+    from ingestion.surveys.schools import SchoolRegister
     from ingestion.validate import validate_file
+    from orchestration.settings import pseudonym_key
 
-    report = validate_file(Path(args.file))
+    lake = Lake(home.lake)
+    schools = SchoolRegister.from_frames(lake.read("gias_establishments"), lake.read("gias_links"))
+    report = validate_file(Path(args.file), pseudonym_key=pseudonym_key(), schools=schools,
+                           settings=home.settings.get("surveys", {}))
+    if lake.read("gias_establishments").is_empty() and report.kind == "survey":
+        report.notes.append("note: no GIAS register in the lake yet, so every school would be unknown; "
+                            "load GIAS first (belonging refresh)")
     print(report.text())
     return EXIT_OK if report.ok else EXIT_FAILED
 
