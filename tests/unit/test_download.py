@@ -400,3 +400,18 @@ def test_home_override_replaces_the_repository_list(tmp_path):
     override = tmp_path / "downloads.yaml"
     override.write_bytes((CONFIGS / "downloads__valid.yaml").read_bytes())
     assert resolve_download_config(tmp_path) == override
+
+
+def test_broken_zip_fails_and_keeps_existing_files(serve, tmp_path):
+    good = _release_zip()
+    url = serve(
+        "/broken.zip", good[: len(good) // 2], content_type="application/zip"
+    )  # complete body, bad zip
+    existing = tmp_path / EXCLUSIONS_META.name
+    existing.write_bytes(b"previous release\n")
+
+    result = fetch(url, tmp_path / "release.zip", timeout=5, user_agent=UA)
+
+    assert result.status == "failed" and "broken zip: BadZipFile" in result.message
+    assert visible_and_partial(tmp_path) == ([EXCLUSIONS_META.name], [])
+    assert existing.read_bytes() == b"previous release\n"
