@@ -1,0 +1,222 @@
+"""Disclosure control for survey-derived figures, in one place.
+
+Input: rows of `mart_indicators` (docs/ARCHITECTURE.md "Marts"). Output: the same rows with a
+`published_status` column. Survey rows (`source != 'admin'`) get `suppressed` or keep their own status
+(normally `value`); admin rows keep the DfE's own `value_status` (never re-suppressed).
+
+Rules (spec/publication.md "Disclosure control"), applied until nothing changes:
+1. Primary: a row based on fewer than `min_respondents` respondents; a trust, LA, regional or national
+   row with fewer than `min_schools` schools with responses.
+2. Cell: every figure of one cell (time, geography, instrument, breakdown value) follows the cell. When a
+   cell-level figure (respondents, score mean, positive share, response rate) is suppressed, so are all the
+   cell's figures, item agree percentages included.
+3. Secondary within a breakdown: where a breakdown's subgroups add up to a shown Total and exactly one
+   subgroup is suppressed, the next-smallest subgroup is suppressed too (the Total if there is none).
+4. Secondary across levels: a shown trust, LA, region or nation figure whose children (schools of the
+   trust, schools of the LA, LAs of the region, regions of the nation) include exactly one suppressed child
+   gets its next-smallest child suppressed (the parent itself if there is none), so neither respondents nor
+   score sums can be recovered by subtraction.
+5. Gaps (`belonging_gap_send`, `belonging_gap_fsm`) follow the SEND/FSM subgroup means they are built from.
+
+With `mask=True` (the default) the numbers of a suppressed row (value, CI, numerator, denominator,
+respondents) are set to null, so the returned frame is safe to publish as it is.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+CELL = [
+    "time_period",
+    "time_identifier",
+    "geographic_level",
+    "geography_code",
+    "source",
+    "breakdown",
+    "breakdown_value",
+]
+# a figure that describes the whole cell: if it is suppressed, every figure of the cell is
+CELL_INDICATORS = (
+    "respondents",
+    "response_rate_percent",
+    "belonging_score_mean",
+    "belonging_score_ci_lower",
+    "belonging_score_ci_upper",
+    "belonging_positive_percent",
+)
+# gap indicator -> the breakdown whose subgroup means it is the difference of
+GAPS = {"belonging_gap_send": "send", "belonging_gap_fsm": "fsm"}
+MASKED = ("value", "ci_lower", "ci_upper", "numerator", "denominator", "respondents")
+
+# child level -> (parent level, column on the child row holding the parent's geography_code)
+HIERARCHY = (
+    ("School", "MAT", "trust_id"),
+    ("School", "Local authority", "new_la_code"),
+    ("Local authority", "Regional", "region_code"),
+    ("Regional", "National", "country_code"),
+)
+AGGREGATE_LEVELS = ("MAT", "Local authority", "Regional", "National")
+
+_MAX_ROUNDS = 100
+
+
+def apply_disclosure_control(
+    indicators: pl.DataFrame,
+    *,
+    min_respondents: int = 10,
+    min_schools: int = 3,
+    mask: bool = True,
+) -> pl.DataFrame:
+    """Return `indicators` with `published_status` (see the module docstring for the rules)."""
+    missing = [c for c in (*CELL, "indicator", "value_status", "respondents") if c not in indicators.columns]
+    if missing:
+        raise ValueError(f"mart_indicators: apply_disclosure_control needs columns {missing}")
+    frame = indicators.with_row_index("_rid")
+    for col in ("trust_id", "new_la_code", "region_code", "country_code", "schools_included"):
+        if col not in frame.columns:
+            frame = frame.with_columns(pl.lit(None).alias(col))
+    frame = frame.with_columns(
+        pl.col("trust_id", "new_la_code", "region_code", "country_code", "geography_code").cast(pl.String)
+    )
+
+    survey = frame.filter(pl.col("source") != "admin")
+    sup = _primary(survey, min_respondents, min_schools)
+    work = survey.select(
+        "_rid",
+        *CELL,
+        "indicator",
+        "trust_id",
+        "new_la_code",
+        "region_code",
+        "country_code",
+        pl.col("respondents").cast(pl.Float64).fill_null(0).alias("_n"),
+        pl.col("indicator").is_in(list(GAPS)).alias("_gap"),
+    ).with_columns(pl.col("_rid").is_in(sup.implode()).alias("_sup"))
+
+    for _ in range(_MAX_ROUNDS):
+        before = int(work["_sup"].sum())
+        work = _propagate_cell(work)
+        work = _secondary_breakdowns(work)
+        for child, parent, key in HIERARCHY:
+            work = _secondary_levels(work, child, parent, key)
+        work = _propagate_cell(work)
+        if int(work["_sup"].sum()) == before:
+            break
+    else:  # pragma: no cover - the suppressed set only grows, so this needs > _MAX_ROUNDS rounds
+        raise RuntimeError("disclosure control did not converge")
+    work = _gaps(work)
+
+    suppressed = work.filter(pl.col("_sup")).select("_rid")
+    out = frame.with_columns(
+        pl.when(pl.col("source") == "admin")
+        .then(pl.col("value_status"))
+        .when(pl.col("_rid").is_in(suppressed["_rid"].implode()))
+        .then(pl.lit("suppressed"))
+        .otherwise(pl.col("value_status"))
+        .alias("published_status")
+    )
+    if mask:
+        hide = (pl.col("source") != "admin") & (pl.col("published_status") == "suppressed")
+        out = out.with_columns(
+            [pl.when(hide).then(None).otherwise(pl.col(c)).alias(c) for c in MASKED if c in out.columns]
+        )
+    return out.select([c for c in indicators.columns] + ["published_status"])
+
+
+def _primary(survey: pl.DataFrame, min_respondents: int, min_schools: int) -> pl.Series:
+    few_respondents = pl.col("respondents").is_not_null() & (pl.col("respondents") < min_respondents)
+    few_schools = (
+        pl.col("geographic_level").is_in(AGGREGATE_LEVELS)
+        & pl.col("schools_included").is_not_null()
+        & (pl.col("schools_included") < min_schools)
+    )
+    return survey.filter(few_respondents | few_schools)["_rid"]
+
+
+def _propagate_cell(work: pl.DataFrame) -> pl.DataFrame:
+    cell_sup = (pl.col("_sup") & pl.col("indicator").is_in(CELL_INDICATORS)).any().over(CELL)
+    return work.with_columns((pl.col("_sup") | cell_sup).alias("_sup"))
+
+
+def _mark_next_smallest(groups: pl.DataFrame, members: pl.DataFrame, group_key: list[str]) -> pl.DataFrame:
+    """For groups with exactly one suppressed member, the _rid of the smallest unsuppressed member."""
+    return (
+        members.join(groups.select(group_key), on=group_key, how="semi", nulls_equal=True)
+        .filter(~pl.col("_sup"))
+        .sort([*group_key, "_n", "_tie"], nulls_last=True)
+        .group_by(group_key, maintain_order=True)
+        .first()
+        .select(*group_key, "_rid")
+    )
+
+
+def _apply(work: pl.DataFrame, rids: pl.Series) -> pl.DataFrame:
+    if rids.len() == 0:
+        return work
+    return work.with_columns((pl.col("_sup") | pl.col("_rid").is_in(rids.implode())).alias("_sup"))
+
+
+def _secondary_breakdowns(work: pl.DataFrame) -> pl.DataFrame:
+    base = ["time_period", "time_identifier", "geographic_level", "geography_code", "source", "indicator"]
+    rows = work.filter(~pl.col("_gap"))
+    totals = rows.filter(pl.col("breakdown") == "Total").select(
+        *base, pl.col("_rid").alias("_total_rid"), pl.col("_sup").alias("_total_sup")
+    )
+    subs = rows.filter(pl.col("breakdown") != "Total").with_columns(pl.col("breakdown_value").alias("_tie"))
+    key = [*base, "breakdown"]
+    stats = (
+        subs.group_by(key)
+        .agg(pl.col("_sup").sum().alias("_s"), pl.len().alias("_k"))
+        .join(totals, on=base, how="inner", nulls_equal=True)
+        .filter(~pl.col("_total_sup") & (pl.col("_s") == 1))
+    )
+    if stats.height == 0:
+        return work
+    pick = _mark_next_smallest(stats, subs, key)
+    lone = stats.join(pick.select(key), on=key, how="anti", nulls_equal=True)["_total_rid"]
+    return _apply(_apply(work, pick["_rid"]), lone)
+
+
+def _secondary_levels(work: pl.DataFrame, child: str, parent: str, key_col: str) -> pl.DataFrame:
+    cell = ["time_period", "time_identifier", "source", "indicator", "breakdown", "breakdown_value"]
+    rows = work.filter(~pl.col("_gap"))
+    parents = rows.filter(pl.col("geographic_level") == parent).select(
+        *cell,
+        pl.col("geography_code").alias("_parent"),
+        pl.col("_rid").alias("_parent_rid"),
+        pl.col("_sup").alias("_parent_sup"),
+    )
+    children = rows.filter(
+        (pl.col("geographic_level") == child) & pl.col(key_col).is_not_null()
+    ).with_columns(pl.col(key_col).alias("_parent"), pl.col("geography_code").alias("_tie"))
+    if child == "Regional":  # Inner/Outer London (E13) sit beside London: the nine regions partition England
+        children = children.filter(pl.col("geography_code").str.starts_with("E12"))
+    key = [*cell, "_parent"]
+    stats = (
+        children.group_by(key)
+        .agg(pl.col("_sup").sum().alias("_s"))
+        .join(parents, on=key, how="inner", nulls_equal=True)
+        .filter(~pl.col("_parent_sup") & (pl.col("_s") == 1))
+    )
+    if stats.height == 0:
+        return work
+    pick = _mark_next_smallest(stats, children, key)
+    lone = stats.join(pick.select(key), on=key, how="anti", nulls_equal=True)["_parent_rid"]
+    return _apply(_apply(work, pick["_rid"]), lone)
+
+
+def _gaps(work: pl.DataFrame) -> pl.DataFrame:
+    """A gap is shown only when both subgroup means behind it are shown."""
+    geo = ["time_period", "time_identifier", "geographic_level", "geography_code", "source"]
+    for gap, breakdown in GAPS.items():
+        means = work.filter(
+            (pl.col("indicator") == "belonging_score_mean")
+            & (pl.col("breakdown") == breakdown)
+            & pl.col("breakdown_value").is_in(["Yes", "No"])
+        )
+        hidden = means.group_by(geo).agg((pl.col("_sup").any() | (pl.len() < 2)).alias("_hide"))
+        gaps = work.filter(pl.col("indicator") == gap).join(hidden, on=geo, how="left", nulls_equal=True)
+        # no subgroup means at all: the gap cannot be checked, so it is not shown
+        rids = gaps.filter(pl.col("_hide").fill_null(True) | pl.col("_sup"))["_rid"]
+        work = _apply(work, rids)
+    return work

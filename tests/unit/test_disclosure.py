@@ -1,0 +1,259 @@
+"""Disclosure control: primary, min-schools, secondary within breakdowns and across levels, and an
+attacker who tries to recover suppressed cells by subtraction from the published frame."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from publication.disclosure import apply_disclosure_control
+from tests.conftest import FIXTURES
+
+MART = FIXTURES / "publication" / "mart_indicators__small.csv"
+STRINGS = [
+    "geography_code",
+    "old_la_code",
+    "new_la_code",
+    "trust_id",
+    "school_urn",
+    "school_laestab",
+    "region_code",
+]
+
+
+def load_mart() -> pl.DataFrame:
+    return pl.read_csv(MART, schema_overrides=dict.fromkeys(STRINGS, pl.String), infer_schema_length=None)
+
+
+@pytest.fixture(scope="module")
+def published() -> pl.DataFrame:
+    return apply_disclosure_control(load_mart(), min_respondents=10, min_schools=3)
+
+
+def status(frame: pl.DataFrame, level: str, code: str, indicator: str, bd="Total", bv="Total") -> str:
+    row = frame.filter(
+        (pl.col("geographic_level") == level)
+        & (pl.col("geography_code") == code)
+        & (pl.col("indicator") == indicator)
+        & (pl.col("breakdown") == bd)
+        & (pl.col("breakdown_value") == bv)
+    )
+    assert row.height == 1, (level, code, indicator, bd, bv)
+    return row["published_status"][0]
+
+
+def cell(
+    level, code, bd, bv, *, n, s=None, trust=None, la=None, region=None, schools=1, ind="belonging_score_mean"
+):
+    """One hand-made survey row."""
+    s = n * 60.0 if s is None else s
+    return {
+        "time_period": 202526, "time_identifier": "Academic year", "geographic_level": level,
+        "geography_code": code, "country_code": "E92000001", "trust_id": trust, "new_la_code": la,
+        "region_code": region, "source": "pupil_belonging", "indicator": ind, "breakdown": bd,
+        "breakdown_value": bv, "numerator": s, "denominator": float(n), "value": s / n,
+        "value_status": "value", "ci_lower": None, "ci_upper": None, "respondents": n,
+        "schools_included": schools,
+    }  # fmt: skip
+
+
+def run(rows, **kw) -> pl.DataFrame:
+    return apply_disclosure_control(pl.DataFrame(rows, infer_schema_length=None), **kw)
+
+
+def statuses(frame: pl.DataFrame) -> dict:
+    return {
+        (r["geographic_level"], r["geography_code"], r["breakdown_value"]): r["published_status"]
+        for r in frame.iter_rows(named=True)
+    }
+
+
+def test_primary_suppression_under_10_respondents_and_values_masked():
+    out = run(
+        [cell("School", "100001", "Total", "Total", n=9), cell("School", "100002", "Total", "Total", n=10)]
+    )
+    st = statuses(out)
+    assert st[("School", "100001", "Total")] == "suppressed"
+    assert st[("School", "100002", "Total")] == "value"
+    hidden = out.filter(pl.col("geography_code") == "100001").row(0, named=True)
+    assert hidden["value"] is None and hidden["respondents"] is None and hidden["numerator"] is None
+
+
+def test_thresholds_are_parameters():
+    out = run([cell("School", "100001", "Total", "Total", n=12)], min_respondents=15)
+    assert out["published_status"].to_list() == ["suppressed"]
+
+
+def test_aggregate_with_fewer_than_min_schools_is_suppressed():
+    rows = [
+        cell("MAT", "1001", "Total", "Total", n=500, schools=2),
+        cell("MAT", "1002", "Total", "Total", n=500, schools=3),
+    ]
+    st = statuses(run(rows))
+    assert st[("MAT", "1001", "Total")] == "suppressed"
+    assert st[("MAT", "1002", "Total")] == "value"
+    assert statuses(run(rows, min_schools=2))[("MAT", "1001", "Total")] == "value"
+
+
+def test_secondary_within_breakdown_suppresses_next_smallest():
+    rows = [
+        cell("School", "100001", "Total", "Total", n=100),
+        cell("School", "100001", "gender", "Boy", n=45),
+        cell("School", "100001", "gender", "Girl", n=40),
+        cell("School", "100001", "gender", "In another way", n=5),
+        cell("School", "100001", "gender", "Prefer not to say", n=10),
+    ]
+    st = statuses(run(rows))
+    assert st[("School", "100001", "In another way")] == "suppressed"  # primary
+    assert st[("School", "100001", "Prefer not to say")] == "suppressed"  # next smallest
+    assert st[("School", "100001", "Girl")] == "value"
+    assert st[("School", "100001", "Boy")] == "value"
+    assert st[("School", "100001", "Total")] == "value"
+
+
+def test_single_subgroup_that_is_suppressed_takes_the_total_with_it():
+    rows = [cell("School", "100001", "Total", "Total", n=12), cell("School", "100001", "gender", "Girl", n=8)]
+    st = statuses(run(rows))
+    assert st[("School", "100001", "Girl")] == "suppressed"
+    assert st[("School", "100001", "Total")] == "suppressed"
+
+
+def test_cross_level_trust_with_one_suppressed_school_gets_a_second():
+    rows = [
+        cell("MAT", "1001", "Total", "Total", n=8 + 30 + 40 + 50, schools=4),
+        cell("School", "100001", "Total", "Total", n=8, trust="1001"),
+        cell("School", "100002", "Total", "Total", n=30, trust="1001"),
+        cell("School", "100003", "Total", "Total", n=40, trust="1001"),
+        cell("School", "100004", "Total", "Total", n=50, trust="1001"),
+    ]
+    st = statuses(run(rows))
+    assert st[("School", "100001", "Total")] == "suppressed"
+    assert st[("School", "100002", "Total")] == "suppressed"  # the next-smallest school
+    assert st[("School", "100003", "Total")] == "value"
+    assert st[("MAT", "1001", "Total")] == "value"
+
+
+def test_cell_figures_follow_the_cell_and_gaps_follow_their_means():
+    mart = load_mart()
+    out = apply_disclosure_control(mart)
+    # school 100004 (the tiny one: 8 respondents): every survey figure of its Total cell is suppressed
+    tiny = out.filter(
+        (pl.col("geography_code") == "100004")
+        & (pl.col("source") != "admin")
+        & (pl.col("breakdown") == "Total")
+    )
+    assert tiny.height >= 5 and set(tiny["published_status"]) == {"suppressed"}
+    assert tiny["value"].null_count() == tiny.height
+    # a gap is shown only if both SEND means are shown
+    gaps = out.filter(pl.col("indicator") == "belonging_gap_send")
+    means = out.filter((pl.col("indicator") == "belonging_score_mean") & (pl.col("breakdown") == "send"))
+    for g in gaps.iter_rows(named=True):
+        m = means.filter(pl.col("geography_code") == g["geography_code"])
+        shown = m.height == 2 and set(m["published_status"]) == {"value"}
+        assert (g["published_status"] == "value") == shown, g["geography_code"]
+    assert "value" in set(gaps["published_status"]) and "suppressed" in set(gaps["published_status"])
+
+
+def test_admin_rows_keep_the_dfe_status(published):
+    admin = published.filter(pl.col("source") == "admin")
+    assert (admin["published_status"] == admin["value_status"]).all()
+    assert status(published, "School", "100006", "fsm_percent") == "suppressed"  # DfE's own c
+    # admin figures of a school whose survey cells are suppressed are not touched
+    assert status(published, "School", "100004", "suspension_rate") == "value"
+
+
+def test_fixture_has_suppression_at_every_step(published):
+    survey = published.filter(pl.col("source") != "admin")
+    # primary, breakdown-secondary and level-secondary all happen on the fixture
+    assert status(published, "School", "100004", "respondents") == "suppressed"  # 8 respondents
+    assert status(published, "School", "100001", "respondents", "gender", "In another way") == "suppressed"
+    counts = survey.group_by("published_status").len()
+    assert set(counts["published_status"]) == {"value", "suppressed"}
+
+
+# --- the attacker -----------------------------------------------------------------------------------------
+
+CELL_KEY = ["time_period", "time_identifier", "source", "indicator", "breakdown", "breakdown_value"]
+PARENTS = [("School", "MAT", "trust_id"), ("School", "Local authority", "new_la_code"),
+           ("Local authority", "Regional", "region_code"), ("Regional", "National", "country_code")]  # fmt: skip
+
+
+def additive(frame: pl.DataFrame) -> pl.DataFrame:
+    """What the attacker reads: respondents and score sums (mean x respondents) of shown cells."""
+    shown = frame.filter(pl.col("published_status") == "value")
+    return shown.with_columns(
+        pl.when(pl.col("indicator") == "belonging_score_mean")
+        .then(pl.col("value") * pl.col("respondents"))
+        .otherwise(pl.col("value"))
+        .alias("_additive")
+    ).filter(pl.col("indicator").is_in(["respondents", "belonging_score_mean"]))
+
+
+def recover_across_levels(published: pl.DataFrame, truth: pl.DataFrame) -> list[tuple]:
+    """Parent minus its shown children: recovered whenever exactly one child is hidden."""
+    shown = additive(published)
+    survey_truth = truth.filter(pl.col("source") != "admin")
+    recovered = []
+    for child, parent, key in PARENTS:
+        parents = shown.filter(pl.col("geographic_level") == parent)
+        for p in parents.iter_rows(named=True):
+            kids = survey_truth.filter(
+                (pl.col("geographic_level") == child)
+                & (pl.col(key) == p["geography_code"])
+                & pl.all_horizontal([pl.col(c) == p[c] for c in CELL_KEY])
+            )
+            if child == "Regional":
+                kids = kids.filter(pl.col("geography_code").str.starts_with("E12"))
+            shown_kids = shown.join(
+                kids.select("geography_code", *CELL_KEY), on=["geography_code", *CELL_KEY]
+            )
+            hidden = kids.join(shown_kids.select("geography_code"), on="geography_code", how="anti")
+            if hidden.height == 1:
+                guess = p["_additive"] - shown_kids["_additive"].sum()
+                recovered.append((parent, p["geography_code"], p["indicator"], p["breakdown_value"], guess))
+    return recovered
+
+
+def recover_across_breakdowns(published: pl.DataFrame, truth: pl.DataFrame) -> list[tuple]:
+    """Total minus the shown subgroups of a breakdown: recovered whenever exactly one subgroup is hidden."""
+    shown = additive(published)
+    geo = ["time_period", "time_identifier", "geographic_level", "geography_code", "source", "indicator"]
+    recovered = []
+    totals = shown.filter(pl.col("breakdown") == "Total")
+    subs_truth = truth.filter((pl.col("source") != "admin") & (pl.col("breakdown") != "Total"))
+    for t in totals.iter_rows(named=True):
+        for bd in ("gender", "send"):
+            subs = subs_truth.filter(
+                pl.all_horizontal([pl.col(c) == t[c] for c in geo]) & (pl.col("breakdown") == bd)
+            )
+            shown_subs = shown.join(
+                subs.select(*geo, "breakdown", "breakdown_value"), on=[*geo, "breakdown", "breakdown_value"]
+            )
+            if subs.height - shown_subs.height == 1:
+                recovered.append(
+                    (t["geography_code"], t["indicator"], bd, t["_additive"] - shown_subs["_additive"].sum())
+                )
+    return recovered
+
+
+def test_attacker_cannot_recover_suppressed_cells(published):
+    truth = load_mart()
+    assert recover_across_levels(published, truth) == []
+    assert recover_across_breakdowns(published, truth) == []
+
+
+def test_attacker_succeeds_without_secondary_suppression():
+    """The attack is real: with primary suppression only, it recovers exact hidden respondents."""
+    truth = load_mart()
+    primary_only = truth.with_columns(
+        pl.when((pl.col("source") != "admin") & (pl.col("respondents") < 10))
+        .then(pl.lit("suppressed"))
+        .otherwise(pl.col("value_status"))
+        .alias("published_status")
+    )
+    across_levels = recover_across_levels(primary_only, truth)
+    across_breakdowns = recover_across_breakdowns(primary_only, truth)
+    assert across_levels and across_breakdowns
+    # e.g. a trust minus its other schools gives the hidden school's exact respondents
+    hidden_truth = set(truth.filter(pl.col("respondents") < 10)["respondents"].to_list())
+    assert any(r[2] == "respondents" and round(r[4]) in hidden_truth for r in across_levels)
