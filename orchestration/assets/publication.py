@@ -1,0 +1,101 @@
+"""Publication assets: audited extracts in the run's folder, then the release (write-audit-publish).
+
+`extracts` applies disclosure control and writes the EES extracts into runs/<run_id>/extracts; blocking
+checks audit them there. Only when every gate passed does `release` copy the audited files and the
+warehouse into releases/<release_id>/ and switch releases/current.
+"""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from ingestion.lake import Lake
+from orchestration.resources import HomeResource
+from orchestration.settings import GEOGRAPHY_LOOKUP
+
+PUBLICATION_GROUP = "publication"
+EXTRACTS_KEY = dg.AssetKey(["publication", "extracts"])
+RELEASE_KEY = dg.AssetKey(["publication", "release"])
+MART_KEY = dg.AssetKey(["mart_indicators"])
+
+
+def read_mart(warehouse, table: str = "mart_indicators") -> pl.DataFrame:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.sql(f"select * from main.{table}").pl()
+    finally:
+        con.close()
+
+
+@dg.asset(key=EXTRACTS_KEY, deps=[MART_KEY], group_name=PUBLICATION_GROUP,
+          description="Disclosure-controlled EES extracts (CSV + .meta.csv + Parquet), written to the run's "
+          "folder for audit; published only by `release`.")
+def extracts(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
+    from publication.disclosure import apply_disclosure_control
+    from publication.extracts import build_extracts
+
+    h = home.home()
+    out = h.run_dir(context.run_id) / "extracts"
+    indicators = read_mart(h.warehouse)
+    disclosure = h.settings["disclosure"]
+    protected = apply_disclosure_control(indicators, min_respondents=disclosure["min_respondents"],
+                                         min_schools=disclosure["min_schools"])
+    infos = build_extracts(protected, out, GEOGRAPHY_LOOKUP)
+    return dg.MaterializeResult(metadata={
+        "extracts": dg.MetadataValue.json({i.name: i.rows for i in infos}),
+        "folder": dg.MetadataValue.path(str(out)),
+        "survey_cells_suppressed": int(
+            protected.filter(pl.col("published_status") == "suppressed").height
+        ) if "published_status" in protected.columns else 0,
+    })
+
+
+def input_files(lake: Lake) -> list[dict]:
+    loads = lake.read("file_loads").sort("_source_file")
+    return [
+        {"file": r["_source_file"], "sha256": r["_source_sha256"], "rows": r["rows_loaded"],
+         "kind": r["source_kind"], "publication": r["publication"], "vintage": r["vintage"]}
+        for r in loads.iter_rows(named=True)
+    ]
+
+
+def gate_results(run_dir) -> list[dict]:
+    gates = []
+    for path in sorted((run_dir / "gates").glob("*.json")):
+        gates.append(json.loads(path.read_text(encoding="utf-8")))
+    return gates
+
+
+@dg.asset(key=RELEASE_KEY, deps=[EXTRACTS_KEY], group_name=PUBLICATION_GROUP,
+          description="The release: audited extracts, a read-only warehouse copy, manifest and Data Docs in "
+          "releases/<release_id>/, then releases/current switched atomically.")
+def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
+    from publication.releases import new_release_id, prune_releases, publish_release
+
+    h = home.home()
+    run_dir = h.run_dir(context.run_id)
+    gates = gate_results(run_dir)
+    failed = [g.get("name") for g in gates if not g.get("passed")]
+    if failed:  # blocking checks stop this asset first; this is the belt to their braces
+        raise dg.Failure(description=f"not publishing: gates failed: {failed}")
+    release_id = new_release_id()
+    data_docs = run_dir / "data_docs"
+    path = publish_release(
+        h.root,
+        release_id=release_id,
+        warehouse=h.warehouse,
+        extracts_dir=run_dir / "extracts",
+        data_docs_dir=data_docs if data_docs.exists() else None,
+        manifest_extra={"inputs": input_files(Lake(h.lake)), "gates": gates, "run_id": context.run_id},
+    )
+    keep = int(h.settings.get("releases", {}).get("keep", 0) or 0)
+    pruned = prune_releases(h.root, keep) if keep else []
+    (run_dir / "release.json").write_text(json.dumps({"release_id": release_id, "path": str(path)}),
+                                          encoding="utf-8")
+    context.log.info(f"published {release_id}; current -> {release_id}")
+    return dg.MaterializeResult(metadata={"release_id": release_id, "path": dg.MetadataValue.path(str(path)),
+                                          "pruned": dg.MetadataValue.json([str(p) for p in pruned or []])})
