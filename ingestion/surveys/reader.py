@@ -1,0 +1,504 @@
+"""Read one survey export into the lake tables survey_responses, survey_answers and survey_items.
+
+Personal data never leaves this module: only columns mapped to an item, a context question, the school,
+the date or the response id are read, the response id only into a keyed hash. Everything else (names,
+emails, IP addresses, locations, recipient fields, custom data, free text, unmapped columns) is dropped
+and the personal-data columns found are named in `summary["personal_data_dropped"]`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from ingestion.lake import SourceFile
+from ingestion.lake_schema import SURVEY_ANSWERS, SURVEY_ITEMS, SURVEY_RESPONSES
+from ingestion.results import ReadResult, UnknownFormat, quarantine_frame
+from ingestion.surveys.formats import Column, Export, date_order, parse_date, parse_export
+from ingestion.surveys.instruments import Instrument, Question, load_instruments, normalise
+from ingestion.surveys.schools import SchoolRegister
+
+DEFAULT_SCHOOL_FIELDS = ("School URN", "URN", "ExternalReference", "ExternalDataReference", "school_urn")
+
+# Qualtrics `Status` (numeric or choice text): keep 0 IP Address, 4 Imported, 16 Offline only
+STATUS_KEEP = {"0", "4", "16", "ip address", "imported", "offline"}
+STATUS_REASON = {
+    "1": "preview",
+    "survey preview": "preview",
+    "17": "preview",
+    "offline preview": "preview",
+    "2": "test",
+    "survey test": "test",
+    "8": "spam",
+    "spam": "spam",
+    "9": "spam",
+    "preview spam": "spam",
+}
+# Qualtrics' "seen but not answered" code in numeric exports: unanswered, not off-scale
+UNANSWERED = {"-99"}
+
+
+def _schema(table: dict) -> dict:
+    return {k: v for k, v in table.items() if not k.startswith("_")}
+
+
+def _hash(key: bytes, *parts: str) -> str:
+    return hmac.new(key, "\x1f".join(parts).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _cell_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    s = str(value).strip()
+    return s or None
+
+
+# ------------------------------------------------------------------------------------- column matching
+
+
+def text_forms(text: str) -> set[str]:
+    """A column's question text and the statement inside its matrix forms, normalised:
+    `<stem> - <statement>` (also `<stem>-<statement>`) and `<stem> [<statement>]`."""
+    n = normalise(text)
+    if not n:
+        return set()
+    forms = {n}
+    for i, ch in enumerate(n):
+        if ch == "-":
+            forms.add(normalise(n[i + 1 :]))
+    m = re.search(r"\[([^\[\]]+)\]$", n)
+    if m:
+        forms.add(normalise(m.group(1)))
+    forms.discard("")
+    return forms
+
+
+def _matches(column: Column, question: Question, tool: str) -> bool:
+    ids = {normalise(i) for i in column.ids if i}
+    if ids & question.column_ids(tool):
+        return True
+    forms = set().union(*(text_forms(t) for t in column.texts)) if column.texts else set()
+    return bool(forms & question.texts)
+
+
+@dataclass
+class Mapping:
+    items: dict[str, Column]  # item id -> column
+    context: dict[str, Column]  # context field -> column
+
+
+def map_columns(export: Export, instrument: Instrument) -> Mapping:
+    """Each item and context question of the instrument to at most one question column of the export."""
+    items: dict[str, Column] = {}
+    context: dict[str, Column] = {}
+    used: set[int] = set()
+    for column in export.columns:
+        if column.role is not None or column.free_text:
+            continue
+        for q in instrument.items:
+            if q.id not in items and _matches(column, q, export.tool):
+                items[q.id] = column
+                used.add(column.index)
+                break
+        else:
+            for q in instrument.context:
+                if q.id not in context and _matches(column, q, export.tool):
+                    context[q.id] = column
+                    used.add(column.index)
+                    break
+    return Mapping(items, context)
+
+
+def choose_instrument(export: Export, instruments: list[Instrument], name: str) -> tuple[Instrument, Mapping]:
+    """The instrument whose items the export's columns match (at least its minimum items answered)."""
+    scored = [(len(m.items), inst, m) for inst in instruments for m in [map_columns(export, inst)]]
+    fits = [s for s in scored if s[0] >= s[1].min_items_answered]
+    if not fits:
+        tried = ", ".join(f"{i.id} {n} of {len(i.items)} items" for n, i, _ in scored) or "none installed"
+        questions = [c.label for c in export.columns if c.role is None]
+        raise UnknownFormat(
+            f"{name}: {export.tool} export matches no survey instrument ({tried}); "
+            f"question columns not matched: {questions}"
+        )
+    best = max(s[0] for s in fits)
+    top = [s for s in fits if s[0] == best]
+    if len(top) > 1:
+        raise UnknownFormat(
+            f"{name}: {export.tool} export matches several instruments equally ({[s[1].id for s in top]})"
+        )
+    return top[0][1], top[0][2]
+
+
+# ---------------------------------------------------------------------------------------------- schools
+
+_URN = re.compile(r"^\d{6}$")
+
+
+def _urn_value(value: object) -> str | None:
+    s = _cell_text(value)
+    if s is None:
+        return None
+    s = re.sub(r"\.0+$", "", s)
+    return s
+
+
+def _find_column(export: Export, name: str, exclude: set[int]) -> Column | None:
+    target = normalise(name)
+    for c in export.columns:
+        if c.index in exclude:
+            continue
+        if normalise(c.name) == target or any(normalise(t) == target for t in c.texts):
+            return c
+    return None
+
+
+def school_column(export: Export, fields: list[str], exclude: set[int]) -> Column | None:
+    """The first configured school field present whose values are mostly 6-digit URNs (an
+    `ExternalReference` holding pupil numbers or emails is not a school field: it is dropped)."""
+    for f in fields:
+        c = _find_column(export, f, exclude)
+        if c is None:
+            continue
+        values = [_urn_value(r[c.index]) for r in export.rows]
+        values = [v for v in values if v is not None]
+        if values and sum(1 for v in values if _URN.match(v)) * 2 > len(values):
+            return c
+    return None
+
+
+def urn_from_file_name(path: Path) -> str | None:
+    found = set(re.findall(r"(?<!\d)(\d{6})(?!\d)", path.name))
+    return found.pop() if len(found) == 1 else None
+
+
+# --------------------------------------------------------------------------------------- academic year
+
+
+def academic_year(d: date) -> tuple[int, str]:
+    """(time_period, "YYYY-YY") of a date: the academic year runs 1 September to 31 August."""
+    start = d.year if d.month >= 9 else d.year - 1
+    return start * 100 + (start + 1) % 100, f"{start}-{(start + 1) % 100:02d}"
+
+
+def term_of(d: date) -> str:
+    """autumn (Sep-Dec), spring (Jan-Apr, Easter falling in March or April), summer (May-Aug)."""
+    if d.month >= 9:
+        return "autumn"
+    return "spring" if d.month <= 4 else "summer"
+
+
+def wave_of(instrument: str, d: date, by_term: bool) -> tuple[str, int, str | None]:
+    period, label = academic_year(d)
+    term = term_of(d) if by_term else None
+    wave = f"{instrument}/{label}" + (f"/{term}" if term else "")
+    return wave, period, term
+
+
+# ----------------------------------------------------------------------------------------------- reader
+
+
+def _date_columns(export: Export) -> list[Column]:
+    def rank(c: Column) -> int:
+        n = normalise(c.name)
+        if "record" in n:
+            return 0
+        if "end" in n or "completion" in n or "timestamp" in n:
+            return 1
+        return 2
+
+    return sorted(export.column("date"), key=rank)
+
+
+def read_survey(
+    source: SourceFile,
+    *,
+    schools: SchoolRegister | None,
+    pseudonym_key: bytes,
+    settings: dict | None,
+    instruments: list[Instrument] | None = None,
+) -> ReadResult:
+    """Read one survey export (any known tool) against the instruments in ingestion/instruments/.
+
+    `settings` is the `surveys:` section of config/settings.yaml: `school_fields` (tried in order),
+    `wave_by_term`, and optionally `respondent_fields` (columns holding a pupil/staff identifier to hash
+    into `respondent_key`) and `instruments_dir`. `schools=None` skips GIAS resolution (school_urn is the
+    reported URN): for `belonging validate` before GIAS is loaded.
+
+    Raises ValueError for an empty pseudonym key, UnknownFormat for a file of no known tool or
+    matching no instrument.
+    """
+    if not pseudonym_key:
+        raise ValueError("read_survey: an empty pseudonym key is refused (set BELONGING_PSEUDONYM_KEY)")
+    if isinstance(pseudonym_key, str):
+        pseudonym_key = pseudonym_key.encode("utf-8")
+    settings = settings or {}
+    name = source.relative
+    export = parse_export(source.path)
+    if instruments is None:
+        instruments = load_instruments(settings.get("instruments_dir"))
+    instrument, mapping = choose_instrument(export, instruments, name)
+    tool = export.tool
+
+    mapped = {c.index for c in mapping.items.values()} | {c.index for c in mapping.context.values()}
+    school_fields = list(settings.get("school_fields") or DEFAULT_SCHOOL_FIELDS)
+    school_col = school_column(export, school_fields, mapped)
+    file_urn = None if school_col else urn_from_file_name(source.path)
+    respondent_col = None
+    for f in settings.get("respondent_fields") or []:
+        respondent_col = _find_column(export, f, mapped | ({school_col.index} if school_col else set()))
+        if respondent_col:
+            break
+
+    id_cols = export.column("response_id")
+    id_col = id_cols[0] if id_cols else None
+    status_cols = export.column("status")
+    status_col = status_cols[0] if status_cols else None
+    date_cols = _date_columns(export)
+    order = date_order([r[c.index] for c in date_cols for r in export.rows])
+    by_term = bool(settings.get("wave_by_term", True))
+
+    exclusions: Counter[str] = Counter()
+    quarantine: list[dict] = []
+    responses: list[dict] = []
+    answers: list[dict] = []
+    seen_ids: set[str] = set()
+
+    def quarantine_row(row_number: int, column: str | None, value: str | None, rule: str, why: str) -> None:
+        quarantine.append(
+            {
+                "row_number": row_number,
+                "column": column,
+                "value": value,
+                "rule": rule,
+                "reason": f"{name}, row {row_number}: {why} [{rule}]",
+            }
+        )
+
+    for row_number, row in enumerate(export.rows, start=1):
+        # 1. Qualtrics Status: previews, tests and spam are excluded
+        if status_col is not None:
+            status = normalise(_cell_text(row[status_col.index]) or "0")
+            if status not in STATUS_KEEP:
+                reason = STATUS_REASON.get(status) or (
+                    f"status_{status}" if re.fullmatch(r"\w{1,20}", status) else "status_other"
+                )
+                exclusions[reason] += 1
+                continue
+        # 2. the same response id twice in the file: the first counts
+        raw_id = _cell_text(row[id_col.index]) if id_col is not None else None
+        if raw_id is None:  # Google Forms has no response id: the whole row identifies it
+            raw_id = "\x1f".join("" if v is None else str(v) for v in row)
+        if raw_id in seen_ids:
+            exclusions["duplicate"] += 1
+            continue
+        seen_ids.add(raw_id)
+        # 3. answers: by label or code; off the scale -> quarantined and treated as unanswered
+        codes: dict[str, int] = {}
+        for item in instrument.items:
+            col = mapping.items.get(item.id)
+            if col is None:
+                continue
+            cell = row[col.index]
+            text = _cell_text(cell)
+            if text is None or text in UNANSWERED:
+                continue
+            code = item.code_of(cell)
+            if code is None:
+                quarantine_row(
+                    row_number,
+                    col.name,
+                    text,
+                    "answer_not_on_scale",
+                    f"answer {text!r} to item {item.id!r} is not on the {instrument.id} scale "
+                    f"({', '.join(instrument.answers)} or codes 1-{instrument.scale_points}); treated as unanswered",
+                )
+                continue
+            codes[item.id] = code
+        # 4. too few items answered
+        if len(codes) < instrument.min_items_answered:
+            exclusions["incomplete"] += 1
+            continue
+        # 5. the date
+        response_date = None
+        for c in date_cols:
+            response_date = parse_date(row[c.index], order)
+            if response_date is not None:
+                break
+        if response_date is None:
+            col = date_cols[0].name if date_cols else None
+            value = _cell_text(row[date_cols[0].index]) if date_cols else None
+            quarantine_row(row_number, col, value, "response_date_unreadable", "no readable response date")
+            continue
+        # 6. the school
+        if school_col is not None:
+            reported = _urn_value(row[school_col.index])
+            school_source = school_col.name
+        else:
+            reported, school_source = file_urn, "file name"
+        if reported is None:
+            quarantine_row(
+                row_number,
+                school_col.name if school_col else None,
+                None,
+                "school_missing",
+                f"no school: none of the school fields {school_fields} holds a URN and the file name has none",
+            )
+            continue
+        if not _URN.match(reported):
+            shown = reported if re.fullmatch(r"\d{1,12}", reported) else "(not shown: not a URN)"
+            quarantine_row(
+                row_number,
+                school_source,
+                shown,
+                "school_urn_format",
+                "the school identifier is not a 6-digit URN",
+            )
+            continue
+        if schools is None:
+            school_urn = reported
+        else:
+            school_urn, problem = schools.resolve(reported, response_date)
+            if problem is not None:
+                why = (
+                    f"URN {reported} is not in GIAS"
+                    if problem == "school_not_in_gias"
+                    else f"URN {reported} closed before {response_date} and GIAS links give no open successor"
+                )
+                quarantine_row(row_number, school_source, reported, problem, why)
+                continue
+        # 7. context questions
+        context_values: dict[str, str | None] = {}
+        for q in instrument.context:
+            col = mapping.context.get(q.id)
+            if col is None:
+                continue
+            cell = row[col.index]
+            text = _cell_text(cell)
+            if text is None or text in UNANSWERED:
+                continue
+            code = q.code_of(cell)
+            if code is None:
+                quarantine_row(
+                    row_number,
+                    col.name,
+                    text,
+                    "context_answer_unknown",
+                    f"answer {text!r} to {q.text!r} is not one of {list(q.answers)}; treated as unanswered",
+                )
+                continue
+            context_values[q.id] = q.answers[code - 1]
+
+        wave, period, term = wave_of(instrument.id, response_date, by_term)
+        response_key = _hash(pseudonym_key, tool, instrument.id, reported, response_date.isoformat(), raw_id)
+        respondent_key = None
+        if respondent_col is not None:
+            who = _cell_text(row[respondent_col.index])
+            if who is not None:
+                respondent_key = _hash(pseudonym_key, "respondent", normalise(who))
+        responses.append(
+            {
+                "response_key": response_key,
+                "respondent_key": respondent_key,
+                "instrument": instrument.id,
+                "tool": tool,
+                "wave": wave,
+                "time_period": period,
+                "term": term,
+                "response_date": response_date,
+                "reported_urn": reported,
+                "school_urn": school_urn,
+                **{f: context_values.get(f) for f in ("year_group", "gender", "send", "fsm", "role")},
+                "items_answered": len(codes),
+                "items_total": len(instrument.items),
+                "row_number": row_number,
+            }
+        )
+        for item in instrument.items:
+            if item.id in codes:
+                score = instrument.score(item, codes[item.id])
+                answers.append(
+                    {
+                        "response_key": response_key,
+                        "instrument": instrument.id,
+                        "item_id": item.id,
+                        "answer_code": codes[item.id],
+                        "score": score,
+                        "agree": score > 50.0,
+                    }
+                )
+
+    items_frame = pl.DataFrame(
+        [
+            {
+                "instrument": instrument.id,
+                "item_id": item.id,
+                "item_text": item.text,
+                "negative": item.negative,
+                "scale_points": instrument.scale_points,
+                "min_items_answered": instrument.min_items_answered,
+                "items_total": len(instrument.items),
+            }
+            for item in instrument.items
+        ],
+        schema=_schema(SURVEY_ITEMS),
+    )
+    tables = {
+        "survey_responses": pl.DataFrame(responses, schema=_schema(SURVEY_RESPONSES)),
+        "survey_answers": pl.DataFrame(answers, schema=_schema(SURVEY_ANSWERS)),
+        "survey_items": items_frame,
+    }
+
+    used = (
+        mapped
+        | {c.index for c in (school_col, id_col, status_col) if c is not None}
+        | {c.index for c in date_cols}
+    )
+    personal = [
+        c.name
+        for c in export.columns
+        if (c.index not in used and (c.role == "personal" or c.free_text))
+        or (respondent_col is not None and c.index == respondent_col.index)
+    ]
+    unmatched = [
+        c.label for c in export.columns if c.index not in used and c.role is None and not c.free_text
+    ]
+    rules = Counter(q["rule"] for q in quarantine)
+    summary = {
+        "file": name,
+        "tool": tool,
+        "instrument": instrument.id,
+        "items_matched": {k: v.name for k, v in mapping.items.items()},
+        "items_unmatched": [i.id for i in instrument.items if i.id not in mapping.items],
+        "context_matched": {k: v.name for k, v in mapping.context.items()},
+        "unmatched_columns": unmatched,
+        "school_from": school_col.name if school_col else ("file name" if file_urn else None),
+        "date_order": order
+        if any(isinstance(r[c.index], str) for c in date_cols for r in export.rows)
+        else None,
+        "responses_read": len(export.rows),
+        "responses_kept": len(responses),
+        "excluded": dict(sorted(exclusions.items())),
+        "quarantined": dict(sorted(rules.items())),
+        "personal_data_dropped": personal,
+        "gias_resolution": schools is not None,
+    }
+    return ReadResult(
+        tables=tables,
+        quarantine=quarantine_frame(quarantine),
+        source_kind="survey",
+        publication=tool,
+        vintage=instrument.id,
+        encoding=export.encoding,
+        rows_read=len(export.rows),
+        exclusions=dict(sorted(exclusions.items())),
+        summary=summary,
+    )
