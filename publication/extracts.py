@@ -1,0 +1,325 @@
+"""EES open-data extracts from `mart_indicators` (after disclosure control).
+
+One extract per source family and geographic level: `admin_indicators_<level>` (DfE-derived indicators) and
+`<instrument>_<level>` (survey indicators with the `breakdown`/`breakdown_value` filter pair, `Total` the
+default). Each extract is written as
+- `<name>.csv`: tidy, UTF-8, LF, indicators wide with their unit in the name, GSS symbols (`c`, `x`, `z`,
+  `low`) for anything that is not a number, numbers with the indicator's fixed decimal places, rows in key
+  order, no timestamps: identical input gives identical bytes;
+- `<name>.meta.csv`: the EES metadata file (every filter and indicator once);
+- `<name>.parquet`: the same columns typed (Float64 indicators, null where a symbol is shown) plus a
+  `<indicator>_status` column per indicator.
+Geography names come from the DfE geography lookup (dbt_project/seeds/geography_lookups.csv), never from the
+mart's spelling. Column names are chosen to pass the screener's harmonised-variable rule (see NAMES).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+TIME_COLUMNS = ("time_period", "time_identifier")
+MANDATORY = ("time_period", "time_identifier", "geographic_level", "country_code", "country_name")
+LEVEL_GEOGRAPHY = {
+    "National": (),
+    "Regional": ("region_code", "region_name"),
+    "Local authority": ("old_la_code", "new_la_code", "la_name"),
+    "MAT": ("trust_id", "trust_name"),
+    "School": ("school_urn", "school_laestab", "school_name"),
+}
+GEOGRAPHY_COLUMNS = ("geographic_level", "country_code", "country_name") + tuple(
+    c for cols in LEVEL_GEOGRAPHY.values() for c in cols
+)
+LEVEL_SLUG = {"School": "school", "MAT": "mat", "Local authority": "la", "Regional": "regional", "National": "national"}
+FILTERS = ("breakdown", "breakdown_value")
+SYMBOLS = {"suppressed": "c", "not_available": "x", "missing": "x", "not_applicable": "z", "low": "low"}
+
+
+@dataclass(frozen=True)
+class Indicator:
+    name: str  # column name in the extract
+    label: str
+    unit: str  # EES indicator_unit: "%" or ""
+    dp: int
+    grouping: str
+
+
+# mart indicator -> how it is published. Warehouse names with a harmonised-variable pattern (`sen_`) or a
+# filter value (`..._send`, `..._fsm` beside a `send`/`fsm` breakdown) get screener-safe names here.
+NAMES: dict[str, Indicator] = {
+    "pupils_headcount": Indicator("pupils_headcount", "Pupils (headcount)", "", 0, "Pupils"),
+    "fsm_percent": Indicator("fsm_percent", "Pupils eligible for free school meals (%)", "%", 1, "Pupils"),
+    "sen_support_percent": Indicator(
+        "special_needs_support_percent", "Pupils receiving SEN support (%)", "%", 1, "Special educational needs"
+    ),
+    "ehcp_percent": Indicator("ehc_plan_percent", "Pupils with an EHC plan (%)", "%", 1, "Special educational needs"),
+    "overall_absence_percent": Indicator("overall_absence_percent", "Overall absence rate (%)", "%", 1, "Absence"),
+    "persistent_absence_percent": Indicator(
+        "persistent_absence_percent", "Persistent absentees, 10% or more sessions missed (%)", "%", 1, "Absence"
+    ),
+    "severe_absence_percent": Indicator(
+        "severe_absence_percent", "Severe absentees, 50% or more sessions missed (%)", "%", 1, "Absence"
+    ),
+    "suspension_rate": Indicator("suspension_rate", "Suspensions per 100 pupils", "", 2, "Exclusions"),
+    "one_plus_suspension_percent": Indicator(
+        "one_plus_suspension_percent", "Pupils with one or more suspensions (%)", "%", 2, "Exclusions"
+    ),
+    "permanent_exclusion_rate": Indicator(
+        "permanent_exclusion_rate", "Permanent exclusions per 100 pupils", "", 2, "Exclusions"
+    ),
+    "send_representation_ratio": Indicator(
+        "special_needs_representation_ratio", "SEN representation ratio (school share / LA phase share)", "", 2,
+        "Representation",
+    ),  # fmt: skip
+    "fsm_representation_ratio": Indicator(
+        "free_meals_representation_ratio", "FSM representation ratio (school share / LA phase share)", "", 2,
+        "Representation",
+    ),  # fmt: skip
+    "respondents": Indicator("respondents", "Respondents (valid responses)", "", 0, "Responses"),
+    "response_rate_percent": Indicator("response_rate_percent", "Response rate (%)", "%", 1, "Responses"),
+    "belonging_score_mean": Indicator("belonging_score_mean", "Mean belonging score (0-100)", "", 1, "Belonging"),
+    "belonging_positive_percent": Indicator(
+        "belonging_positive_percent", "Respondents with a belonging score above 50 (%)", "%", 1, "Belonging"
+    ),
+    "belonging_gap_send": Indicator(
+        "belonging_gap_special_needs_points",
+        "Belonging gap: pupils without minus pupils with special needs (score points)", "", 1, "Gaps",
+    ),  # fmt: skip
+    "belonging_gap_fsm": Indicator(
+        "belonging_gap_free_meals_points",
+        "Belonging gap: pupils not receiving minus receiving free school meals (score points)", "", 1, "Gaps",
+    ),  # fmt: skip
+}
+UNIT_DP = (("_percent", "%", 1), ("_rate", "", 2), ("_ratio", "", 2), ("_mean", "", 1), ("_points", "", 1))
+
+
+def indicator_info(indicator: str) -> Indicator:
+    if indicator in NAMES:
+        return NAMES[indicator]
+    if indicator.endswith("_agree_percent"):
+        item = indicator.removesuffix("_agree_percent").replace("_", " ")
+        return Indicator(indicator, f"Agree or strongly agree: {item} (%)", "%", 1, "Items")
+    for suffix, unit, dp in UNIT_DP:
+        if indicator.endswith(suffix):
+            return Indicator(indicator, indicator.replace("_", " ").capitalize(), unit, dp, "Other")
+    return Indicator(indicator, indicator.replace("_", " ").capitalize(), "", 0, "Other")
+
+
+@dataclass(frozen=True)
+class ExtractInfo:
+    name: str
+    csv_path: Path
+    meta_path: Path
+    parquet_path: Path
+    rows: int
+    csv_sha256: str
+    meta_sha256: str
+    parquet_sha256: str
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "rows": self.rows,
+            "files": {
+                self.csv_path.name: self.csv_sha256,
+                self.meta_path.name: self.meta_sha256,
+                self.parquet_path.name: self.parquet_sha256,
+            },
+        }
+
+
+class ExtractError(ValueError):
+    """A mart row that cannot be published as it is (the message names the row and the rule)."""
+
+
+def load_geography_lookup(path: Path) -> pl.DataFrame:
+    return pl.read_csv(path, infer_schema_length=0)
+
+
+def build_extracts(indicators: pl.DataFrame, out_dir: Path, geography_lookup: Path) -> list[ExtractInfo]:
+    """Write every extract of `indicators` (rows of mart_indicators with `published_status`) to `out_dir`."""
+    if "published_status" not in indicators.columns:
+        raise ExtractError("mart_indicators: no published_status column: run apply_disclosure_control first")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame = _with_lookup_geography(indicators, load_geography_lookup(Path(geography_lookup)))
+    infos = []
+    for source in sorted(frame["source"].unique().to_list()):
+        family = "admin_indicators" if source == "admin" else source
+        for level, slug in LEVEL_SLUG.items():
+            part = frame.filter((pl.col("source") == source) & (pl.col("geographic_level") == level))
+            if part.height:
+                infos.append(_write_extract(part, level, f"{family}_{slug}", out_dir))
+    return infos
+
+
+def _with_lookup_geography(frame: pl.DataFrame, lookup: pl.DataFrame) -> pl.DataFrame:
+    """Replace geography names (and LA old codes) with the lookup's; fail on a code the lookup lacks."""
+    frame = frame.with_columns(pl.col(pl.String).str.strip_chars())
+    nat = dict(lookup.filter(pl.col("geographic_level") == "National").select("code", "name").iter_rows())
+    reg = dict(lookup.filter(pl.col("geographic_level") == "Regional").select("code", "name").iter_rows())
+    las: dict[str, list[tuple[str, str]]] = {}
+    for code, old, name in lookup.filter(pl.col("geographic_level") == "Local authority").select(
+        "code", "old_la_code", "name"
+    ).iter_rows():
+        las.setdefault(code, []).append((old, name))
+
+    def la_pair(new: str | None, old: str | None, row: int) -> tuple[str | None, str | None]:
+        if new is None:
+            return None, None
+        if new not in las:
+            raise ExtractError(f"mart_indicators row {row}: new_la_code {new!r} is not in the DfE geography lookup")
+        pairs = las[new]
+        for o, n in pairs:
+            if o == old:
+                return o, n
+        digits = [p for p in pairs if p[0] and p[0].isdigit()]
+        return (digits or pairs)[-1 if len(digits) > 1 else 0]
+
+    rows = []
+    for i, r in enumerate(frame.iter_rows(named=True), start=1):
+        if r["country_code"] not in nat:
+            raise ExtractError(f"mart_indicators row {i}: country_code {r['country_code']!r} is not in the lookup")
+        r["country_name"] = nat[r["country_code"]]
+        if r.get("region_code") is not None:
+            if r["region_code"] not in reg:
+                raise ExtractError(f"mart_indicators row {i}: region_code {r['region_code']!r} is not in the lookup")
+            r["region_name"] = reg[r["region_code"]]
+        if r["geographic_level"] == "Local authority" and r.get("new_la_code") is None:
+            r["new_la_code"] = r["geography_code"]
+        if r.get("new_la_code") is not None:
+            r["old_la_code"], r["la_name"] = la_pair(r["new_la_code"], r.get("old_la_code"), i)
+        if r["geographic_level"] == "Regional" and r.get("region_code") is None:
+            r["region_code"], r["region_name"] = r["geography_code"], reg.get(r["geography_code"])
+        if r["geographic_level"] == "MAT" and r.get("trust_id") is None:
+            r["trust_id"] = r["geography_code"]
+        if r["geographic_level"] == "School" and r.get("school_urn") is None:
+            r["school_urn"] = r["geography_code"]
+        rows.append(r)
+    return pl.DataFrame(rows, schema=frame.schema)
+
+
+def _fmt(value: float | None, status: str | None, dp: int) -> str:
+    if status in SYMBOLS:
+        return SYMBOLS[status]
+    if status not in ("value", "low_reliability") or value is None:
+        return "x"
+    text = f"{value:.{dp}f}"
+    if text.lstrip("-").strip("0.") == "":  # no negative zero
+        text = text.lstrip("-")
+    return text
+
+
+def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> ExtractInfo:
+    geo_cols = ["country_code", "country_name", *LEVEL_GEOGRAPHY[level]]
+    key_cols = [*TIME_COLUMNS, "geographic_level", *(geo_cols[2:] or geo_cols[:1])]
+    has_filters = part.select(pl.struct(FILTERS).n_unique()).item() > 1
+    # the published columns of each mart indicator (CI bounds of means and gaps become their own columns)
+    columns: dict[str, Indicator] = {}
+    long = []
+    for ind in _indicator_order(part["indicator"].unique().to_list()):
+        info = indicator_info(ind)
+        rows = part.filter(pl.col("indicator") == ind)
+        columns[info.name] = info
+        long.append(rows.with_columns(pl.lit(info.name).alias("_col"), pl.col("value").alias("_v")))
+        if rows["ci_lower"].is_not_null().any():
+            for bound in ("lower", "upper"):
+                ci = Indicator(
+                    f"{info.name}_ci_{bound}", f"{info.label}: 95% confidence interval, {bound}", info.unit, info.dp,
+                    info.grouping,
+                )  # fmt: skip
+                columns[ci.name] = ci
+                long.append(rows.with_columns(pl.lit(ci.name).alias("_col"), pl.col(f"ci_{bound}").alias("_v")))
+    ids = [*key_cols, *[c for c in geo_cols if c not in key_cols], *(FILTERS if has_filters else ())]
+    long_frame = pl.concat(long, how="vertical_relaxed").select(*ids, "_col", "_v", "published_status")
+    keys = long_frame.select(*ids).unique()
+    dup = long_frame.group_by([*ids, "_col"]).len().filter(pl.col("len") > 1)
+    if dup.height:
+        raise ExtractError(f"{name}: more than one mart row for {dup.row(0, named=True)}")
+
+    csv_rows, typed = [], {c: [] for c in columns}
+    statuses = {c: [] for c in columns}
+    cells = {
+        (tuple(r[c] for c in ids), r["_col"]): (r["_v"], r["published_status"])
+        for r in long_frame.iter_rows(named=True)
+    }
+    # which columns exist per filter combination (a gap exists only on the Total row: elsewhere `z`)
+    present = {(k[0][-2:] if has_filters else (), k[1]) for k in cells}
+    sort_key = _sort_key(ids, has_filters)
+    for key in sorted(keys.iter_rows(), key=sort_key):
+        out = dict(zip(ids, key, strict=True))
+        for col, info in columns.items():
+            v, st = cells.get((key, col), (None, None))
+            if st is None:
+                st = "not_available" if (key[-2:] if has_filters else (), col) in present else "not_applicable"
+            out[col] = _fmt(v, st, info.dp)
+            typed[col].append(float(v) if st in ("value", "low_reliability") and v is not None else None)
+            statuses[col].append(st)
+        csv_rows.append(out)
+    header = [*MANDATORY, *[c for c in geo_cols if c not in MANDATORY], *(FILTERS if has_filters else ()), *columns]
+    csv_path, meta_path, pq_path = (out_dir / f"{name}{ext}" for ext in (".csv", ".meta.csv", ".parquet"))
+    _write_csv(csv_path, header, [[str(r[c]) for c in header] for r in csv_rows])
+    _write_csv(meta_path, META_COLUMNS, _meta_rows(columns, has_filters))
+    table = pl.DataFrame(
+        {c: [r[c] for r in csv_rows] for c in header if c not in columns} | typed, strict=False
+    ).with_columns(pl.col("time_period").cast(pl.Int32), *[pl.col(c).cast(pl.Float64) for c in columns])
+    table = table.with_columns([pl.Series(f"{c}_status", statuses[c], pl.String) for c in columns])
+    table.write_parquet(pq_path, compression="zstd", statistics=False)
+    return ExtractInfo(
+        name, csv_path, meta_path, pq_path, len(csv_rows), _sha(csv_path), _sha(meta_path), _sha(pq_path)
+    )
+
+
+META_COLUMNS = [
+    "col_name",
+    "col_type",
+    "label",
+    "indicator_grouping",
+    "indicator_unit",
+    "indicator_dp",
+    "filter_hint",
+    "filter_grouping_column",
+]
+
+
+def _meta_rows(columns: dict[str, Indicator], has_filters: bool) -> list[list[str]]:
+    rows = []
+    if has_filters:
+        rows.append(["breakdown", "Filter", "Breakdown", "", "", "", "Choose a breakdown of respondents", ""])
+        rows.append(["breakdown_value", "Filter", "Breakdown group", "", "", "", "", "breakdown"])
+    for col, info in columns.items():
+        rows.append([col, "Indicator", info.label, info.grouping, info.unit, str(info.dp), "", ""])
+    return rows
+
+
+def _indicator_order(indicators: list[str]) -> list[str]:
+    known = [i for i in NAMES if i in indicators]
+    return known + sorted(i for i in indicators if i not in NAMES)
+
+
+def _sort_key(ids: list[str], has_filters: bool):
+    def key(row: tuple) -> tuple:
+        base = tuple("" if v is None else str(v) for v in row)
+        if not has_filters:
+            return base
+        *head, bd, bv = base
+        return (*head, bd != "Total", bd, bv != "Total", bv)
+
+    return key
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.write_bytes(buf.getvalue().encode("utf-8"))
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
