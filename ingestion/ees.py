@@ -35,8 +35,10 @@ TIME_PERIOD_RE = r"^\d{6}$"
 MAX_LISTED = 12  # columns named in a one-line UnknownFormat message before "... and N more"
 
 # canonical column -> the rule id for its format check
-_KEY_RULES = {"school_urn": ("urn_format", URN_RE, "a 6-digit URN"),
-              "school_laestab": ("laestab_format", LAESTAB_RE, "a 7-digit LAESTAB")}  # fmt: skip
+_KEY_RULES = {
+    "school_urn": ("urn_format", URN_RE, "a 6-digit URN"),
+    "school_laestab": ("laestab_format", LAESTAB_RE, "a 7-digit LAESTAB"),
+}
 
 
 def _key(name: str) -> str:
@@ -222,7 +224,9 @@ def _resolve(frame_cols: list[str], wanted: str) -> str | None:
 
 
 def _cell(col: str) -> pl.Expr:
-    return pl.col(col).str.strip_chars()
+    """A cell without surrounding whitespace; an empty cell (also a quoted "") is null."""
+    s = pl.col(col).str.strip_chars()
+    return pl.when(s != "").then(s)
 
 
 def _number(col: str) -> pl.Expr:
@@ -306,8 +310,19 @@ def read_ees(source: SourceFile) -> ReadResult:
             )
 
     exprs: list[pl.Expr] = [pl.col("row_number")]
-    for c in ("time_identifier", "country_code", "country_name", "region_code", "region_name", "old_la_code",
-              "new_la_code", "la_name", "school_urn", "school_laestab", "school_name"):  # fmt: skip
+    for c in (
+        "time_identifier",
+        "country_code",
+        "country_name",
+        "region_code",
+        "region_name",
+        "old_la_code",
+        "new_la_code",
+        "la_name",
+        "school_urn",
+        "school_laestab",
+        "school_name",
+    ):
         exprs.append(_cell(source_of[c]).alias(c) if c in source_of else pl.lit(None, pl.String).alias(c))
     exprs[1] = _canonical_case(source_of["time_identifier"], registry.time_identifiers).alias(
         "time_identifier"
@@ -413,7 +428,13 @@ def _q(frame: pl.DataFrame, mask: pl.Expr, column: str, value: pl.Expr, rule: st
         value.cast(pl.String).alias("value"),
         pl.lit(rule).alias("rule"),
         pl.concat_str(
-            [pl.lit(f"{name} row "), pl.col("row_number").cast(pl.String), pl.lit(f": {why} (rule {rule})")]
+            [
+                pl.lit(f"{name} row "),
+                pl.col("row_number").cast(pl.String),
+                pl.lit(f": {why} (value '"),
+                value.cast(pl.String).fill_null(""),
+                pl.lit(f"', rule {rule})"),
+            ]
         ).alias("reason"),
     )
 
@@ -436,7 +457,7 @@ def _quarantine(
                     rule,
                     f"{c} is not {what}",
                     name,
-                )  # fmt: skip
+                )
             )
     tp = pl.col("_time_period_raw")
     first, second = (
@@ -445,8 +466,17 @@ def _quarantine(
     )
     ok = tp.str.contains(TIME_PERIOD_RE) & (((first + 1) % 100) == second)
     tp_src = source_of["time_period"]
-    parts.append(_q(out, ~ok.fill_null(False), tp_src, tp, "time_period_format",
-                    f"{tp_src} is not YYYYYY with consecutive years (e.g. 201617)", name))  # fmt: skip
+    parts.append(
+        _q(
+            out,
+            ~ok.fill_null(False),
+            tp_src,
+            tp,
+            "time_period_format",
+            f"{tp_src} is not YYYYYY with consecutive years (e.g. 201617)",
+            name,
+        )
+    )
     gl = pl.col("geographic_level")
     gl_src = source_of["geographic_level"]
     parts.append(
@@ -458,7 +488,7 @@ def _quarantine(
             "geographic_level",
             f"{gl_src} is not a level of the EES list (National, Regional, Local authority, School, ...)",
             name,
-        )  # fmt: skip
+        )
     )
     # symbols: every measure source column and every summed part
     measure_sources = {m: source_of[m] for m in DFE_MEASURES[v.publication] if m in source_of}
@@ -475,7 +505,7 @@ def _quarantine(
                 "unknown_symbol",
                 f"{c} is neither a number nor a symbol of the {v.vintage} vintage ({allowed})",
                 name,
-            )  # fmt: skip
+            )
         )
     # impossible numbers
     for c, cell, _ in checked:
@@ -489,7 +519,7 @@ def _quarantine(
                 "negative_value",
                 f"{c} is negative: counts and rates cannot be",
                 name,
-            )  # fmt: skip
+            )
         )
     for num, den in v.bounds:
         if num not in source_of and num not in sums or den not in source_of and den not in sums:
@@ -504,11 +534,11 @@ def _quarantine(
                 out,
                 mask,
                 label,
-                pl.col(num),
+                pl.col(f"_{num}_raw") if num in source_of else pl.col(num),
                 "numerator_exceeds_denominator",
                 f"{label} is greater than {dlabel}, which is impossible",
                 name,
-            )  # fmt: skip
+            )
         )
     frames = [p for p in parts if p is not None]
     if not frames:

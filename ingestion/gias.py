@@ -100,7 +100,13 @@ def _q(frame, mask, column, value, rule, why, name) -> pl.DataFrame | None:
         value.cast(pl.String).alias("value"),
         pl.lit(rule).alias("rule"),
         pl.concat_str(
-            [pl.lit(f"{name} row "), pl.col("row_number").cast(pl.String), pl.lit(f": {why} (rule {rule})")]
+            [
+                pl.lit(f"{name} row "),
+                pl.col("row_number").cast(pl.String),
+                pl.lit(f": {why} (value '"),
+                value.cast(pl.String).fill_null(""),
+                pl.lit(f"', rule {rule})"),
+            ]
         ).alias("reason"),
     )
 
@@ -147,19 +153,45 @@ def _read_establishments(raw: pl.DataFrame, encoding: str, path: Path) -> ReadRe
         pl.col("_raw_last_changed").str.to_date(DATE_FORMAT, strict=False).alias("_last_changed"),
     )
     checks = [
-        _q(frame, ~pl.col("urn").str.contains(URN_RE) | pl.col("urn").is_null(), "URN", pl.col("urn"),
-           "urn_format", "URN is not 6 digits", name),
-        _q(frame, pl.col("la_code").is_not_null() & ~pl.col("la_code").str.contains(LA_CODE_RE), "LA (code)",
-           pl.col("la_code"), "la_code_format", "LA (code) is not 3 digits", name),
-        _q(frame, pl.col("establishment_number").is_not_null()
-           & ~pl.col("establishment_number").str.contains(ESTAB_RE), "EstablishmentNumber",
-           pl.col("establishment_number"), "establishment_number_format",
-           "EstablishmentNumber is not a number of up to 4 digits", name),
-        _q(frame, pl.col("_raw_last_changed").is_not_null() & pl.col("_last_changed").is_null(),
-           "LastChangedDate", pl.col("_raw_last_changed"), "date_format",
-           "LastChangedDate is not a date dd-mm-yyyy", name),
+        _q(
+            frame,
+            ~pl.col("urn").str.contains(URN_RE) | pl.col("urn").is_null(),
+            "URN",
+            pl.col("urn"),
+            "urn_format",
+            "URN is not 6 digits",
+            name,
+        ),
+        _q(
+            frame,
+            pl.col("la_code").is_not_null() & ~pl.col("la_code").str.contains(LA_CODE_RE),
+            "LA (code)",
+            pl.col("la_code"),
+            "la_code_format",
+            "LA (code) is not 3 digits",
+            name,
+        ),
+        _q(
+            frame,
+            pl.col("establishment_number").is_not_null()
+            & ~pl.col("establishment_number").str.contains(ESTAB_RE),
+            "EstablishmentNumber",
+            pl.col("establishment_number"),
+            "establishment_number_format",
+            "EstablishmentNumber is not a number of up to 4 digits",
+            name,
+        ),
+        _q(
+            frame,
+            pl.col("_raw_last_changed").is_not_null() & pl.col("_last_changed").is_null(),
+            "LastChangedDate",
+            pl.col("_raw_last_changed"),
+            "date_format",
+            "LastChangedDate is not a date dd-mm-yyyy",
+            name,
+        ),
         *_date_checks(frame, dates, name),
-    ]  # fmt: skip
+    ]
     quarantine = _concat(checks)
     bad = quarantine.get_column("row_number").unique().implode()
     good = frame.filter(~pl.col("row_number").is_in(bad))
@@ -183,9 +215,12 @@ def _read_establishments(raw: pl.DataFrame, encoding: str, path: Path) -> ReadRe
             .str.zfill(7)
         )
         .alias("laestab"),
-        *[pl.col(c).cast(t, strict=False) for c, t in (("number_of_pupils", pl.Int64), ("percentage_fsm", pl.Float64))
-          if c in good.columns],
-    )  # fmt: skip
+        *[
+            pl.col(c).cast(t, strict=False)
+            for c, t in (("number_of_pupils", pl.Int64), ("percentage_fsm", pl.Float64))
+            if c in good.columns
+        ],
+    )
     table = _conform(table, GIAS_ESTABLISHMENTS)
     summary = {
         "layout_columns": raw.width,
@@ -223,12 +258,26 @@ def _read_links(raw: pl.DataFrame, encoding: str, path: Path) -> ReadResult:
         pl.col("link_established_date").str.to_date(DATE_FORMAT, strict=False),
     )
     checks = [
-        _q(frame, ~pl.col("urn").str.contains(URN_RE) | pl.col("urn").is_null(), "URN", pl.col("urn"),
-           "urn_format", "URN is not 6 digits", name),
-        _q(frame, ~pl.col("link_urn").str.contains(URN_RE) | pl.col("link_urn").is_null(), "LinkURN",
-           pl.col("link_urn"), "urn_format", "LinkURN is not 6 digits", name),
+        _q(
+            frame,
+            ~pl.col("urn").str.contains(URN_RE) | pl.col("urn").is_null(),
+            "URN",
+            pl.col("urn"),
+            "urn_format",
+            "URN is not 6 digits",
+            name,
+        ),
+        _q(
+            frame,
+            ~pl.col("link_urn").str.contains(URN_RE) | pl.col("link_urn").is_null(),
+            "LinkURN",
+            pl.col("link_urn"),
+            "urn_format",
+            "LinkURN is not 6 digits",
+            name,
+        ),
         *_date_checks(frame, {"LinkEstablishedDate": "link_established_date"}, name),
-    ]  # fmt: skip
+    ]
     quarantine = _concat(checks)
     good = frame.filter(~pl.col("row_number").is_in(quarantine.get_column("row_number").unique().implode()))
     snapshot = snapshot_from_name(path)
