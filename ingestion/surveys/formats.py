@@ -382,6 +382,10 @@ def _slash_parts(s: str) -> tuple[int, int, int] | None:
     return a, b, y
 
 
+def slash_date(value: object) -> bool:
+    return isinstance(value, str) and _slash_parts(value.strip()) is not None
+
+
 def date_order(values: list[object]) -> str:
     """`dmy` or `mdy` for a file's locale-formatted `a/b/yyyy` dates: decided by any part above 12;
     month first (the tools' en-US default) when every date is ambiguous."""

@@ -21,7 +21,7 @@ import polars as pl
 from ingestion.lake import SourceFile
 from ingestion.lake_schema import SURVEY_ANSWERS, SURVEY_ITEMS, SURVEY_RESPONSES
 from ingestion.results import ReadResult, UnknownFormat, quarantine_frame
-from ingestion.surveys.formats import Column, Export, date_order, parse_date, parse_export
+from ingestion.surveys.formats import Column, Export, date_order, parse_date, parse_export, slash_date
 from ingestion.surveys.instruments import Instrument, Question, load_instruments, normalise
 from ingestion.surveys.schools import SchoolRegister
 
@@ -481,9 +481,8 @@ def read_survey(
         "context_matched": {k: v.name for k, v in mapping.context.items()},
         "unmatched_columns": unmatched,
         "school_from": school_col.name if school_col else ("file name" if file_urn else None),
-        "date_order": order
-        if any(isinstance(r[c.index], str) for c in date_cols for r in export.rows)
-        else None,
+        # only meaningful where the export wrote locale dates a/b/yyyy
+        "date_order": order if any(slash_date(r[c.index]) for c in date_cols for r in export.rows) else None,
         "responses_read": len(export.rows),
         "responses_kept": len(responses),
         "excluded": dict(sorted(exclusions.items())),
