@@ -1,0 +1,56 @@
+{#- Staging for one EES publication: columns as declared in ingestion/lake_schema.py, one row per
+    (time_period, time_identifier, geographic_level, geography_key, phase). The raw lake is append-only, so
+    the same row can arrive from several landing files (a corrected or re-issued file has another sha256):
+    the most recently loaded copy wins. -#}
+{% macro dfe_staging(table, measures) -%}
+with source as (
+    select * from {{ source('dfe', table) }}
+),
+
+renamed as (
+    select
+        cast(time_period as integer) as time_period,
+        time_identifier,
+        geographic_level,
+        {{ dfe_geography_key() }} as geography_key,
+        country_code,
+        country_name,
+        region_code,
+        region_name,
+        old_la_code,
+        new_la_code,
+        la_name,
+        school_urn,
+        school_laestab,
+        school_name,
+        coalesce(phase, 'Total') as phase,
+        publication,
+        vintage,
+        {%- for m in measures %}
+        cast({{ m }} as double) as {{ m }},
+        {{ m }}_status,
+        {%- endfor %}
+        row_number,
+        _source_file as source_file,
+        _source_sha256 as source_sha256,
+        _loaded_at as loaded_at
+    from source
+)
+
+select *
+from renamed
+qualify row_number() over (
+    partition by time_period, time_identifier, geographic_level, geography_key, phase
+    order by loaded_at desc, source_sha256 desc, row_number
+) = 1
+{%- endmacro %}
+
+{% macro dfe_geography_key() -%}
+    case geographic_level
+        when 'School' then coalesce(school_urn, 'laestab:' || school_laestab)
+        when 'Local authority' then coalesce(new_la_code, 'old:' || old_la_code)
+        when 'Regional' then region_code
+        when 'National' then country_code
+        else concat_ws('|', region_code, old_la_code, new_la_code, la_name, school_urn, school_laestab)
+    end
+{%- endmacro %}

@@ -1,0 +1,108 @@
+{#- Geography of each level above School: the spine column that names it. -#}
+{% macro level_code(level) -%}
+    {{ return({
+        'MAT': 'trust_id',
+        'Local authority': 'new_la_code',
+        'Regional': 'region_code',
+        'National': "'E92000001'",
+    }[level]) }}
+{%- endmacro %}
+
+{#- The ONE aggregation of school cells to a geographic level: RATIOS OF SUMS. Every summable part (numerator,
+    denominator, sums of squares, respondents) is summed over the schools whose inputs are usable
+    (`included`); a school with a suppressed or missing input is left out of numerator and denominator alike,
+    and `schools_included` counts the schools that entered. Survey means pool respondents (each counted once).
+    `cells` must carry the spine's geography columns (int_indicator_cells_located). -#}
+{% macro indicator_rollup(cells, level) -%}
+    {%- set code = level_code(level) %}
+    select
+        time_period,
+        time_identifier,
+        '{{ level }}' as geographic_level,
+        {{ code }} as geography_code,
+        {%- if level in ('Local authority', 'Regional') %}
+        max(region_code) as region_code,
+        max(region_name) as region_name,
+        {%- else %}
+        cast(null as varchar) as region_code,
+        cast(null as varchar) as region_name,
+        {%- endif %}
+        {%- if level == 'Local authority' %}
+        max(old_la_code) as old_la_code,
+        max(new_la_code) as new_la_code,
+        max(la_name) as la_name,
+        {%- else %}
+        cast(null as varchar) as old_la_code,
+        cast(null as varchar) as new_la_code,
+        cast(null as varchar) as la_name,
+        {%- endif %}
+        {%- if level == 'MAT' %}
+        max(trust_id) as trust_id,
+        max(trust_name) as trust_name,
+        {%- else %}
+        cast(null as varchar) as trust_id,
+        cast(null as varchar) as trust_name,
+        {%- endif %}
+        cast(null as varchar) as school_urn,
+        cast(null as varchar) as school_laestab,
+        cast(null as varchar) as school_name,
+        cast(null as varchar) as phase,
+        source,
+        indicator,
+        breakdown,
+        breakdown_value,
+        any_value(kind) as kind,
+        any_value(scale) as scale,
+        cast(null as varchar) as cell_status,
+        sum(num) filter (where included) as num,
+        sum(den) filter (where included) as den,
+        sum(num_sq) filter (where included) as num_sq,
+        sum(num2) filter (where included) as num2,
+        sum(den2) filter (where included) as den2,
+        sum(num2_sq) filter (where included) as num2_sq,
+        sum(respondents) filter (where included) as respondents,
+        cast(count(*) filter (where included) as integer) as schools_included
+    from {{ cells }}
+    where {{ code }} is not null
+    group by time_period, time_identifier, {{ code }}, source, indicator, breakdown, breakdown_value
+{%- endmacro %}
+
+{#- Schools at each geography and year in the spine (the `schools_total` of every row at that level). -#}
+{% macro schools_at_level(spine, level) -%}
+    select
+        time_period,
+        '{{ level }}' as geographic_level,
+        {{ level_code(level) }} as geography_code,
+        cast(count(distinct urn) as integer) as schools_total
+    from {{ spine }}
+    where {{ level_code(level) }} is not null
+    group by time_period, {{ level_code(level) }}
+{%- endmacro %}
+
+{#- value, ci_lower, ci_upper from the summed parts. ratio: num / den * scale; sum: num; mean: num / den with a
+    95% CI from the respondent-level SD (sum of squares); gap: mean(group 1) - mean(group 2), CI from both
+    groups' variances. A zero denominator gives no value. -#}
+{% macro indicator_value(kind, scale, num, den, num_sq, num2, den2, num2_sq) -%}
+    case {{ kind }}
+        when 'sum' then {{ num }}
+        when 'ratio' then {{ num }} / nullif({{ den }}, 0) * {{ scale }}
+        when 'mean' then {{ num }} / nullif({{ den }}, 0)
+        when 'gap' then {{ num }} / nullif({{ den }}, 0) - {{ num2 }} / nullif({{ den2 }}, 0)
+    end
+{%- endmacro %}
+
+{% macro sample_variance(s, ss, n) -%}
+    greatest(({{ ss }} - {{ s }} * {{ s }} / {{ n }}) / ({{ n }} - 1), 0)
+{%- endmacro %}
+
+{% macro indicator_ci_half_width(kind, num, den, num_sq, num2, den2, num2_sq) -%}
+    case
+        when {{ kind }} = 'mean' and {{ den }} >= 2
+            then 1.96 * sqrt({{ sample_variance(num, num_sq, den) }} / {{ den }})
+        when {{ kind }} = 'gap' and {{ den }} >= 2 and {{ den2 }} >= 2
+            then 1.96 * sqrt(
+                {{ sample_variance(num, num_sq, den) }} / {{ den }}
+                + {{ sample_variance(num2, num2_sq, den2) }} / {{ den2 }}
+            )
+    end
+{%- endmacro %}

@@ -1,0 +1,81 @@
+-- The school-year spine: every establishment open during each academic year, described by the GIAS
+-- snapshot nearest that year's January census (phase, LA, region and that year's trust).
+with years as (
+    select * from {{ ref('int_academic_years_listed') }}
+),
+
+establishments as (
+    select * from {{ ref('stg_gias__establishments') }}
+    where establishment_type_group is null
+        or establishment_type_group in (
+            {%- for g in var('spine_establishment_type_groups') %}'{{ g }}'{{ ', ' if not loop.last }}{% endfor -%}
+        )
+),
+
+nearest as (
+    select
+        years.time_period,
+        years.academic_year,
+        years.year_start,
+        years.year_end,
+        establishments.*
+    from years
+    inner join establishments on true
+    qualify row_number() over (
+        partition by years.time_period, establishments.urn
+        order by abs(date_diff('day', establishments.snapshot_date, years.census_date)), establishments.snapshot_date desc
+    ) = 1
+),
+
+open_in_year as (
+    select *
+    from nearest
+    where (open_date is null or open_date <= year_end)
+        and (close_date is null or close_date >= year_start)
+        and (open_date is not null or coalesce(establishment_status, '') not ilike 'proposed%')
+),
+
+lookup as (
+    select * from {{ ref('geography_lookups') }}
+),
+
+-- LA -> region as the DfE published it on its own LA rows (fallback when GIAS gives no usable region)
+dfe_la_regions as (
+    select new_la_code, region_code
+    from (
+        select new_la_code, region_code from {{ ref('stg_dfe__exclusions') }} where geographic_level = 'Local authority'
+        union all
+        select new_la_code, region_code from {{ ref('stg_dfe__absences') }} where geographic_level = 'Local authority'
+    )
+    where region_code like 'E12%' and new_la_code is not null
+    group by new_la_code, region_code
+    qualify row_number() over (partition by new_la_code order by count(*) desc, region_code) = 1
+)
+
+select
+    s.time_period,
+    s.academic_year,
+    s.urn,
+    s.laestab,
+    s.establishment_name as school_name,
+    s.phase_of_education as phase,
+    s.type_of_establishment,
+    s.establishment_type_group,
+    s.open_date,
+    s.close_date,
+    nullif(trim(s.trust_code), '') as trust_id,
+    case when nullif(trim(s.trust_code), '') is not null then s.trust_name end as trust_name,
+    coalesce(la.old_la_code, s.la_code) as old_la_code,
+    s.gss_la_code as new_la_code,
+    coalesce(la.name, s.la_name) as la_name,
+    coalesce(region_by_name.code, region_by_la.code) as region_code,
+    coalesce(region_by_name.name, region_by_la.name) as region_name,
+    s.snapshot_date
+from open_in_year as s
+left join lookup as la
+    on la.geographic_level = 'Local authority' and la.code = s.gss_la_code
+left join lookup as region_by_name
+    on region_by_name.geographic_level = 'Regional' and lower(region_by_name.name) = lower(trim(s.region_name))
+left join dfe_la_regions on dfe_la_regions.new_la_code = s.gss_la_code
+left join lookup as region_by_la
+    on region_by_la.geographic_level = 'Regional' and region_by_la.code = dfe_la_regions.region_code

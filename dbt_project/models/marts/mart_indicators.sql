@@ -1,0 +1,99 @@
+-- THE indicators table (docs/ARCHITECTURE.md "Marts"): every indicator, every level, every breakdown, with
+-- the year-on-year change. School series follow GIAS links: a converted academy's previous value is its
+-- predecessor's (urn_changed = true).
+with rows_ as (
+    select * from {{ ref('int_indicators_aggregated') }}
+),
+
+years as (
+    select * from {{ ref('int_academic_years_listed') }}
+),
+
+spine as (
+    select time_period, urn from {{ ref('int_school_years_spined') }}
+),
+
+links as (
+    select * from {{ ref('int_school_links_resolved') }}
+),
+
+-- the URN a school had in the previous year: its own if it was open then, else its predecessor's
+previous_urn as (
+    select
+        spine.time_period,
+        spine.urn,
+        case
+            when own.urn is not null then spine.urn
+            when pred.urn is not null then links.predecessor_urn
+            else spine.urn
+        end as previous_urn,
+        own.urn is null and pred.urn is not null as urn_changed
+    from spine
+    left join links on links.urn = spine.urn
+    left join spine as own on own.time_period = spine.time_period - 101 and own.urn = spine.urn
+    left join spine as pred on pred.time_period = spine.time_period - 101 and pred.urn = links.predecessor_urn
+),
+
+keyed as (
+    select
+        rows_.*,
+        case
+            when rows_.geographic_level = 'School' then coalesce(previous_urn.previous_urn, rows_.geography_code)
+            else rows_.geography_code
+        end as previous_geography_code,
+        coalesce(previous_urn.urn_changed, false) as urn_changed
+    from rows_
+    left join previous_urn
+        on rows_.geographic_level = 'School'
+        and previous_urn.time_period = rows_.time_period
+        and previous_urn.urn = rows_.geography_code
+)
+
+select
+    cast(keyed.time_period as integer) as time_period,
+    keyed.time_identifier,
+    years.academic_year,
+    keyed.geographic_level,
+    keyed.geography_code,
+    'E92000001' as country_code,
+    'England' as country_name,
+    case when keyed.geographic_level in ('School', 'Local authority', 'Regional') then keyed.region_code end
+        as region_code,
+    case when keyed.geographic_level in ('School', 'Local authority', 'Regional') then keyed.region_name end
+        as region_name,
+    case when keyed.geographic_level in ('School', 'Local authority') then keyed.old_la_code end as old_la_code,
+    case when keyed.geographic_level in ('School', 'Local authority') then keyed.new_la_code end as new_la_code,
+    case when keyed.geographic_level in ('School', 'Local authority') then keyed.la_name end as la_name,
+    keyed.trust_id,
+    keyed.trust_name,
+    keyed.school_urn,
+    keyed.school_laestab,
+    keyed.school_name,
+    keyed.phase,
+    keyed.source,
+    keyed.indicator,
+    keyed.breakdown,
+    keyed.breakdown_value,
+    cast(keyed.numerator as double) as numerator,
+    cast(keyed.denominator as double) as denominator,
+    cast(keyed.value as double) as value,
+    keyed.value_status,
+    cast(keyed.ci_lower as double) as ci_lower,
+    cast(keyed.ci_upper as double) as ci_upper,
+    cast(keyed.respondents as bigint) as respondents,
+    cast(keyed.schools_included as integer) as schools_included,
+    cast(keyed.schools_total as integer) as schools_total,
+    cast(prev.value as double) as previous_value,
+    cast(keyed.value - prev.value as double) as change,
+    keyed.urn_changed
+from keyed
+left join years on years.time_period = keyed.time_period
+left join rows_ as prev
+    on prev.time_period = keyed.time_period - 101
+    and prev.time_identifier = keyed.time_identifier
+    and prev.geographic_level = keyed.geographic_level
+    and prev.geography_code = keyed.previous_geography_code
+    and prev.source = keyed.source
+    and prev.indicator = keyed.indicator
+    and prev.breakdown = keyed.breakdown
+    and prev.breakdown_value = keyed.breakdown_value

@@ -1,0 +1,1 @@
+{{ dfe_staging('dfe_census', ['headcount', 'fsm_eligible', 'fsm_base', 'fsm_percent', 'eal', 'pupils_year_1', 'pupils_year_2', 'pupils_year_3', 'pupils_year_4', 'pupils_year_5', 'pupils_year_6', 'pupils_year_7', 'pupils_year_8', 'pupils_year_9', 'pupils_year_10', 'pupils_year_11', 'pupils_year_12', 'pupils_year_13']) }}

@@ -1,0 +1,61 @@
+"""Run the dbt project against a home directory and open its warehouse read-only (tests only).
+
+dbt writes its `target/` and logs under `work` (a tmp_path), never inside the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+REPO = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = REPO / "dbt_project"
+DBT = Path(sys.executable).with_name("dbt")
+
+
+class DbtFailed(AssertionError):
+    """dbt exited non-zero; the message carries the tail of its output (the failing node and error)."""
+
+
+def dbt_env(home: Path, work: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        BELONGING_HOME=str(Path(home).resolve()),
+        DBT_LOG_PATH=str(Path(work) / "logs"),
+        DO_NOT_TRACK="1",
+    )
+    return env
+
+
+def run_dbt(home: Path, work: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run `dbt <args>` on dbt_project with BELONGING_HOME=home; raise DbtFailed on a non-zero exit."""
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    (Path(home) / "warehouse").mkdir(parents=True, exist_ok=True)
+    cmd = [
+        str(DBT),
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(work / "target"),
+        "--log-path",
+        str(work / "logs"),
+    ]
+    proc = subprocess.run(cmd, env=dbt_env(home, work), capture_output=True, text=True, cwd=work)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.splitlines()[-60:])
+        raise DbtFailed(f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{tail}\n{proc.stderr[-2000:]}")
+    return proc
+
+
+def build_warehouse(home: Path, work: Path, *extra: str) -> duckdb.DuckDBPyConnection:
+    """`dbt build` (seeds, models, unit and data tests) on the home's lake; return a read-only connection."""
+    run_dbt(home, work, "build", *extra)
+    return duckdb.connect(str(Path(home) / "warehouse" / "warehouse.duckdb"), read_only=True)
