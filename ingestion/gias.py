@@ -48,7 +48,7 @@ LINK_COLUMNS: dict[str, str] = {
 }
 ESTABLISHMENT_REQUIRED = ("URN", "LA (code)", "EstablishmentNumber", "EstablishmentName")
 LINK_REQUIRED = ("URN", "LinkURN", "LinkType")
-# How GIAS writes "nothing here" in a text field.
+# How GIAS writes "nothing here" in a text field (compared ignoring case: "Not Applicable" occurs too).
 MISSING = ("", "Not applicable", "Does not apply", "None")
 DATE_FORMAT = "%d-%m-%Y"
 URN_RE = r"^\d{6}$"
@@ -82,8 +82,9 @@ def snapshot_from_name(path: Path | str) -> date | None:
 
 
 def _text(col: str) -> pl.Expr:
+    """A text field, null where GIAS wrote one of its "nothing here" words (any case)."""
     s = pl.col(col).str.strip_chars()
-    return pl.when(s.is_in(list(MISSING))).then(None).otherwise(s)
+    return pl.when(~s.str.to_lowercase().is_in([m.lower() for m in MISSING])).then(s)
 
 
 def _date(col: str) -> pl.Expr:
