@@ -309,24 +309,16 @@ def read_ees(source: SourceFile) -> ReadResult:
                 f"{name}: {v.publication}/{v.vintage}: columns for {canon} not found: {missing}"
             )
 
-    exprs: list[pl.Expr] = [pl.col("row_number")]
-    for c in (
-        "time_identifier",
-        "country_code",
-        "country_name",
-        "region_code",
-        "region_name",
-        "old_la_code",
-        "new_la_code",
-        "la_name",
-        "school_urn",
-        "school_laestab",
-        "school_name",
-    ):
-        exprs.append(_cell(source_of[c]).alias(c) if c in source_of else pl.lit(None, pl.String).alias(c))
-    exprs[1] = _canonical_case(source_of["time_identifier"], registry.time_identifiers).alias(
-        "time_identifier"
-    )
+    texts = ("country_code", "country_name", "region_code", "region_name", "old_la_code", "new_la_code", "la_name",
+             "school_urn", "school_laestab", "school_name")  # fmt: skip
+    exprs: list[pl.Expr] = [
+        pl.col("row_number"),
+        _canonical_case(source_of["time_identifier"], registry.time_identifiers).alias("time_identifier"),
+        *[
+            _cell(source_of[c]).alias(c) if c in source_of else pl.lit(None, pl.String).alias(c)
+            for c in texts
+        ],
+    ]
     exprs.append(_cell(source_of["time_period"]).alias("_time_period_raw"))
     exprs.append(
         _canonical_case(source_of["geographic_level"], registry.geographic_levels).alias("geographic_level")

@@ -365,3 +365,16 @@ def test_registry_declares_every_publication():
         ("census", "ees2023"),
         ("sen", "ees2023"),
     }
+
+
+def test_registry_mistake_fails_loudly(tmp_path):
+    text = ees.REGISTRY_PATH.read_text(encoding="utf-8")
+    bad = tmp_path / "registry.yaml"
+    bad.write_text(text.replace("fixed_excl: suspension", "fixed_excl: suspensions"), encoding="utf-8")
+    with pytest.raises(
+        ValueError, match=r"exclusions/ees2019: canonical columns not in the lake schema: \['suspensions'\]"
+    ):
+        ees.load_registry(bad)
+    bad.write_text(text.replace("z: not_applicable", "z: not_relevant"), encoding="utf-8")
+    with pytest.raises(ValueError, match="symbol set 'gss' maps to unknown statuses"):
+        ees.load_registry(bad)
