@@ -266,6 +266,12 @@ def read_survey(
     order = date_order([r[c.index] for c in date_cols for r in export.rows])
     by_term = bool(settings.get("wave_by_term", True))
 
+    identity = sorted(
+        {c.index for c in date_cols}
+        | {c.index for c in export.columns if c.role == "personal"}
+        | mapped
+        | ({school_col.index} if school_col else set())
+    )
     exclusions: Counter[str] = Counter()
     quarantine: list[dict] = []
     responses: list[dict] = []
@@ -295,8 +301,10 @@ def read_survey(
                 continue
         # 2. the same response id twice in the file: the first counts
         raw_id = _cell_text(row[id_col.index]) if id_col is not None else None
-        if raw_id is None:  # Google Forms has no response id: the whole row identifies it
-            raw_id = "\x1f".join("" if v is None else str(v) for v in row)
+        if raw_id is None:
+            # Google Forms has no response id: its timestamp, the respondent's email if collected, and
+            # the answers read identify it (stable when a re-export adds unrelated columns)
+            raw_id = "\x1f".join("" if row[i] is None else str(row[i]) for i in identity)
         if raw_id in seen_ids:
             exclusions["duplicate"] += 1
             continue

@@ -619,3 +619,15 @@ def test_no_personal_data_leaves_the_reader_msforms(msforms_pupil, msforms_staff
         assert result.tables["survey_responses"].height == 2
         assert "PIIMARK" not in _everything(result)
         assert {"Email", "Name"} <= set(result.summary["personal_data_dropped"])
+
+
+def test_googleforms_cumulative_reexport_keeps_response_keys(tmp_path, schools):
+    # a later export of the same form, with a question added at the end and a row submitted twice
+    lines = (SURVEYS / "googleforms_pupil_labels.csv").read_text(encoding="utf-8").splitlines()
+    grown = [lines[0] + ",Which clubs do you go to?"] + [line + "," for line in lines[1:]] + [lines[1] + ","]
+    path = tmp_path / "googleforms_later.csv"
+    path.write_text("\r\n".join(grown) + "\r\n", encoding="utf-8")
+    first = read(SURVEYS / "googleforms_pupil_labels.csv", schools).tables["survey_responses"]["response_key"]
+    later = read(path, schools)
+    assert later.exclusions == {"duplicate": 1}
+    assert later.tables["survey_responses"]["response_key"].to_list() == first.to_list()
