@@ -231,7 +231,7 @@ def read_survey(
     `settings` is the `surveys:` section of config/settings.yaml: `school_fields` (tried in order),
     `wave_by_term`, and optionally `respondent_fields` (columns holding a pupil/staff identifier to hash
     into `respondent_key`) and `instruments_dir`. `schools=None` skips GIAS resolution (school_urn is the
-    reported URN): for `belonging validate` before GIAS is loaded.
+    reported URN): for `belonging validate` before GIAS is loaded; an empty register is treated the same.
 
     Raises ValueError for an empty pseudonym key, UnknownFormat for a file of no known tool or
     matching no instrument.
@@ -242,6 +242,10 @@ def read_survey(
         pseudonym_key = pseudonym_key.encode("utf-8")
     settings = settings or {}
     name = source.relative
+    if schools is not None and len(schools) == 0:
+        # no GIAS loaded yet: quarantining every response would lose them for good (the file is then
+        # recorded as loaded), so the reported URN is kept and dbt's join to GIAS decides later
+        schools = None
     export = parse_export(source.path)
     if instruments is None:
         instruments = load_instruments(settings.get("instruments_dir"))

@@ -189,3 +189,10 @@ def test_empty_register_quarantines_every_urn():
     register = _register([], [])
     assert len(register) == 0
     assert register.resolve("100001", date(2025, 1, 1)) == (None, "school_not_in_gias")
+
+
+def test_an_empty_register_means_gias_not_loaded_yet():
+    result = read(GOOD, _register([], []))
+    assert result.summary["gias_resolution"] is False
+    assert [r["school_urn"] for r in responses(result)] == ["100001", "100002", "100001"]
+    assert result.quarantine.height == 0
