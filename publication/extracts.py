@@ -35,7 +35,13 @@ LEVEL_GEOGRAPHY = {
 GEOGRAPHY_COLUMNS = ("geographic_level", "country_code", "country_name") + tuple(
     c for cols in LEVEL_GEOGRAPHY.values() for c in cols
 )
-LEVEL_SLUG = {"School": "school", "MAT": "mat", "Local authority": "la", "Regional": "regional", "National": "national"}
+LEVEL_SLUG = {
+    "School": "school",
+    "MAT": "mat",
+    "Local authority": "la",
+    "Regional": "regional",
+    "National": "national",
+}
 FILTERS = ("breakdown", "breakdown_value")
 SYMBOLS = {"suppressed": "c", "not_available": "x", "missing": "x", "not_applicable": "z", "low": "low"}
 
@@ -55,12 +61,24 @@ NAMES: dict[str, Indicator] = {
     "pupils_headcount": Indicator("pupils_headcount", "Pupils (headcount)", "", 0, "Pupils"),
     "fsm_percent": Indicator("fsm_percent", "Pupils eligible for free school meals (%)", "%", 1, "Pupils"),
     "sen_support_percent": Indicator(
-        "special_needs_support_percent", "Pupils receiving SEN support (%)", "%", 1, "Special educational needs"
+        "special_needs_support_percent",
+        "Pupils receiving SEN support (%)",
+        "%",
+        1,
+        "Special educational needs",
     ),
-    "ehcp_percent": Indicator("ehc_plan_percent", "Pupils with an EHC plan (%)", "%", 1, "Special educational needs"),
-    "overall_absence_percent": Indicator("overall_absence_percent", "Overall absence rate (%)", "%", 1, "Absence"),
+    "ehcp_percent": Indicator(
+        "ehc_plan_percent", "Pupils with an EHC plan (%)", "%", 1, "Special educational needs"
+    ),
+    "overall_absence_percent": Indicator(
+        "overall_absence_percent", "Overall absence rate (%)", "%", 1, "Absence"
+    ),
     "persistent_absence_percent": Indicator(
-        "persistent_absence_percent", "Persistent absentees, 10% or more sessions missed (%)", "%", 1, "Absence"
+        "persistent_absence_percent",
+        "Persistent absentees, 10% or more sessions missed (%)",
+        "%",
+        1,
+        "Absence",
     ),
     "severe_absence_percent": Indicator(
         "severe_absence_percent", "Severe absentees, 50% or more sessions missed (%)", "%", 1, "Absence"
@@ -73,26 +91,40 @@ NAMES: dict[str, Indicator] = {
         "permanent_exclusion_rate", "Permanent exclusions per 100 pupils", "", 2, "Exclusions"
     ),
     "send_representation_ratio": Indicator(
-        "special_needs_representation_ratio", "SEN representation ratio (school share / LA phase share)", "", 2,
+        "special_needs_representation_ratio",
+        "SEN representation ratio (school share / LA phase share)",
+        "",
+        2,
         "Representation",
     ),  # fmt: skip
     "fsm_representation_ratio": Indicator(
-        "free_meals_representation_ratio", "FSM representation ratio (school share / LA phase share)", "", 2,
+        "free_meals_representation_ratio",
+        "FSM representation ratio (school share / LA phase share)",
+        "",
+        2,
         "Representation",
     ),  # fmt: skip
     "respondents": Indicator("respondents", "Respondents (valid responses)", "", 0, "Responses"),
     "response_rate_percent": Indicator("response_rate_percent", "Response rate (%)", "%", 1, "Responses"),
-    "belonging_score_mean": Indicator("belonging_score_mean", "Mean belonging score (0-100)", "", 1, "Belonging"),
+    "belonging_score_mean": Indicator(
+        "belonging_score_mean", "Mean belonging score (0-100)", "", 1, "Belonging"
+    ),
     "belonging_positive_percent": Indicator(
         "belonging_positive_percent", "Respondents with a belonging score above 50 (%)", "%", 1, "Belonging"
     ),
     "belonging_gap_send": Indicator(
         "belonging_gap_special_needs_points",
-        "Belonging gap: pupils without minus pupils with special needs (score points)", "", 1, "Gaps",
+        "Belonging gap: pupils without minus pupils with special needs (score points)",
+        "",
+        1,
+        "Gaps",
     ),  # fmt: skip
     "belonging_gap_fsm": Indicator(
         "belonging_gap_free_meals_points",
-        "Belonging gap: pupils not receiving minus receiving free school meals (score points)", "", 1, "Gaps",
+        "Belonging gap: pupils not receiving minus receiving free school meals (score points)",
+        "",
+        1,
+        "Gaps",
     ),  # fmt: skip
 }
 UNIT_DP = (("_percent", "%", 1), ("_rate", "", 2), ("_ratio", "", 2), ("_mean", "", 1), ("_points", "", 1))
@@ -164,16 +196,20 @@ def _with_lookup_geography(frame: pl.DataFrame, lookup: pl.DataFrame) -> pl.Data
     nat = dict(lookup.filter(pl.col("geographic_level") == "National").select("code", "name").iter_rows())
     reg = dict(lookup.filter(pl.col("geographic_level") == "Regional").select("code", "name").iter_rows())
     las: dict[str, list[tuple[str, str]]] = {}
-    for code, old, name in lookup.filter(pl.col("geographic_level") == "Local authority").select(
-        "code", "old_la_code", "name"
-    ).iter_rows():
+    for code, old, name in (
+        lookup.filter(pl.col("geographic_level") == "Local authority")
+        .select("code", "old_la_code", "name")
+        .iter_rows()
+    ):
         las.setdefault(code, []).append((old, name))
 
     def la_pair(new: str | None, old: str | None, row: int) -> tuple[str | None, str | None]:
         if new is None:
             return None, None
         if new not in las:
-            raise ExtractError(f"mart_indicators row {row}: new_la_code {new!r} is not in the DfE geography lookup")
+            raise ExtractError(
+                f"mart_indicators row {row}: new_la_code {new!r} is not in the DfE geography lookup"
+            )
         pairs = las[new]
         for o, n in pairs:
             if o == old:
@@ -184,11 +220,15 @@ def _with_lookup_geography(frame: pl.DataFrame, lookup: pl.DataFrame) -> pl.Data
     rows = []
     for i, r in enumerate(frame.iter_rows(named=True), start=1):
         if r["country_code"] not in nat:
-            raise ExtractError(f"mart_indicators row {i}: country_code {r['country_code']!r} is not in the lookup")
+            raise ExtractError(
+                f"mart_indicators row {i}: country_code {r['country_code']!r} is not in the lookup"
+            )
         r["country_name"] = nat[r["country_code"]]
         if r.get("region_code") is not None:
             if r["region_code"] not in reg:
-                raise ExtractError(f"mart_indicators row {i}: region_code {r['region_code']!r} is not in the lookup")
+                raise ExtractError(
+                    f"mart_indicators row {i}: region_code {r['region_code']!r} is not in the lookup"
+                )
             r["region_name"] = reg[r["region_code"]]
         if r["geographic_level"] == "Local authority" and r.get("new_la_code") is None:
             r["new_la_code"] = r["geography_code"]
@@ -234,7 +274,9 @@ def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> 
                     info.grouping,
                 )  # fmt: skip
                 columns[ci.name] = ci
-                long.append(rows.with_columns(pl.lit(ci.name).alias("_col"), pl.col(f"ci_{bound}").alias("_v")))
+                long.append(
+                    rows.with_columns(pl.lit(ci.name).alias("_col"), pl.col(f"ci_{bound}").alias("_v"))
+                )
     ids = [*key_cols, *[c for c in geo_cols if c not in key_cols], *(FILTERS if has_filters else ())]
     long_frame = pl.concat(long, how="vertical_relaxed").select(*ids, "_col", "_v", "published_status")
     keys = long_frame.select(*ids).unique()
@@ -256,12 +298,19 @@ def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> 
         for col, info in columns.items():
             v, st = cells.get((key, col), (None, None))
             if st is None:
-                st = "not_available" if (key[-2:] if has_filters else (), col) in present else "not_applicable"
+                st = (
+                    "not_available" if (key[-2:] if has_filters else (), col) in present else "not_applicable"
+                )
             out[col] = _fmt(v, st, info.dp)
             typed[col].append(float(v) if st in ("value", "low_reliability") and v is not None else None)
             statuses[col].append(st)
         csv_rows.append(out)
-    header = [*MANDATORY, *[c for c in geo_cols if c not in MANDATORY], *(FILTERS if has_filters else ()), *columns]
+    header = [
+        *MANDATORY,
+        *[c for c in geo_cols if c not in MANDATORY],
+        *(FILTERS if has_filters else ()),
+        *columns,
+    ]
     csv_path, meta_path, pq_path = (out_dir / f"{name}{ext}" for ext in (".csv", ".meta.csv", ".parquet"))
     _write_csv(csv_path, header, [[str(r[c]) for c in header] for r in csv_rows])
     _write_csv(meta_path, META_COLUMNS, _meta_rows(columns, has_filters))

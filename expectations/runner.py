@@ -1,0 +1,234 @@
+"""Run a list of checks as a Great Expectations suite over one frame and turn the validation into a
+`GateResult` a person (and a Dagster asset check) can act on.
+
+GX is imported inside `run_suite` (a 2-3 s import). The context is ephemeral; the frame is fed through a
+pandas data source (GX's SQL data source does not work on DuckDB: ../shared/STACK-NOTES.md). With
+`data_docs_dir`, the validation runs through a checkpoint with an UpdateDataDocsAction so GX writes its
+Data Docs site (index.html + the validation page) under that folder.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ERROR, WARNING = "error", "warning"
+MAX_OFFENDING = 5
+_ids = itertools.count()
+# one ephemeral context per Data Docs folder (None: no docs), reused: creating one costs ~0.2 s
+_CONTEXTS: dict[str, object] = {}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named check: a GX expectation type (snake_case) and its arguments, a severity and an
+    actionable message (what is wrong and what to do)."""
+
+    name: str
+    expectation: str  # e.g. "expect_column_values_to_match_regex"
+    kwargs: dict[str, Any]
+    message: str
+    severity: str = ERROR
+    # extra columns of the offending rows to show beside the value (e.g. the row's key)
+    context_columns: tuple[str, ...] = ()
+
+
+@dataclass
+class Failure:
+    table: str
+    column: str | None
+    rule: str  # check name
+    expectation: str  # GX expectation type or "python" for a non-GX rule
+    severity: str
+    offending: list[Any]
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.table}.{self.column}" if self.column else self.table
+        return f"[{self.severity}] {where}: {self.rule} ({self.expectation}): {self.message}; e.g. {self.offending}"
+
+
+@dataclass
+class GateResult:
+    name: str
+    passed: bool
+    failures: list[Failure] = field(default_factory=list)
+    checks_run: int = 0
+    data_docs: Path | None = None  # index.html of the Data Docs site written for this validation
+
+    @property
+    def errors(self) -> list[Failure]:
+        return [f for f in self.failures if f.severity == ERROR]
+
+    def summary(self) -> str:
+        if self.passed and not self.failures:
+            return f"{self.name}: all {self.checks_run} checks passed"
+        return f"{self.name}: {len(self.failures)} of {self.checks_run} checks failed\n" + "\n".join(
+            f"  {f}" for f in self.failures
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "checks_run": self.checks_run,
+            "failures": [
+                {
+                    "table": f.table,
+                    "column": f.column,
+                    "rule": f.rule,
+                    "expectation": f.expectation,
+                    "severity": f.severity,
+                    "offending": [str(o) for o in f.offending],
+                    "message": f.message,
+                }
+                for f in self.failures
+            ],
+            "data_docs": str(self.data_docs) if self.data_docs else None,
+        }
+
+
+def merge(name: str, results: list[GateResult]) -> GateResult:
+    """One gate made of several suites (several frames)."""
+    docs = next((r.data_docs for r in results if r.data_docs), None)
+    return GateResult(
+        name=name,
+        passed=all(r.passed for r in results),
+        failures=[f for r in results for f in r.failures],
+        checks_run=sum(r.checks_run for r in results),
+        data_docs=docs,
+    )
+
+
+def python_result(name: str, table: str, failures: list[Failure], checks_run: int) -> GateResult:
+    """A gate result for rules computed in Python (e.g. the screener's file-level rules)."""
+    return GateResult(name, not any(f.severity == ERROR for f in failures), failures, checks_run)
+
+
+def _class_name(expectation: str) -> str:
+    return "".join(part.capitalize() for part in expectation.split("_"))
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]+", "_", name)
+
+
+def run_suite(
+    name: str,
+    frame,
+    expectations: list[Check],
+    *,
+    data_docs_dir: Path | None = None,
+    table: str | None = None,
+) -> GateResult:
+    """Validate `frame` (polars or pandas) against `expectations`; `table` names it in failures."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    table = table or name
+    pdf = frame.to_pandas() if hasattr(frame, "to_pandas") else frame
+    # GX's pandas path wants object columns for text: pandas 3's string dtype is converted explicitly
+    pdf = pdf.astype({c: object for c, t in pdf.dtypes.items() if str(t) in ("str", "string")})
+
+    context = _CONTEXTS.get(str(data_docs_dir))
+    if context is None:
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        _CONTEXTS[str(data_docs_dir)] = context
+    uid = f"{_safe(name)}_{next(_ids)}"
+    source = context.data_sources.add_pandas(f"src_{uid}")
+    asset = source.add_dataframe_asset(_safe(table))
+    batch_definition = asset.add_batch_definition_whole_dataframe(f"batch_{uid}")
+    suite_name = _safe(name) if data_docs_dir else uid
+    # a re-run in the same process replaces the suite of that name (its Data Docs page is rewritten)
+    suite = context.suites.add_or_update(gx.ExpectationSuite(name=suite_name))
+    by_id: dict[int, Check] = {}
+    for i, check in enumerate(expectations):
+        cls = getattr(gx.expectations, _class_name(check.expectation))
+        meta = {"check": check.name, "severity": check.severity, "message": check.message, "index": i}
+        suite.add_expectation(cls(**check.kwargs, meta=meta))
+        by_id[i] = check
+    result_format = {"result_format": "COMPLETE", "partial_unexpected_count": MAX_OFFENDING}
+
+    docs_index = None
+    if data_docs_dir is not None:
+        base = Path(data_docs_dir)
+        base.mkdir(parents=True, exist_ok=True)
+        site = {
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(base)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+        if "gates" not in (context.variables.data_docs_sites or {}):
+            context.add_data_docs_site("gates", site)
+        vd = context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"vd_{uid}", data=batch_definition, suite=suite)
+        )
+        checkpoint = context.checkpoints.add(
+            gx.Checkpoint(
+                name=f"cp_{uid}",
+                validation_definitions=[vd],
+                actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["gates"])],
+                result_format=result_format,
+            )
+        )
+        run = checkpoint.run(batch_parameters={"dataframe": pdf})
+        validation = next(iter(run.run_results.values()))
+        docs_index = base / "index.html"
+    else:
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": pdf})
+        validation = batch.validate(suite, result_format=result_format)
+
+    failures = []
+    for r in validation.results:
+        if r.success:
+            continue
+        check = by_id[r.expectation_config.meta["index"]]
+        failures.append(_failure(table, check, r, pdf))
+    passed = not any(f.severity == ERROR for f in failures)
+    return GateResult(name, passed, failures, len(expectations), docs_index)
+
+
+def _failure(table: str, check: Check, r, pdf) -> Failure:
+    res = r.result or {}
+    column = check.kwargs.get("column") or ",".join(check.kwargs.get("column_list", [])) or None
+    offending: list[Any] = []
+    index = res.get("unexpected_index_list") or res.get("partial_unexpected_index_list")
+    if index:
+        cols = [
+            c
+            for c in (*check.context_columns, *([check.kwargs["column"]] if "column" in check.kwargs else []))
+            if c in pdf.columns
+        ]
+        cols += [c for c in check.kwargs.get("column_list", []) if c in pdf.columns and c not in cols]
+        for i in list(index)[:MAX_OFFENDING]:
+            row = i if isinstance(i, int) else i.get("index", i) if isinstance(i, dict) else i
+            try:
+                offending.append({"row": int(row) + 1, **{c: _plain(pdf.at[row, c]) for c in cols}})
+            except (KeyError, TypeError, ValueError):
+                offending.append(i)
+    elif res.get("partial_unexpected_list"):
+        offending = list(res["partial_unexpected_list"])[:MAX_OFFENDING]
+    elif "observed_value" in res:
+        offending = [{"observed_value": res["observed_value"]}]
+    if r.exception_info and r.exception_info.get("raised_exception"):
+        offending.append({"exception": r.exception_info.get("exception_message")})
+    count = res.get("unexpected_count")
+    message = check.message + (f" ({count} rows)" if count else "")
+    return Failure(table, column, check.name, check.expectation, check.severity, offending, message)
+
+
+def _plain(v):
+    try:
+        import pandas as pd
+
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return v.item() if hasattr(v, "item") else v
