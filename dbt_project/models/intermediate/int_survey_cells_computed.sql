@@ -1,6 +1,7 @@
 -- School-level survey cells per instrument and wave (time_period + time_identifier): respondents, response
 -- rate, scale mean (with the sums behind its CI), positive share, item agreement and the SEND/FSM gaps, by
 -- breakdown (Total, year_group, gender, send, fsm, role). Only responses included in the scale count.
+-- Indicator names are bare for the primary (pupil) instrument, prefixed for the others (staff_...).
 with responses as (
     select * from {{ ref('int_survey_responses_scored') }}
     where included
@@ -152,7 +153,12 @@ select
     time_identifier,
     urn,
     instrument as source,
-    indicator,
+    -- the mart's key has no `source`: indicators of other instruments carry the instrument's prefix
+    -- (staff_belonging -> staff_belonging_score_mean, staff_valued_agree_percent)
+    case
+        when instrument = '{{ var("primary_survey_instrument") }}' then indicator
+        else replace(instrument, '_belonging', '') || '_' || indicator
+    end as indicator,
     breakdown,
     breakdown_value,
     kind,

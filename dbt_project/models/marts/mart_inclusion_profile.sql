@@ -1,0 +1,71 @@
+-- For each school and year: its national percentile within its phase (GIAS phase of education) on suspension
+-- rate, persistent absence, SEND and FSM representation and pupil belonging, so that schools that include
+-- and where pupils feel they belong can be listed without a home-made composite score.
+with spine as (
+    select * from {{ ref('int_school_years_spined') }}
+),
+
+years as (
+    select * from {{ ref('int_academic_years_listed') }}
+),
+
+admin as (
+    select
+        time_period,
+        geography_code as urn,
+        {%- for i in ['suspension_rate', 'persistent_absence_percent', 'send_representation_ratio', 'fsm_representation_ratio'] %}
+        max(value) filter (where indicator = '{{ i }}') as {{ i }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ ref('int_indicators_aggregated') }}
+    where geographic_level = 'School' and source = 'admin' and breakdown = 'Total'
+    group by time_period, geography_code
+),
+
+-- pupil belonging over the whole academic year (every wave of the year pooled, each response once)
+belonging as (
+    select time_period, urn, avg(scale_score) as belonging_score_mean, count(*) as belonging_respondents
+    from {{ ref('int_survey_responses_scored') }}
+    where included and instrument = 'pupil_belonging'
+    group by time_period, urn
+),
+
+profile as (
+    select
+        spine.time_period,
+        spine.urn,
+        spine.laestab,
+        spine.school_name,
+        spine.phase,
+        spine.trust_id,
+        spine.new_la_code,
+        spine.region_code,
+        admin.suspension_rate,
+        admin.persistent_absence_percent,
+        admin.send_representation_ratio,
+        admin.fsm_representation_ratio,
+        belonging.belonging_score_mean,
+        belonging.belonging_respondents
+    from spine
+    left join admin on admin.time_period = spine.time_period and admin.urn = spine.urn
+    left join belonging on belonging.time_period = spine.time_period and belonging.urn = spine.urn
+)
+
+select
+    cast(profile.time_period as integer) as time_period,
+    years.academic_year,
+    profile.urn as school_urn,
+    profile.laestab as school_laestab,
+    profile.school_name,
+    profile.phase,
+    profile.trust_id,
+    profile.new_la_code,
+    profile.region_code,
+    {%- for i in ['suspension_rate', 'persistent_absence_percent', 'send_representation_ratio', 'fsm_representation_ratio', 'belonging_score_mean'] %}
+    cast(profile.{{ i }} as double) as {{ i }},
+    cast(case when profile.{{ i }} is not null then 100 * percent_rank() over (
+        partition by profile.time_period, profile.phase, profile.{{ i }} is null order by profile.{{ i }}
+    ) end as double) as {{ i }}_percentile,
+    {%- endfor %}
+    cast(profile.belonging_respondents as bigint) as belonging_respondents
+from profile
+left join years on years.time_period = profile.time_period

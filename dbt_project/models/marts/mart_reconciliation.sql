@@ -1,0 +1,90 @@
+-- Our sums of school rows by local authority, region and nation against the aggregate rows the DfE
+-- published in the same publication and year, per phase and count measure. A shortfall is explained by
+-- suppression when some school cells of that geography were not published as numbers.
+{%- set tolerance = var('reconciliation_tolerance') %}
+with measures as (
+    select * from {{ ref('int_dfe_measures_unpivoted') }}
+    where time_identifier ilike 'academic year'
+),
+
+spine as (
+    select * from {{ ref('int_school_years_spined') }}
+),
+
+school_rows as (
+    select
+        m.publication,
+        m.time_period,
+        m.time_identifier,
+        m.phase,
+        m.measure,
+        m.value,
+        {{ is_usable('m.value', 'm.status') }} as usable,
+        coalesce(spine.new_la_code, m.new_la_code) as new_la_code,
+        coalesce(spine.region_code, case when m.region_code like 'E12%' then m.region_code end) as region_code
+    from measures as m
+    left join spine on spine.time_period = m.time_period and spine.urn = m.urn
+    where m.geographic_level = 'School'
+),
+
+school_rows_by_phase as (
+    select * from school_rows
+    union all
+    select * replace ('Total' as phase) from school_rows where phase <> 'Total'
+),
+
+ours as (
+    {%- for level, code in [('Local authority', 'new_la_code'), ('Regional', 'region_code'), ('National', "'E92000001'")] %}
+    select
+        publication, time_period, time_identifier, '{{ level }}' as geographic_level, {{ code }} as geography_code,
+        phase, measure,
+        sum(value) filter (where usable) as ours,
+        count(*) as school_cells,
+        count(*) filter (where not usable) as school_cells_unpublished
+    from school_rows_by_phase
+    where {{ code }} is not null
+    group by publication, time_period, time_identifier, {{ code }}, phase, measure
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
+
+theirs as (
+    select
+        publication, time_period, time_identifier, geographic_level,
+        geography_key as geography_code, phase, measure, value as theirs, status as theirs_status
+    from measures
+    where geographic_level in ('Local authority', 'National')
+        or (geographic_level = 'Regional' and geography_key like 'E12%')
+),
+
+joined as (
+    select
+        theirs.*,
+        coalesce(ours.ours, 0) as ours,
+        coalesce(ours.school_cells, 0) as school_cells,
+        coalesce(ours.school_cells_unpublished, 0) as school_cells_unpublished
+    from theirs
+    left join ours using (publication, time_period, time_identifier, geographic_level, geography_code, phase, measure)
+)
+
+select
+    publication,
+    cast(time_period as integer) as time_period,
+    time_identifier,
+    geographic_level,
+    geography_code,
+    phase,
+    measure,
+    cast(ours as double) as ours,
+    cast(theirs as double) as theirs,
+    theirs_status,
+    cast(ours - theirs as double) as difference,
+    cast(school_cells as integer) as school_cells,
+    cast(school_cells_unpublished as integer) as school_cells_unpublished,
+    (school_cells_unpublished > 0 and ours <= theirs) as suppression_explains,
+    case
+        when theirs is null then null
+        else abs(ours - theirs) <= {{ tolerance }} * abs(theirs)
+            or (school_cells_unpublished > 0 and ours <= theirs)
+    end as within_tolerance
+from joined

@@ -1,0 +1,1 @@
+{{ indicators_wide('National', ['country_name']) }}

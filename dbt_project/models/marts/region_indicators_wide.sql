@@ -1,0 +1,1 @@
+{{ indicators_wide('Regional', ['region_name']) }}

@@ -1,0 +1,1 @@
+{{ indicators_wide('MAT', ['trust_name']) }}
