@@ -1,0 +1,235 @@
+"""Write-audit-publish releases under `<home>/releases/`.
+
+`publish_release` writes a whole release into `releases/.<id>.tmp/`, makes every file read-only, renames
+the folder to `releases/<id>/` and only then switches `releases/current` (a symlink replaced atomically:
+a temporary symlink renamed over it). A reader sees the old release or the new one, never half of one; a
+failure before the switch leaves `current` as it was (the temporary folder is removed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+CURRENT = "current"
+MANIFEST = "manifest.json"
+READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+VERSIONED = (
+    "dbt-core",
+    "dbt-duckdb",
+    "great-expectations",
+    "duckdb",
+    "polars",
+    "dagster",
+    "pyarrow",
+    "pandas",
+)
+
+
+class ReleaseError(Exception):
+    pass
+
+
+def releases_dir(home: Path) -> Path:
+    return Path(home) / "releases"
+
+
+def new_release_id(now: datetime | None = None, salt: str = "") -> str:
+    """`20261122T190000Z-<6 hex>`: sorts by time; the suffix separates releases made in the same second."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    digest = hashlib.sha256(
+        f"{now.isoformat()}|{salt}|{os.getpid()}|{os.urandom(8).hex()}".encode()
+    ).hexdigest()
+    return f"{stamp}-{digest[:6]}"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for dist in VERSIONED:
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def _code_version() -> dict[str, str | None]:
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        return {"git_commit": commit, "dirty": bool(dirty)}
+    except (OSError, subprocess.SubprocessError):
+        try:
+            return {"git_commit": None, "package_version": metadata.version("belonging")}
+        except metadata.PackageNotFoundError:
+            return {"git_commit": None}
+
+
+def _make_read_only(root: Path) -> None:
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for f in filenames:
+            os.chmod(Path(dirpath) / f, READ_ONLY)
+    # folders too: nothing can be added to or removed from a published release (prune chmods them back)
+    for dirpath, _dirnames, _filenames in os.walk(root, topdown=False):
+        os.chmod(dirpath, READ_ONLY | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def _extract_entries(extracts_dir: Path) -> list[dict]:
+    entries = []
+    for path in sorted(extracts_dir.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(extracts_dir).as_posix()
+        entry = {"file": f"extracts/{rel}", "sha256": _sha256(path)}
+        if path.name.endswith(".csv") and not path.name.endswith(".meta.csv"):
+            with open(path, "rb") as fh:
+                entry["rows"] = max(sum(1 for _ in fh) - 1, 0)
+        entries.append(entry)
+    return entries
+
+
+def publish_release(
+    home: Path,
+    *,
+    release_id: str,
+    warehouse: Path,
+    extracts_dir: Path,
+    data_docs_dir: Path | None = None,
+    manifest_extra: dict | None = None,
+) -> Path:
+    """Publish a release and make it current. `manifest_extra` adds keys to the manifest (inputs with their
+    sha256 and row counts, gate results, ...). Returns the release folder."""
+    root = releases_dir(home)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / release_id
+    if not release_id or release_id.startswith(".") or "/" in release_id or release_id == CURRENT:
+        raise ReleaseError(f"invalid release id {release_id!r}")
+    if final.exists():
+        raise ReleaseError(f"release {release_id} already exists: releases are never modified")
+    warehouse, extracts_dir = Path(warehouse), Path(extracts_dir)
+    if not warehouse.is_file():
+        raise ReleaseError(f"warehouse {warehouse} not found")
+    if not extracts_dir.is_dir():
+        raise ReleaseError(f"extracts folder {extracts_dir} not found")
+
+    tmp = root / f".{release_id}.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        tmp.mkdir()
+        shutil.copytree(extracts_dir, tmp / "extracts")
+        if data_docs_dir is not None and Path(data_docs_dir).exists():
+            shutil.copytree(data_docs_dir, tmp / "validation")
+        (tmp / "warehouse").mkdir()
+        shutil.copy2(warehouse, tmp / "warehouse" / warehouse.name)
+        manifest = {
+            "release_id": release_id,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "code": _code_version(),
+            "versions": _versions(),
+            "warehouse": {"file": f"warehouse/{warehouse.name}", "sha256": _sha256(warehouse)},
+            "extracts": _extract_entries(extracts_dir),
+            "validation_report": "validation/index.html"
+            if (tmp / "validation" / "index.html").exists()
+            else None,
+        }
+        for key, value in (manifest_extra or {}).items():
+            if key in ("release_id", "created_at"):
+                raise ReleaseError(f"manifest_extra may not replace {key!r}")
+            manifest[key] = value
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+        _make_read_only(tmp)
+        os.rename(tmp, final)
+    except BaseException:
+        if tmp.exists():
+            _force_remove(tmp)
+        raise
+    _switch(root, release_id)
+    return final
+
+
+def _switch(root: Path, release_id: str) -> None:
+    link = root / CURRENT
+    tmp_link = root / f".{CURRENT}.{os.getpid()}.tmp"
+    if tmp_link.is_symlink() or tmp_link.exists():
+        tmp_link.unlink()
+    os.symlink(release_id, tmp_link)  # relative: the home can move
+    os.replace(tmp_link, link)
+
+
+def list_releases(home: Path) -> list[str]:
+    """Published release ids, oldest first (temporary folders are not releases)."""
+    root = releases_dir(home)
+    if not root.exists():
+        return []
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and (p / MANIFEST).exists()
+    )
+
+
+def current_release(home: Path) -> str | None:
+    link = releases_dir(home) / CURRENT
+    if not link.is_symlink():
+        return None
+    return Path(os.readlink(link)).name
+
+
+def set_current(home: Path, release_id: str) -> Path:
+    """Point `current` at a published release (roll back or forward). Refuses unknown ids."""
+    if release_id not in list_releases(home):
+        raise ReleaseError(f"unknown release {release_id!r}; known: {list_releases(home)}")
+    root = releases_dir(home)
+    _switch(root, release_id)
+    return root / release_id
+
+
+def prune_releases(home: Path, keep: int) -> list[str]:
+    """Remove the oldest releases beyond `keep` (0 keeps all); never the current one. Returns the removed ids."""
+    if keep <= 0:
+        return []
+    ids = list_releases(home)
+    current = current_release(home)
+    kept = set(ids[-keep:]) | {current}
+    removed = []
+    for rid in ids:
+        if rid not in kept:
+            _force_remove(releases_dir(home) / rid)
+            removed.append(rid)
+    return removed
+
+
+def _force_remove(path: Path) -> None:
+    for dirpath, _dirnames, _filenames in os.walk(path):
+        os.chmod(dirpath, stat.S_IRWXU)  # a folder must be writable to remove what it holds
+    shutil.rmtree(path)

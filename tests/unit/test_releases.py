@@ -1,0 +1,147 @@
+"""Releases: write in full, switch atomically, read-only, roll back, prune, failed publish changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from publication import releases
+from publication.releases import (
+    ReleaseError,
+    current_release,
+    list_releases,
+    new_release_id,
+    prune_releases,
+    publish_release,
+    set_current,
+)
+
+
+def inputs(tmp_path: Path, tag: str) -> tuple[Path, Path]:
+    wh = tmp_path / f"in_{tag}" / "warehouse.duckdb"
+    wh.parent.mkdir(parents=True)
+    wh.write_bytes(f"duckdb bytes {tag}".encode())
+    ex = tmp_path / f"in_{tag}" / "extracts"
+    ex.mkdir()
+    (ex / "admin_indicators_national.csv").write_text(f"time_period,x\n202526,{tag}\n202425,{tag}\n")
+    (ex / "admin_indicators_national.meta.csv").write_text("col_name\nx\n")
+    return wh, ex
+
+
+def publish(home: Path, tmp_path: Path, rid: str, **kw) -> Path:
+    wh, ex = inputs(tmp_path, rid)
+    return publish_release(
+        home, release_id=rid, warehouse=wh, extracts_dir=ex, data_docs_dir=None,
+        manifest_extra={"inputs": [{"file": "dfe/a.csv", "sha256": "ab" * 32, "rows": 3}], "gates": {"passed": True}},
+        **kw,
+    )  # fmt: skip
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_release_id_sorts_by_time():
+    a = new_release_id(datetime(2026, 11, 22, 19, 0, 0, tzinfo=UTC))
+    b = new_release_id(datetime(2026, 11, 22, 19, 0, 1, tzinfo=UTC))
+    assert a.startswith("20261122T190000Z-") and len(a) == len("20261122T190000Z-") + 6
+    assert sorted([b, a]) == [a, b]
+    assert new_release_id() != new_release_id()
+
+
+def test_publish_writes_manifest_read_only_files_and_switches_current(tmp_path):
+    home = tmp_path / "home"
+    path = publish(home, tmp_path, "20261122T190000Z-aaaaaa")
+    assert path == home / "releases" / "20261122T190000Z-aaaaaa"
+    assert current_release(home) == "20261122T190000Z-aaaaaa"
+    assert (home / "releases" / "current").is_symlink()
+    assert (home / "releases" / "current" / "manifest.json").exists()
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["release_id"] == "20261122T190000Z-aaaaaa"
+    assert manifest["inputs"][0]["rows"] == 3 and manifest["gates"] == {"passed": True}
+    csv = next(e for e in manifest["extracts"] if e["file"] == "extracts/admin_indicators_national.csv")
+    assert csv["rows"] == 2
+    assert (
+        csv["sha256"]
+        == hashlib.sha256((path / "extracts" / "admin_indicators_national.csv").read_bytes()).hexdigest()
+    )
+    assert (
+        manifest["warehouse"]["sha256"] == hashlib.sha256(b"duckdb bytes 20261122T190000Z-aaaaaa").hexdigest()
+    )
+    assert (
+        manifest["versions"]["duckdb"] and manifest["versions"]["polars"] and manifest["versions"]["dbt-core"]
+    )
+    assert "git_commit" in manifest["code"]
+    for p in path.rglob("*"):
+        mode = stat.S_IMODE(p.stat().st_mode)
+        assert not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH), p
+    assert not list((home / "releases").glob(".*.tmp"))
+
+
+def test_roll_back_and_forward(tmp_path):
+    home = tmp_path / "home"
+    publish(home, tmp_path, "20261122T190000Z-aaaaaa")
+    publish(home, tmp_path, "20261123T190000Z-bbbbbb")
+    assert list_releases(home) == ["20261122T190000Z-aaaaaa", "20261123T190000Z-bbbbbb"]
+    assert current_release(home) == "20261123T190000Z-bbbbbb"
+    set_current(home, "20261122T190000Z-aaaaaa")
+    assert current_release(home) == "20261122T190000Z-aaaaaa"
+    text = (home / "releases" / "current" / "extracts" / "admin_indicators_national.csv").read_text()
+    assert "20261122T190000Z-aaaaaa" in text
+    with pytest.raises(ReleaseError, match="unknown release"):
+        set_current(home, "20991231T000000Z-ffffff")
+    assert current_release(home) == "20261122T190000Z-aaaaaa"
+    set_current(home, "20261123T190000Z-bbbbbb")
+    assert current_release(home) == "20261123T190000Z-bbbbbb"
+
+
+def test_prune_never_removes_current(tmp_path):
+    home = tmp_path / "home"
+    ids = [f"2026112{d}T190000Z-{d * 6}" for d in range(1, 6)]
+    for rid in ids:
+        publish(home, tmp_path, rid)
+    set_current(home, ids[0])  # rolled back to the oldest
+    removed = prune_releases(home, keep=2)
+    assert removed == ids[1:3]
+    assert list_releases(home) == [ids[0], ids[3], ids[4]]
+    assert current_release(home) == ids[0]
+    assert prune_releases(home, keep=0) == []
+
+
+def test_failed_publish_leaves_current_unchanged(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    publish(home, tmp_path, "20261122T190000Z-aaaaaa")
+    before = tree_hashes(home / "releases" / "current")
+    link_before = os.readlink(home / "releases" / "current")
+
+    def boom(*_a, **_k):
+        raise OSError("disk full while writing the manifest")
+
+    monkeypatch.setattr(releases, "_make_read_only", boom)
+    with pytest.raises(OSError, match="disk full"):
+        publish(home, tmp_path, "20261123T190000Z-bbbbbb")
+    assert os.readlink(home / "releases" / "current") == link_before
+    assert tree_hashes(home / "releases" / "current") == before
+    assert list_releases(home) == ["20261122T190000Z-aaaaaa"]
+    assert not list((home / "releases").glob(".*"))
+
+
+def test_release_is_never_overwritten(tmp_path):
+    home = tmp_path / "home"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    publish(home, tmp_path / "a", "20261122T190000Z-aaaaaa")
+    before = tree_hashes(home / "releases" / "20261122T190000Z-aaaaaa")
+    with pytest.raises(ReleaseError, match="already exists"):
+        publish(home, tmp_path / "b", "20261122T190000Z-aaaaaa")
+    assert tree_hashes(home / "releases" / "20261122T190000Z-aaaaaa") == before
