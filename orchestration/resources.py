@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -27,5 +28,6 @@ class HomeResource(dg.ConfigurableResource):
 def build_resources() -> dict:
     return {
         "home": HomeResource(root=dg.EnvVar("BELONGING_HOME")),
-        "dbt": DbtCliResource(project_dir=dbt_project, global_config_flags=["--no-use-colors"]),
+        "dbt": DbtCliResource(project_dir=dbt_project, global_config_flags=["--no-use-colors"],
+                              dbt_executable=str(Path(sys.executable).with_name("dbt"))),
     }

@@ -1,6 +1,5 @@
 """Sensor: new or changed survey exports in landing/surveys/ launch a refresh; identical re-drops do nothing."""
 
-from __future__ import annotations
 
 import hashlib
 import json

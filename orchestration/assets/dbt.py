@@ -1,6 +1,5 @@
 """dbt models as Dagster assets: `dbt build` (models, seeds and dbt tests) into the warehouse."""
 
-from __future__ import annotations
 
 import json
 from collections.abc import Mapping

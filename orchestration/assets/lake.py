@@ -1,6 +1,5 @@
 """Lake assets: landing files -> raw Parquet. Thin wrappers over ingestion.load."""
 
-from __future__ import annotations
 
 import dagster as dg
 

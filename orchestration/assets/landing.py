@@ -1,6 +1,5 @@
 """Download asset: fetch the configured public DfE and GIAS files into landing/ when online."""
 
-from __future__ import annotations
 
 from datetime import date
 

@@ -5,7 +5,6 @@ checks audit them there. Only when every gate passed does `release` copy the aud
 warehouse into releases/<release_id>/ and switch releases/current.
 """
 
-from __future__ import annotations
 
 import json
 

@@ -1,0 +1,36 @@
+"""The code location loads: its assets, blocking gates, jobs, schedule and sensor."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+
+def test_definitions_list_assets_and_blocking_checks(dbt_manifest):
+    from orchestration.definitions import defs
+
+    keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
+    for expected in ["landing/downloads", "lake/gias_establishments", "lake/gias_links", "lake/dfe_exclusions",
+                     "lake/dfe_absence", "lake/dfe_census", "lake/dfe_sen", "lake/survey_responses",
+                     "lake/survey_answers", "mart_indicators", "mart_reconciliation", "mart_inclusion_profile",
+                     "publication/extracts", "publication/release"]:
+        assert expected in keys, expected
+
+    graph = defs.resolve_asset_graph()
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    assert ("lake/dfe_exclusions", "raw_gate") in checks
+    assert ("mart_indicators", "mart_gate") in checks
+    assert ("publication/extracts", "extract_gate") in checks
+    # every gate we wrote is blocking: a failure stops publication
+    gates = [spec for check_def in defs.asset_checks for spec in check_def.check_specs
+             if spec.name in ("raw_gate", "mart_gate", "extract_gate")]
+    assert len(gates) == 11  # 9 raw tables, the mart, the extracts
+    assert all(spec.blocking for spec in gates)
+
+    # lake assets feed dbt sources: the staging models depend on the lake keys
+    deps = graph.get(dg.AssetKey(["stg_dfe__exclusions"])).parent_keys
+    assert dg.AssetKey(["lake", "dfe_exclusions"]) in deps
+
+    assert defs.resolve_job_def("refresh") is not None
+    assert defs.resolve_job_def("download") is not None
+    assert {s.name for s in defs.schedules} == {"annual_dfe_download", "annual_dfe_refresh"}
+    assert {s.name for s in defs.sensors} == {"survey_exports_sensor"}
