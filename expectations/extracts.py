@@ -18,31 +18,31 @@ from publication.extracts import FILTERS, GEOGRAPHY_COLUMNS, TIME_COLUMNS
 from publication.screener import RULES as SCREENER_RULES
 from publication.screener import ScreenInput
 
-NUMBER_OR_SYMBOL = r"^(-?\d+(\.\d+)?|c|x|z|low)$"
+NUMBER_OR_SYMBOL = r"^(?:-?\d+(?:\.\d+)?|c|x|z|low)$"
 CODE_FORMS = {
     "country_code": r"^E92000001$",
     "region_code": r"^E12\d{6}$",
-    "new_la_code": r"^E(0[6-9]|10)\d{6}$",
+    "new_la_code": r"^E(?:0[6-9]|10)\d{6}$",
     "old_la_code": r"^\d{3}$",
     "school_urn": r"^\d{6}$",
     "school_laestab": r"^\d{7}$",
-    "time_period": r"^(\d{6}|\d{4})$",
+    "time_period": r"^(?:\d{6}|\d{4})$",
 }
 PERSONAL_DATA = [
     r"e_?mail",
-    r"(^|_)ip(_address)?$",
+    r"(?:^|_)ip(?:_address)?$",
     r"ipaddress",
     r"latitude",
     r"longitude",
-    r"(^|_)lat$",
-    r"(^|_)lon(g)?$",
+    r"(?:^|_)lat$",
+    r"(?:^|_)lon(?:g)?$",
     r"postcode",
-    r"date_of_birth|(^|_)dob$",
-    r"(^|_)upn$",
+    r"date_of_birth|(?:^|_)dob$",
+    r"(?:^|_)upn$",
     r"phone",
     r"^name$",
-    r"(first|last|full|given|family|pupil|respondent|recipient|staff|user)_?name",
-    r"external_?(data_?)?reference",
+    r"(?:first|last|full|given|family|pupil|respondent|recipient|staff|user)_?name",
+    r"external_?(?:data_?)?reference",
     r"custom_data",
     r"survey_identifier",
 ]

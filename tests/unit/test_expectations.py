@@ -1,0 +1,337 @@
+"""Gates: every check of every suite passes on good input and fails on bad, and a failure names the table,
+column, rule and offending rows. Good and bad inputs are built here, named after the checks they exercise."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from expectations.extracts import extract_gate
+from expectations.marts import mart_gate
+from expectations.raw import raw_checks, raw_gate
+from expectations.runner import Check, run_suite
+from ingestion.lake_schema import conform
+from publication.disclosure import apply_disclosure_control
+from publication.extracts import build_extracts
+from tests.conftest import REPO
+from tests.unit.test_disclosure import load_mart
+
+LOOKUP = REPO / "dbt_project" / "seeds" / "geography_lookups.csv"
+PROV = {
+    "_source_file": "dfe/excl.csv",
+    "_source_sha256": "ab" * 32,
+    "_loaded_at": datetime(2026, 11, 1, tzinfo=UTC),
+}
+
+
+def failed(result) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for f in result.failures:
+        out.setdefault(f.rule, []).append(f)
+    return out
+
+
+# --- runner ------------------------------------------------------------------------------------------------
+
+
+def test_runner_reports_table_column_rule_rows_and_writes_data_docs(tmp_path):
+    frame = pl.DataFrame({"urn": ["100001", "10002", "100003"], "n": [1.0, 2.0, -3.0]})
+    checks = [
+        Check("urn_format", "expect_column_values_to_match_regex", {"column": "urn", "regex": r"^\d{6}$"}, "URN must be 6 digits"),
+        Check("n_not_negative", "expect_column_values_to_be_between", {"column": "n", "min_value": 0}, "n must be >= 0",
+              severity="warning", context_columns=("urn",)),
+    ]  # fmt: skip
+    result = run_suite("demo", frame, checks, data_docs_dir=tmp_path / "docs", table="gias_establishments")
+    assert not result.passed and result.checks_run == 2
+    urn = failed(result)["urn_format"][0]
+    assert (urn.table, urn.column, urn.expectation) == (
+        "gias_establishments",
+        "urn",
+        "expect_column_values_to_match_regex",
+    )
+    assert urn.offending == [{"row": 2, "urn": "10002"}]
+    assert "URN must be 6 digits" in urn.message and "1 rows" in urn.message
+    assert failed(result)["n_not_negative"][0].offending == [{"row": 3, "urn": "100003", "n": -3.0}]
+    assert "gias_establishments.urn: urn_format" in result.summary()
+    assert result.data_docs == tmp_path / "docs" / "index.html" and result.data_docs.exists()
+    assert list((tmp_path / "docs" / "validations").rglob("*.html"))
+    ok = run_suite("demo_ok", frame.filter((pl.col("n") > 0) & (pl.col("urn") != "10002")), checks, table="t")
+    assert ok.passed and ok.failures == []
+    # a warning alone does not fail the gate
+    warn_only = run_suite("demo_warn", frame.filter(pl.col("urn") != "10002"), checks, table="t")
+    assert warn_only.passed and [f.rule for f in warn_only.failures] == ["n_not_negative"]
+
+
+# --- raw ---------------------------------------------------------------------------------------------------
+
+
+def dfe_rows(**changes) -> pl.DataFrame:
+    base = {
+        "time_period": 201617, "time_identifier": "Academic year", "geographic_level": "School",
+        "country_code": "E92000001", "country_name": "England", "new_la_code": "E06000001", "old_la_code": "805",
+        "school_urn": "100001", "school_laestab": "8054001", "phase": "Total", "publication": "exclusions",
+        "vintage": "ees2019", "headcount": 600.0, "headcount_status": "value", "suspension": None,
+        "suspension_status": "suppressed", "row_number": 1,
+    }  # fmt: skip
+    rows = [base, base | {"school_urn": "100002", "school_laestab": "8054002", "row_number": 2}]
+    rows.append(
+        base
+        | {
+            "geographic_level": "National",
+            "school_urn": None,
+            "school_laestab": None,
+            "new_la_code": None,
+            "old_la_code": None,
+            "row_number": 3,
+        }
+    )
+    for i, ch in changes.items():
+        rows[int(i.removeprefix("r"))] = rows[int(i.removeprefix("r"))] | ch
+    return conform(
+        "dfe_exclusions",
+        pl.DataFrame(rows, infer_schema_length=None).with_columns(**{k: pl.lit(v) for k, v in PROV.items()}),
+    )
+
+
+def test_raw_dfe_checks_pass_on_good_rows():
+    result = raw_gate("dfe_exclusions", dfe_rows())
+    assert result.passed, result.summary()
+    assert result.checks_run == len(raw_checks("dfe_exclusions")) > 10
+
+
+def test_raw_dfe_checks_fail_on_bad_rows():
+    bad = dfe_rows(
+        r0={"school_urn": "10001", "school_laestab": "805400", "suspension_status": "c?"},
+        r1={
+            "time_period": 201618,
+            "school_urn": "100001",
+            "school_laestab": "8054001",
+        },  # same key as row 1 too
+        r2={"geographic_level": "Country"},
+    )
+    result = raw_gate("dfe_exclusions", bad)
+    f = failed(result)
+    assert not result.passed
+    assert {"school_urn_format", "school_laestab_format", "time_period_consecutive_years", "geographic_level_known",
+            "suspension_status_known"} <= set(f)  # fmt: skip
+    urn = f["school_urn_format"][0]
+    assert urn.table == "dfe_exclusions" and urn.column == "school_urn"
+    assert urn.offending[0]["school_urn"] == "10001" and urn.offending[0]["_source_file"] == "dfe/excl.csv"
+    assert f["time_period_consecutive_years"][0].offending[0]["time_period"] == 201618
+    assert f["geographic_level_known"][0].offending[0]["geographic_level"] == "Country"
+
+
+def test_raw_duplicate_keys_and_time_form():
+    dup = dfe_rows(r1={"school_urn": "100001", "school_laestab": "8054001"})
+    f = failed(raw_gate("dfe_exclusions", dup))
+    assert set(f) == {"no_duplicate_keys"}
+    assert f["no_duplicate_keys"][0].column.startswith("_source_sha256,time_period")
+    f = failed(raw_gate("dfe_exclusions", dfe_rows(r2={"time_period": 2016})))
+    assert "time_period_form" in f
+
+
+def test_raw_gias_and_survey_tables():
+    gias = conform(
+        "gias_establishments",
+        pl.DataFrame(
+            {"urn": ["100001", "100002"], "laestab": ["8054001", "8054002"], "row_number": [1, 2]}
+        ).with_columns(**{k: pl.lit(v) for k, v in PROV.items()}),
+    )
+    assert raw_gate("gias_establishments", gias).passed
+    bad = gias.with_columns(
+        pl.Series("laestab", ["8054001", "80540"]), pl.Series("urn", ["100001", "100001"])
+    )
+    assert set(failed(raw_gate("gias_establishments", bad))) == {"laestab_format", "no_duplicate_keys"}
+    links = conform("gias_links", pl.DataFrame({"urn": ["100001"], "link_urn": ["1002"], "link_type": ["Successor"]}).with_columns(
+        **{k: pl.lit(v) for k, v in PROV.items()}))  # fmt: skip
+    assert set(failed(raw_gate("gias_links", links))) == {"link_urn_format"}
+    responses = conform("survey_responses", pl.DataFrame({
+        "response_key": ["a", "b", "b"], "school_urn": ["100001", "100001", "X1"], "time_period": [202526, 202526, 202527],
+    }).with_columns(**{k: pl.lit(v) for k, v in PROV.items()}))  # fmt: skip
+    f = failed(raw_gate("survey_responses", responses))
+    assert set(f) == {"school_urn_format", "no_duplicate_keys", "time_period_consecutive_years"}
+    assert raw_gate("survey_responses", responses.head(1)).passed
+
+
+# --- marts -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mart() -> pl.DataFrame:
+    return load_mart()
+
+
+def urns(mart: pl.DataFrame) -> set[str]:
+    return set(mart.filter(pl.col("geographic_level") == "School")["geography_code"])
+
+
+def reconciliation(ok: bool = True) -> pl.DataFrame:
+    return pl.DataFrame({
+        "geographic_level": ["Local authority", "National"], "geography_code": ["E06000001", "E92000001"],
+        "time_period": [202526, 202526], "publication": ["exclusions", "exclusions"], "measure": ["suspension", "suspension"],
+        "ours": [100.0, 1000.0], "theirs": [100.0, 1010.0], "difference": [0.0, -10.0],
+        "explained_by_suppression": [False, ok], "within_tolerance": [True, False],
+    })  # fmt: skip
+
+
+def test_mart_gate_passes_on_good_mart(mart):
+    previous = mart.filter(pl.col("geographic_level") != "School").vstack(
+        mart.filter(pl.col("geographic_level") == "School")
+    )
+    previous = previous.with_columns(pl.col("value") * 1.01)
+    result = mart_gate(mart, gias_urns=urns(mart), previous=previous, reconciliation=reconciliation())
+    assert result.passed, result.summary()
+    # suspension rates above 100 per 100 pupils are allowed
+    assert mart.filter((pl.col("indicator") == "suspension_rate") & (pl.col("value") > 100)).height > 0
+    # no previous release: drift passes
+    assert mart_gate(mart, gias_urns=urns(mart)).passed
+
+
+def test_mart_gate_fails_on_bad_mart(mart):
+    row = mart.filter((pl.col("indicator") == "fsm_percent") & (pl.col("geography_code") == "100001"))
+    bad = pl.concat([
+        mart,
+        row.with_columns(pl.lit("persistent_absence_percent").alias("indicator"), pl.lit(120.0).alias("value")),
+        row.with_columns(pl.lit("permanent_exclusion_rate").alias("indicator"), pl.lit(-1.0).alias("value")),
+        row.with_columns(pl.lit("overall_absence_percent").alias("indicator"), pl.lit(900.0).alias("numerator"), pl.lit(50.0).alias("value")),
+        row,  # a duplicate key
+    ], how="vertical_relaxed")  # fmt: skip
+    gias = urns(mart) - {"100016"}
+    result = mart_gate(bad, gias_urns=gias, reconciliation=reconciliation(ok=False))
+    f = failed(result)
+    assert not result.passed
+    assert {"percent_within_0_100", "rates_not_negative", "numerator_not_above_denominator", "one_row_per_key",
+            "school_rows_join_gias", "reconciles_with_dfe_aggregates"} <= set(f)  # fmt: skip
+    pct = f["percent_within_0_100"][0]
+    assert pct.table == "mart_indicators" and pct.column == "percent_value"
+    assert (
+        pct.offending[0]["geography_code"] == "100001"
+        and pct.offending[0]["indicator"] == "persistent_absence_percent"
+    )
+    assert {o["school_row_urn"] for o in f["school_rows_join_gias"][0].offending} == {"100016"}
+    rec = f["reconciles_with_dfe_aggregates"][0]
+    assert rec.table == "mart_reconciliation" and rec.offending[0]["geography_code"] == "E92000001"
+
+
+def test_mart_drift_halving_of_schools_fails(mart):
+    schools = mart.filter(pl.col("geographic_level") == "School")
+    halved = mart.filter(pl.col("geographic_level") != "School").vstack(
+        schools.filter(pl.col("geography_code").is_in(sorted(urns(mart))[:8]))
+    )
+    headline = mart.with_columns(
+        pl.when(pl.col("geographic_level") == "National")
+        .then(pl.col("value") * 1.3)
+        .otherwise(pl.col("value"))
+        .alias("value")
+    )
+    f = failed(mart_gate(halved, gias_urns=urns(mart), previous=mart))
+    assert set(f) == {"drift_within_tolerance"}
+    assert f["drift_within_tolerance"][0].offending[0]["measure"] == "row count School"
+    f = failed(mart_gate(headline, gias_urns=urns(mart), previous=mart, headline_tolerance=0.25))
+    assert set(f) == {"drift_within_tolerance"}
+    assert f["drift_within_tolerance"][0].offending[0]["measure"].startswith("national ")
+
+
+# --- extracts ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def extracts(tmp_path_factory):
+    out = tmp_path_factory.mktemp("extracts")
+    infos = build_extracts(apply_disclosure_control(load_mart()), out, LOOKUP)
+    return {i.name: i for i in infos}
+
+
+def rewrite(info, tmp_path: Path, name: str, edit) -> tuple[Path, Path]:
+    """A copy of an extract (csv + meta) with `edit(rows, header) -> (rows, header)` applied."""
+    with open(info.csv_path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        rows = list(reader)
+    rows, header = edit(rows, header)
+    csv_path, meta_path = tmp_path / f"{name}.csv", tmp_path / f"{name}.meta.csv"
+    with open(csv_path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+    shutil.copy(info.meta_path, meta_path)
+    return csv_path, meta_path
+
+
+def test_extract_gate_passes_on_written_extracts(extracts):
+    for name in ("pupil_belonging_la", "admin_indicators_school"):
+        result = extract_gate(extracts[name].csv_path, extracts[name].meta_path, LOOKUP)
+        assert result.passed, result.summary()
+
+
+def test_extract_value_rules_fail_on_bad_cells(extracts, tmp_path):
+    def edit(rows, header):
+        i = {c: header.index(c) for c in header}
+        rows[0][i["respondents"]] = "7"  # a shown cell under the threshold
+        rows[1][i["respondents"]] = "c"  # suppressed respondents, but the mean stays shown
+        rows[2][i["belonging_score_mean"]] = "NA"
+        rows[3][i["belonging_positive_percent"]] = " 40.1"
+        rows[4][i["la_name"]] = "Total"
+        rows[5][i["new_la_code"]] = "E6000001"
+        rows.append(list(rows[6]))  # a duplicate row
+        return rows, header
+
+    csv_path, meta_path = rewrite(extracts["pupil_belonging_la"], tmp_path, "pupil_belonging_la", edit)
+    result = extract_gate(csv_path, meta_path, LOOKUP)
+    f = failed(result)
+    assert not result.passed
+    assert {"respondents_below_threshold_suppressed", "no_figure_beside_suppressed_respondents",
+            "only_numbers_or_gss_symbols", "no_leading_or_trailing_whitespace", "no_total_in_geography_or_time",
+            "geography_code_form", "no_duplicate_rows", "geography_matches_lookup"} <= set(f)  # fmt: skip
+    small = f["respondents_below_threshold_suppressed"][0]
+    assert small.table == "pupil_belonging_la.csv" and small.column == "respondents_shown"
+    assert small.offending[0]["row"] == 1 and small.offending[0]["respondents"] == "7"
+    beside = f["no_figure_beside_suppressed_respondents"][0].offending[0]
+    assert beside["row"] == 2 and "belonging_score_mean" in beside["shown_beside_suppressed"]
+    sym = f["only_numbers_or_gss_symbols"][0].offending
+    assert {"column": "belonging_score_mean", "line": 4, "indicator_value": "NA"}.items() <= sym[0].items()
+
+
+def test_extract_column_rules_fail_on_bad_columns(extracts, tmp_path):
+    def edit(rows, header):
+        return [r + ["a@b.org", "1.0", "2"] for r in rows], header + [
+            "email",
+            "sen_support_percent",
+            "girl count",
+        ]
+
+    csv_path, meta_path = rewrite(extracts["admin_indicators_la"], tmp_path, "admin_indicators_la", edit)
+    f = failed(extract_gate(csv_path, meta_path, LOOKUP))
+    assert {"no_personal_data_columns", "harmonised_names", "no_spaces_in_names", "meta_complete"} <= set(f)
+    assert f["no_personal_data_columns"][0].offending[0]["column_name"] == "email"
+    assert f["harmonised_names"][0].offending[0] == {"column": "sen_support_percent", "pattern": "sen_"}
+    assert {"col_name": "email", "rule": "missing from meta"} in f["meta_complete"][0].offending
+
+
+def test_extract_file_rules_fail(extracts, tmp_path):
+    def edit(rows, header):
+        i = {c: header.index(c) for c in header}
+        keep = [r for r in rows if r[i["breakdown"]] == "Total"]  # filters left with one level
+        keep[0][i["time_period"]] = "202527"
+        keep[1][i["old_la_code"]] = "999"
+        return keep, header
+
+    csv_path, meta_path = rewrite(extracts["pupil_belonging_la"], tmp_path, "pupil belonging la", edit)
+    f = failed(extract_gate(csv_path, meta_path, LOOKUP))
+    assert {
+        "filters_have_levels_and_default",
+        "time_consistent",
+        "geography_matches_lookup",
+        "no_spaces_in_names",
+    } <= set(f)
+    assert f["time_consistent"][0].offending[0] == {
+        "row": 2,
+        "time_period": "202527",
+        "time_identifier": "Academic year",
+    }
+    assert f["filters_have_levels_and_default"][0].message.startswith("pupil belonging la.csv:")
