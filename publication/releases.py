@@ -20,6 +20,7 @@ from pathlib import Path
 
 CURRENT = "current"
 MANIFEST = "manifest.json"
+WAREHOUSE = "warehouse.duckdb"  # the read-only copy analysts open: releases/current/warehouse.duckdb
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 VERSIONED = (
     "dbt-core",
@@ -33,8 +34,8 @@ VERSIONED = (
 )
 
 
-class ReleaseError(Exception):
-    pass
+class ReleaseError(ValueError):
+    """A release that cannot be published or selected (unknown id, id already used, missing input)."""
 
 
 def releases_dir(home: Path) -> Path:
@@ -103,18 +104,25 @@ def _make_read_only(root: Path) -> None:
         os.chmod(dirpath, READ_ONLY | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
+def _split_extract_name(rel: str) -> tuple[str, str]:
+    for suffix, kind in ((".meta.csv", "meta"), (".csv", "csv"), (".parquet", "parquet")):
+        if rel.endswith(suffix):
+            return rel.removesuffix(suffix), kind
+    return rel, "other"
+
+
 def _extract_entries(extracts_dir: Path) -> list[dict]:
-    entries = []
-    for path in sorted(extracts_dir.rglob("*")):
-        if not path.is_file():
-            continue
+    """One entry per extract (name, data rows, and each of its files with its sha256), sorted by name."""
+    by_name: dict[str, dict] = {}
+    for path in sorted(p for p in extracts_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(extracts_dir).as_posix()
-        entry = {"file": f"extracts/{rel}", "sha256": _sha256(path)}
-        if path.name.endswith(".csv") and not path.name.endswith(".meta.csv"):
+        name, kind = _split_extract_name(rel)
+        entry = by_name.setdefault(name, {"name": name, "rows": None, "files": {}})
+        entry["files"][kind] = {"file": f"extracts/{rel}", "sha256": _sha256(path)}
+        if kind == "csv":
             with open(path, "rb") as fh:
                 entry["rows"] = max(sum(1 for _ in fh) - 1, 0)
-        entries.append(entry)
-    return entries
+    return [by_name[k] for k in sorted(by_name)]
 
 
 def publish_release(
@@ -149,14 +157,13 @@ def publish_release(
         shutil.copytree(extracts_dir, tmp / "extracts")
         if data_docs_dir is not None and Path(data_docs_dir).exists():
             shutil.copytree(data_docs_dir, tmp / "validation")
-        (tmp / "warehouse").mkdir()
-        shutil.copy2(warehouse, tmp / "warehouse" / warehouse.name)
+        shutil.copy2(warehouse, tmp / WAREHOUSE)
         manifest = {
             "release_id": release_id,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "code": _code_version(),
             "versions": _versions(),
-            "warehouse": {"file": f"warehouse/{warehouse.name}", "sha256": _sha256(warehouse)},
+            "warehouse": {"file": WAREHOUSE, "sha256": _sha256(warehouse)},
             "extracts": _extract_entries(extracts_dir),
             "validation_report": "validation/index.html"
             if (tmp / "validation" / "index.html").exists()
@@ -198,11 +205,12 @@ def list_releases(home: Path) -> list[str]:
     )
 
 
-def current_release(home: Path) -> str | None:
+def current_release(home: Path) -> Path | None:
+    """The folder of the current release (`releases/<id>`; its `.name` is the id), or None."""
     link = releases_dir(home) / CURRENT
     if not link.is_symlink():
         return None
-    return Path(os.readlink(link)).name
+    return releases_dir(home) / Path(os.readlink(link)).name
 
 
 def set_current(home: Path, release_id: str) -> Path:
@@ -220,7 +228,7 @@ def prune_releases(home: Path, keep: int) -> list[str]:
         return []
     ids = list_releases(home)
     current = current_release(home)
-    kept = set(ids[-keep:]) | {current}
+    kept = set(ids[-keep:]) | ({current.name} if current else set())
     removed = []
     for rid in ids:
         if rid not in kept:

@@ -63,18 +63,19 @@ def test_publish_writes_manifest_read_only_files_and_switches_current(tmp_path):
     home = tmp_path / "home"
     path = publish(home, tmp_path, "20261122T190000Z-aaaaaa")
     assert path == home / "releases" / "20261122T190000Z-aaaaaa"
-    assert current_release(home) == "20261122T190000Z-aaaaaa"
+    assert current_release(home).name == "20261122T190000Z-aaaaaa"
     assert (home / "releases" / "current").is_symlink()
     assert (home / "releases" / "current" / "manifest.json").exists()
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["release_id"] == "20261122T190000Z-aaaaaa"
     assert manifest["inputs"][0]["rows"] == 3 and manifest["gates"] == {"passed": True}
-    csv = next(e for e in manifest["extracts"] if e["file"] == "extracts/admin_indicators_national.csv")
-    assert csv["rows"] == 2
-    assert (
-        csv["sha256"]
-        == hashlib.sha256((path / "extracts" / "admin_indicators_national.csv").read_bytes()).hexdigest()
-    )
+    (extract,) = manifest["extracts"]
+    assert extract["name"] == "admin_indicators_national" and extract["rows"] == 2
+    csv = extract["files"]["csv"]
+    assert csv["file"] == "extracts/admin_indicators_national.csv"
+    assert csv["sha256"] == hashlib.sha256((path / csv["file"]).read_bytes()).hexdigest()
+    assert extract["files"]["meta"]["file"] == "extracts/admin_indicators_national.meta.csv"
+    assert (path / "warehouse.duckdb").read_bytes() == b"duckdb bytes 20261122T190000Z-aaaaaa"
     assert (
         manifest["warehouse"]["sha256"] == hashlib.sha256(b"duckdb bytes 20261122T190000Z-aaaaaa").hexdigest()
     )
@@ -93,16 +94,16 @@ def test_roll_back_and_forward(tmp_path):
     publish(home, tmp_path, "20261122T190000Z-aaaaaa")
     publish(home, tmp_path, "20261123T190000Z-bbbbbb")
     assert list_releases(home) == ["20261122T190000Z-aaaaaa", "20261123T190000Z-bbbbbb"]
-    assert current_release(home) == "20261123T190000Z-bbbbbb"
+    assert current_release(home).name == "20261123T190000Z-bbbbbb"
     set_current(home, "20261122T190000Z-aaaaaa")
-    assert current_release(home) == "20261122T190000Z-aaaaaa"
+    assert current_release(home).name == "20261122T190000Z-aaaaaa"
     text = (home / "releases" / "current" / "extracts" / "admin_indicators_national.csv").read_text()
     assert "20261122T190000Z-aaaaaa" in text
     with pytest.raises(ReleaseError, match="unknown release"):
         set_current(home, "20991231T000000Z-ffffff")
-    assert current_release(home) == "20261122T190000Z-aaaaaa"
+    assert current_release(home).name == "20261122T190000Z-aaaaaa"
     set_current(home, "20261123T190000Z-bbbbbb")
-    assert current_release(home) == "20261123T190000Z-bbbbbb"
+    assert current_release(home).name == "20261123T190000Z-bbbbbb"
 
 
 def test_prune_never_removes_current(tmp_path):
@@ -114,7 +115,7 @@ def test_prune_never_removes_current(tmp_path):
     removed = prune_releases(home, keep=2)
     assert removed == ids[1:3]
     assert list_releases(home) == [ids[0], ids[3], ids[4]]
-    assert current_release(home) == ids[0]
+    assert current_release(home).name == ids[0]
     assert prune_releases(home, keep=0) == []
 
 
