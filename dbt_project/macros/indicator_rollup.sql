@@ -53,7 +53,8 @@
         breakdown_value,
         any_value(kind) as kind,
         any_value(scale) as scale,
-        cast(null as varchar) as cell_status,
+        -- when no school entered: the status every school cell shares (all suppressed, all not available)
+        case when min(value_status) = max(value_status) then min(value_status) end as cell_status,
         sum(num) filter (where included) as num,
         sum(den) filter (where included) as den,
         sum(num_sq) filter (where included) as num_sq,

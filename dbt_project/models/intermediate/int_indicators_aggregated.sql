@@ -101,7 +101,7 @@ select
     value,
     case
         when geographic_level = 'School' and cell_status <> 'value' then cell_status
-        when schools_included = 0 then 'missing'
+        when schools_included = 0 then coalesce(nullif(cell_status, 'value'), 'missing')
         when kind in ('ratio', 'mean') and den = 0 then 'not_applicable'
         when value is null then 'missing'
         else 'value'

@@ -79,3 +79,7 @@ left join lookup as region_by_name
 left join dfe_la_regions on dfe_la_regions.new_la_code = s.gss_la_code
 left join lookup as region_by_la
     on region_by_la.geographic_level = 'Regional' and region_by_la.code = dfe_la_regions.region_code
+-- a new LA code can carry two old codes (Birmingham 330/333): keep the one GIAS uses
+qualify row_number() over (
+    partition by s.time_period, s.urn order by (la.old_la_code = s.la_code) desc nulls last, la.old_la_code
+) = 1
