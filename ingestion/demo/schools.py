@@ -125,22 +125,121 @@ def load_lookup(path: Path = GEOGRAPHY_LOOKUP) -> tuple[dict[str, str], list[tup
     return regions, [las[k] for k in sorted(las)]
 
 
-PLACES = (
-    "Oakfield Ashgrove Brookside Hillside Meadowbank Riverside Westfield Northgate Southfields Elmwood "
-    "Beechwood Fairfield Greenacres Highfield Kingsway Lakeside Millbrook Newlands Parkside Queensbury "
-    "Redhill Stonebridge Thornhill Woodlands Abbeydale Broadlands Castlefields Denby Eastwood Foxhill "
-    "Glenfield Hawthorn Ivybridge Juniper Green Larkrise Marsh Lane Norbury Orchard Park Pinewood "
-    "Ravensmead Sandford Tolworth Upton Valley Road Whitegate Yewtree Ashby Bramley Carlton Dunmore "
-    "Everton Felling Grangetown Heaton Kirkstall Longsight Moss Side Netherton Ollerton Pelton Rothwell "
-    "Sherburn Trowell Walkden Heworth Chapel End Church Hill Mill Hill Bishopsgate Wharfedale Seacroft"
-).split(" ")
+PLACES = [
+    "Oakfield",
+    "Ashgrove",
+    "Brookside",
+    "Hillside",
+    "Meadowbank",
+    "Riverside",
+    "Westfield",
+    "Northgate",
+    "Southfields",
+    "Elmwood",
+    "Beechwood",
+    "Fairfield",
+    "Greenacres",
+    "Highfield",
+    "Kingsway",
+    "Lakeside",
+    "Millbrook",
+    "Newlands",
+    "Parkside",
+    "Queensbury",
+    "Redhill",
+    "Stonebridge",
+    "Thornhill",
+    "Woodlands",
+    "Abbeydale",
+    "Broadlands",
+    "Castlefields",
+    "Denby",
+    "Eastwood",
+    "Foxhill",
+    "Glenfield",
+    "Hawthorn",
+    "Ivybridge",
+    "Juniper",
+    "Green",
+    "Larkrise",
+    "Marsh",
+    "Lane",
+    "Norbury",
+    "Orchard",
+    "Park",
+    "Pinewood",
+    "Ravensmead",
+    "Sandford",
+    "Tolworth",
+    "Upton",
+    "Valley",
+    "Road",
+    "Whitegate",
+    "Yewtree",
+    "Ashby",
+    "Bramley",
+    "Carlton",
+    "Dunmore",
+    "Everton",
+    "Felling",
+    "Grangetown",
+    "Heaton",
+    "Kirkstall",
+    "Longsight",
+    "Moss",
+    "Side",
+    "Netherton",
+    "Ollerton",
+    "Pelton",
+    "Rothwell",
+    "Sherburn",
+    "Trowell",
+    "Walkden",
+    "Heworth",
+    "Chapel",
+    "End",
+    "Church",
+    "Hill",
+    "Mill",
+    "Hill",
+    "Bishopsgate",
+    "Wharfedale",
+    "Seacroft",
+]
 PLACES = [p.replace("_", " ") for p in PLACES]
 SAINTS = ("St Mary", "St John", "St Peter", "St Paul", "St Anne", "St Joseph", "St Michael", "St Thomas")
-TRUST_WORDS = (
-    "Northern Lights|Horizon|Pathfinder|Compass|Evolve|Ascend|Greenwood|Riverbank|Beacon|Unity|Kingfisher|"
-    "Oak Tree|Endeavour|Lighthouse|Summit|Harmony|Bright Futures|Cornerstone|Keystone|Aspire|Willow|Meridian|"
-    "Anchor|Spires|Heartwood|Rainbow|Trinity|Elm|Crescent|Vanguard"
-).split("|")
+TRUST_WORDS = [
+    "Northern Lights",
+    "Horizon",
+    "Pathfinder",
+    "Compass",
+    "Evolve",
+    "Ascend",
+    "Greenwood",
+    "Riverbank",
+    "Beacon",
+    "Unity",
+    "Kingfisher",
+    "Oak Tree",
+    "Endeavour",
+    "Lighthouse",
+    "Summit",
+    "Harmony",
+    "Bright Futures",
+    "Cornerstone",
+    "Keystone",
+    "Aspire",
+    "Willow",
+    "Meridian",
+    "Anchor",
+    "Spires",
+    "Heartwood",
+    "Rainbow",
+    "Trinity",
+    "Elm",
+    "Crescent",
+    "Vanguard",
+]
 TRUST_SUFFIX = ("Learning Trust", "Academy Trust", "Multi Academy Trust", "Education Trust", "Schools Trust")
 HEAD_FIRST = ("Sarah", "James", "Helen", "David", "Claire", "Mark", "Joanne", "Paul", "Rachel", "Andrew")
 HEAD_LAST = (

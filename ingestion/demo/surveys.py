@@ -197,7 +197,7 @@ def wave_responses(world: World, numbers: dict[int, pl.DataFrame], wave: Wave, s
             cnt = sum(s[f"n_{a}_{x}_{k}"].to_numpy() for a in ("ft", "pt") for x in ("girls", "boys"))
             eligible += np.where((y >= lo) & (y <= hi), cnt, 0)
         rate = np.where(phase == "Primary", rng.beta(6, 4, s.height), rng.beta(3, 6, s.height))
-        rate *= 0.55 if world.scale == "national" else 0.5
+        rate *= 0.55 if world.scale == "national" else 0.35
     else:
         eligible = np.round(s["headcount"].to_numpy() / 11 + 10).astype(np.int64)
         rate = rng.beta(6, 3, s.height)
@@ -276,7 +276,7 @@ def wave_responses(world: World, numbers: dict[int, pl.DataFrame], wave: Wave, s
     comment = np.where(partial, -1, comment)
 
     # reported URN: a converted school's survey link still carries its closed URN in its first wave
-    stale = world.links.filter((pl.col("link_type") == "Predecessor")).select(
+    stale = world.links.filter(pl.col("link_type") == "Predecessor").select(
         pl.col("urn").alias("new_urn"), pl.col("link_urn").alias("old_urn"), pl.col("link_date")
     )
     stale = stale.filter(pl.col("link_date").dt.year() == wave.start.year)
@@ -382,9 +382,25 @@ def _header(
 def format_qualtrics(frame: pl.DataFrame, wave: Wave, labels: bool) -> tuple[str, pl.DataFrame]:
     """Qualtrics current export: export tags, question text, ImportId JSON; numeric Status (0 kept)."""
     qs = _questions(wave, labels)
-    tags = "StartDate,EndDate,Status,IPAddress,Progress,Duration (in seconds),Finished,RecordedDate,ResponseId,RecipientLastName,RecipientFirstName,RecipientEmail,ExternalReference,LocationLatitude,LocationLongitude,DistributionChannel,UserLanguage".split(
-        ","
-    )
+    tags = [
+        "StartDate",
+        "EndDate",
+        "Status",
+        "IPAddress",
+        "Progress",
+        "Duration (in seconds)",
+        "Finished",
+        "RecordedDate",
+        "ResponseId",
+        "RecipientLastName",
+        "RecipientFirstName",
+        "RecipientEmail",
+        "ExternalReference",
+        "LocationLatitude",
+        "LocationLongitude",
+        "DistributionChannel",
+        "UserLanguage",
+    ]
     texts = [
         "Start Date",
         "End Date",
@@ -548,6 +564,8 @@ def format_surveymonkey(
         "Last Name",
         "Custom Data 1",
     ]
+    if with_custom:  # a custom variable: SurveyMonkey exports it as a column named after the variable
+        row1.append("URN")
     row2 = [""] * len(row1)
     cols = []
     first_matrix = True
@@ -574,7 +592,9 @@ def format_surveymonkey(
         pl.col("email").alias("Email Address"),
         pl.col("first_name").alias("First Name"),
         pl.col("last_name").alias("Last Name"),
-        (pl.col("reported_urn") if with_custom else pl.lit(None, pl.String)).alias("Custom Data 1"),
+        # the school's own pupil number, passed in by the school's link: personal data
+        (pl.lit("P") + pl.col("sm_id").cast(pl.String).str.slice(4)).alias("Custom Data 1"),
+        *([pl.col("reported_urn").alias("URN")] if with_custom else []),
         *cols,
         "organiser",
     )
