@@ -51,7 +51,9 @@ def run_dbt(home: Path, work: Path, *args: str) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, env=dbt_env(home, work), capture_output=True, text=True, cwd=work)
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.splitlines()[-60:])
-        raise DbtFailed(f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{tail}\n{proc.stderr[-2000:]}")
+        raise DbtFailed(
+            f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{tail}\n{proc.stderr[-2000:]}"
+        )
     return proc
 
 

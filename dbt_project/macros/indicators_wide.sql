@@ -31,10 +31,11 @@ survey as (
         time_period,
         geography_code,
         {%- for s in ['pupil_belonging', 'staff_belonging'] %}
+        {%- set ind = 'belonging_score_mean' if s == var('primary_survey_instrument') else s.replace('_belonging', '') ~ '_belonging_score_mean' %}
         arg_max(value, {{ wave_order('time_identifier') }})
-            filter (where source = '{{ s }}' and indicator = 'belonging_score_mean') as {{ s }}_score_mean,
+            filter (where source = '{{ s }}' and indicator = '{{ ind }}') as {{ s }}_score_mean,
         arg_max(respondents, {{ wave_order('time_identifier') }})
-            filter (where source = '{{ s }}' and indicator = 'belonging_score_mean') as {{ s }}_respondents{{ ',' if not loop.last }}
+            filter (where source = '{{ s }}' and indicator = '{{ ind }}') as {{ s }}_respondents{{ ',' if not loop.last }}
         {%- endfor %}
     from mart
     where source <> 'admin'

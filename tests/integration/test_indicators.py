@@ -104,3 +104,355 @@ def warehouse(tmp_path_factory):
     con = build_warehouse(home, tmp_path_factory.mktemp("dbt"))
     yield con
     con.close()
+
+
+Y = 201718
+NE, YH = "E12000001", "E12000003"
+NEWCASTLE, LEEDS = "E08000021", "E08000035"
+
+
+def _row(con, indicator, level, code, time_period=Y, breakdown="Total", breakdown_value="Total"):
+    rows = con.execute(
+        """
+        select numerator, denominator, value, value_status, schools_included, schools_total,
+               ci_lower, ci_upper, respondents, previous_value, change, urn_changed
+        from mart_indicators
+        where time_period = ? and indicator = ? and geographic_level = ? and geography_code = ?
+          and breakdown = ? and breakdown_value = ?
+        """,
+        [time_period, indicator, level, code, breakdown, breakdown_value],
+    ).fetchall()
+    assert len(rows) == 1, f"{indicator} {level} {code} {breakdown}={breakdown_value}: {len(rows)} rows"
+    keys = "numerator denominator value value_status schools_included schools_total ci_lower ci_upper respondents previous_value change urn_changed"
+    return dict(zip(keys.split(), rows[0], strict=True))
+
+
+# (indicator, level, code, numerator, denominator, schools_included, schools_total) for 2017/18, on paper:
+# value = numerator / denominator x 100 (x 1 for ratios and headcount)
+ADMIN = [
+    # suspensions: 100001 100/1000, 100002 10/500, 100003 suppressed (left out), 100004 30/600, 100005 0/200
+    ("suspension_rate", "School", "100001", 100, 1000, 1, 1),
+    ("suspension_rate", "School", "100004", 30, 600, 1, 1),
+    ("suspension_rate", "MAT", "TR01", 110, 1500, 2, 2),
+    ("suspension_rate", "MAT", "TR02", 30, 600, 1, 2),
+    ("suspension_rate", "Local authority", NEWCASTLE, 110, 1500, 2, 2),
+    ("suspension_rate", "Local authority", LEEDS, 30, 800, 2, 3),
+    ("suspension_rate", "Regional", NE, 110, 1500, 2, 2),
+    ("suspension_rate", "Regional", YH, 30, 800, 2, 3),
+    ("suspension_rate", "National", "E92000001", 140, 2300, 4, 5),
+    ("one_plus_suspension_percent", "MAT", "TR01", 58, 1500, 2, 2),
+    ("one_plus_suspension_percent", "National", "E92000001", 78, 2300, 4, 5),
+    # permanent exclusions were published for 100003 (1 of 400)
+    ("permanent_exclusion_rate", "MAT", "TR02", 1, 1000, 2, 2),
+    ("permanent_exclusion_rate", "Local authority", LEEDS, 1, 1200, 3, 3),
+    ("permanent_exclusion_rate", "National", "E92000001", 3, 2700, 5, 5),
+    ("overall_absence_percent", "School", "100003", 12000, 120000, 1, 1),
+    ("overall_absence_percent", "MAT", "TR01", 21000, 450000, 2, 2),
+    ("overall_absence_percent", "Local authority", LEEDS, 23400, 360000, 3, 3),
+    ("overall_absence_percent", "National", "E92000001", 44400, 810000, 5, 5),
+    ("persistent_absence_percent", "Regional", YH, 160, 1200, 3, 3),
+    ("persistent_absence_percent", "National", "E92000001", 320, 2700, 5, 5),
+    # severe absence suppressed at 100003
+    ("severe_absence_percent", "MAT", "TR02", 6, 600, 1, 2),
+    ("severe_absence_percent", "National", "E92000001", 18, 2300, 4, 5),
+    ("fsm_percent", "School", "100005", 60, 200, 1, 1),
+    ("fsm_percent", "MAT", "TR02", 180, 1000, 2, 2),
+    ("fsm_percent", "Regional", NE, 250, 1500, 2, 2),
+    ("fsm_percent", "National", "E92000001", 490, 2700, 5, 5),
+    ("sen_support_percent", "MAT", "TR02", 108, 1000, 2, 2),
+    ("sen_support_percent", "National", "E92000001", 278, 2700, 5, 5),
+    ("ehcp_percent", "Local authority", LEEDS, 42, 1200, 3, 3),
+    ("ehcp_percent", "National", "E92000001", 72, 2700, 5, 5),
+]
+
+
+@pytest.mark.parametrize(("indicator", "level", "code", "num", "den", "included", "total"), ADMIN)
+def test_admin_indicators_are_ratios_of_sums_at_every_level(
+    warehouse, indicator, level, code, num, den, included, total
+):
+    r = _row(warehouse, indicator, level, code)
+    assert (r["numerator"], r["denominator"]) == (num, den)
+    assert r["value"] == pytest.approx(num / den * 100, rel=1e-12)
+    assert r["value_status"] == "value"
+    assert (r["schools_included"], r["schools_total"]) == (included, total)
+
+
+def test_pupils_headcount_sums_the_census(warehouse):
+    expected = {
+        ("School", "100004"): (600, 1, 1),
+        ("MAT", "TR01"): (1500, 2, 2),
+        ("Local authority", LEEDS): (1200, 3, 3),
+        ("Regional", YH): (1200, 3, 3),
+        ("National", "E92000001"): (2700, 5, 5),
+    }
+    for (level, code), (value, included, total) in expected.items():
+        r = _row(warehouse, "pupils_headcount", level, code)
+        assert (r["value"], r["schools_included"], r["schools_total"]) == (value, included, total)
+        assert r["denominator"] is None
+
+
+def test_suppressed_school_keeps_its_status_and_is_left_out(warehouse):
+    r = _row(warehouse, "suspension_rate", "School", "100003")
+    assert r["value"] is None and r["value_status"] == "suppressed"
+    assert (r["numerator"], r["denominator"], r["schools_included"]) == (None, None, 0)
+    # the school's published (unsuppressed) permanent exclusions still count
+    assert _row(warehouse, "permanent_exclusion_rate", "School", "100003")["value"] == pytest.approx(0.25)
+
+
+def test_trust_rate_is_summed_numerator_over_summed_denominator_not_mean_of_school_rates(warehouse):
+    trust = _row(warehouse, "suspension_rate", "MAT", "TR01")["value"]
+    school_rates = [_row(warehouse, "suspension_rate", "School", u)["value"] for u in ("100001", "100002")]
+    assert school_rates == [pytest.approx(10.0), pytest.approx(2.0)]
+    assert trust == pytest.approx((100 + 10) / (1000 + 500) * 100)  # 7.333...
+    assert trust != pytest.approx(sum(school_rates) / len(school_rates))  # 6.0
+    # the pooled survey mean counts every respondent once: (100 + 33.3 + 66.7 + 100 + 0) / 5, not (66.7 + 50) / 2
+    pooled = _row(warehouse, "belonging_score_mean", "MAT", "TR01")
+    assert pooled["value"] == pytest.approx(60.0) and pooled["respondents"] == 5
+    assert pooled["value"] != pytest.approx((200 / 3 + 50) / 2)
+
+
+def test_representation_ratios_compare_with_the_la_phase_share(warehouse):
+    # Newcastle secondaries: (120 + 50) SEND of 1500 pupils; 100001 has 120 of 1000
+    assert _row(warehouse, "send_representation_ratio", "School", "100001")["value"] == pytest.approx(
+        (120 / 1000) / (170 / 1500)
+    )
+    # Leeds secondaries: FSM 180 of 1000; 100003 has 120 of 400; the lone primary is its own LA-phase share
+    assert _row(warehouse, "fsm_representation_ratio", "School", "100003")["value"] == pytest.approx(
+        0.3 / 0.18
+    )
+    assert _row(warehouse, "fsm_representation_ratio", "School", "100005")["value"] == pytest.approx(1.0)
+    # summed: observed / expected pupils, 1 by construction across a whole LA
+    la = _row(warehouse, "send_representation_ratio", "Local authority", LEEDS)
+    assert (la["numerator"], la["value"]) == (pytest.approx(180), pytest.approx(1.0))
+
+
+def test_spine_places_schools_in_that_years_geography_and_trust(warehouse):
+    spine = warehouse.execute(
+        "select time_period, urn, trust_id, new_la_code, old_la_code, la_name, region_code, region_name "
+        "from int_school_years_spined order by time_period, urn"
+    ).fetchall()
+    leeds = ("E08000035", "383", "Leeds", YH, "Yorkshire and The Humber")  # GIAS: "... and the Humber"
+    assert spine == [
+        (201617, "100001", "TR01", NEWCASTLE, "391", "Newcastle upon Tyne", NE, "North East"),
+        (201617, "100002", "TR01", NEWCASTLE, "391", "Newcastle upon Tyne", NE, "North East"),
+        (201617, "100003", "TR02", *leeds),
+        (201617, "100005", None, *leeds),
+        (201617, "100014", None, *leeds),  # closed 31 August 2017: its last year
+        (201718, "100001", "TR01", NEWCASTLE, "391", "Newcastle upon Tyne", NE, "North East"),
+        (201718, "100002", "TR01", NEWCASTLE, "391", "Newcastle upon Tyne", NE, "North East"),
+        (201718, "100003", "TR02", *leeds),
+        (201718, "100004", "TR02", *leeds),  # opened 1 September 2017 in TR02
+        (201718, "100005", None, *leeds),
+    ]  # never the school closed in 2015 nor the independent school
+    # trust of that year: TR02 had one school in 2016/17
+    assert _row(warehouse, "suspension_rate", "MAT", "TR02", time_period=201617)["schools_total"] == 1
+
+
+def test_laestab_only_file_resolves_urn_and_latest_load_wins(warehouse):
+    # 2016/17 exclusions carry only LAESTAB: 3834004 is 100014 that year
+    r = _row(warehouse, "suspension_rate", "School", "100014", time_period=201617)
+    assert (r["numerator"], r["denominator"], r["value"]) == (58, 580, pytest.approx(10.0))
+    # 100001's 2017/18 row was re-issued (90 -> 100 suspensions): the later load counts
+    assert _row(warehouse, "suspension_rate", "School", "100001")["numerator"] == 100
+
+
+def test_change_follows_the_converted_school_and_flags_it(warehouse):
+    r = _row(warehouse, "suspension_rate", "School", "100004")
+    assert (r["previous_value"], r["change"], r["urn_changed"]) == (
+        pytest.approx(10.0),
+        pytest.approx(-5.0),
+        True,
+    )
+    same = _row(warehouse, "suspension_rate", "School", "100001")
+    assert (same["previous_value"], same["change"], same["urn_changed"]) == (10.0, 0.0, False)
+    trust = _row(warehouse, "suspension_rate", "MAT", "TR01")
+    assert trust["previous_value"] == pytest.approx(107 / 1430 * 100)
+    assert trust["change"] == pytest.approx(110 / 1500 * 100 - 107 / 1430 * 100)
+
+
+# pupil survey, spring 2017/18 (scores: r1 100, r2 33.3, r3 66.7 at 100001; r5 100, r6 0 at 100002;
+# r7 66.7, r8 33.3 at 100004; r4 answered too few items; r1's repeat in the cumulative export counts once)
+A, B, C = 100.0, 100 / 3, 200 / 3
+
+
+def _mean_ci(scores):
+    n = len(scores)
+    m = sum(scores) / n
+    sd2 = sum((s - m) ** 2 for s in scores) / (n - 1)
+    half = 1.96 * (sd2 / n) ** 0.5
+    return m, m - half, m + half
+
+
+def _wave(con, indicator, level, code, breakdown="Total", value="Total"):
+    rows = con.execute(
+        "select value, value_status, numerator, denominator, respondents, ci_lower, ci_upper, "
+        "schools_included, schools_total from mart_indicators where time_period = ? "
+        "and time_identifier = 'Spring term' and indicator = ? and geographic_level = ? "
+        "and geography_code = ? and breakdown = ? and breakdown_value = ?",
+        [Y, indicator, level, code, breakdown, value],
+    ).fetchall()
+    assert len(rows) == 1, (indicator, level, code, breakdown, value, rows)
+    keys = [
+        "value",
+        "status",
+        "numerator",
+        "denominator",
+        "respondents",
+        "ci_lower",
+        "ci_upper",
+        "included",
+        "total",
+    ]
+    return dict(zip(keys, rows[0], strict=True))
+
+
+@pytest.mark.parametrize(
+    ("level", "code", "scores", "included", "total"),
+    [
+        ("School", "100001", [A, B, C], 1, 1),
+        ("School", "100004", [C, B], 1, 1),
+        ("MAT", "TR01", [A, B, C, A, 0.0], 2, 2),
+        ("MAT", "TR02", [C, B], 1, 2),
+        ("Local authority", NEWCASTLE, [A, B, C, A, 0.0], 2, 2),
+        ("Local authority", LEEDS, [C, B], 1, 3),
+        ("Regional", YH, [C, B], 1, 3),
+        ("National", "E92000001", [A, B, C, A, 0.0, C, B], 3, 5),
+    ],
+)
+def test_belonging_mean_ci_positive_and_respondents_at_every_level(
+    warehouse, level, code, scores, included, total
+):
+    mean, lo, hi = _mean_ci(scores)
+    r = _wave(warehouse, "belonging_score_mean", level, code)
+    assert r["value"] == pytest.approx(mean)
+    assert (r["ci_lower"], r["ci_upper"]) == (pytest.approx(lo), pytest.approx(hi))
+    assert (r["respondents"], r["denominator"], r["included"], r["total"]) == (
+        len(scores),
+        len(scores),
+        included,
+        total,
+    )
+    n = _wave(warehouse, "respondents", level, code)
+    assert n["value"] == len(scores)
+    positive = _wave(warehouse, "belonging_positive_percent", level, code)
+    assert positive["value"] == pytest.approx(sum(s > 50 for s in scores) / len(scores) * 100)
+
+
+def test_response_rates_use_census_roll_of_surveyed_year_groups(warehouse):
+    # 100001 surveyed Years 7 and 8 (200 + 200 on roll); 100002 Year 7 (100); 100004 Year 9 (120)
+    assert _wave(warehouse, "response_rate_percent", "School", "100001")["value"] == pytest.approx(
+        3 / 400 * 100
+    )
+    trust = _wave(warehouse, "response_rate_percent", "MAT", "TR01")
+    assert (trust["numerator"], trust["denominator"], trust["value"]) == (5, 500, pytest.approx(1.0))
+    nat = _wave(warehouse, "response_rate_percent", "National", "E92000001")
+    assert (nat["numerator"], nat["denominator"]) == (7, 620)
+    y7 = _wave(warehouse, "response_rate_percent", "School", "100001", "year_group", "Year 7")
+    assert y7["value"] == pytest.approx(2 / 200 * 100)
+
+
+def test_items_breakdowns_and_gaps(warehouse):
+    # agreement with "I feel like I belong" (scores above 50 agree): r1, r3 of 100001
+    assert _wave(warehouse, "belong_agree_percent", "School", "100001")["value"] == pytest.approx(200 / 3)
+    assert _wave(warehouse, "outsider_agree_percent", "National", "E92000001")["value"] == pytest.approx(
+        400 / 7
+    )
+    girls = _wave(warehouse, "belonging_score_mean", "MAT", "TR01", "gender", "Girl")  # r1, r3, r5
+    assert (girls["value"], girls["respondents"]) == (pytest.approx((A + C + A) / 3), 3)
+    fsm_yes = _wave(warehouse, "respondents", "National", "E92000001", "fsm", "Yes")  # r2, r3, r8
+    assert fsm_yes["value"] == 3
+    # SEND gap in TR01: non-SEND r1, r3, r5 minus SEND r2, r6
+    no, yes = [A, C, A], [B, 0.0]
+    gap = _wave(warehouse, "belonging_gap_send", "MAT", "TR01")
+    m_no, m_yes = sum(no) / 3, sum(yes) / 2
+    var_no = sum((s - m_no) ** 2 for s in no) / 2
+    var_yes = sum((s - m_yes) ** 2 for s in yes) / 1
+    half = 1.96 * (var_no / 3 + var_yes / 2) ** 0.5
+    assert gap["value"] == pytest.approx(m_no - m_yes)  # 72.2: SEND pupils feel they belong less
+    assert (gap["ci_lower"], gap["ci_upper"]) == (
+        pytest.approx(m_no - m_yes - half),
+        pytest.approx(m_no - m_yes + half),
+    )
+    # a school with no FSM pupil responding has no FSM gap
+    assert _wave(warehouse, "belonging_gap_fsm", "School", "100002")["status"] == "missing"
+
+
+def test_excluded_and_duplicate_responses_are_counted_once_or_not_at_all(warehouse):
+    scored = dict(
+        warehouse.execute(
+            "select response_key, coalesce(excluded_reason, 'included') from int_survey_responses_scored"
+        ).fetchall()
+    )
+    assert scored == {
+        "r1": "included",
+        "r2": "included",
+        "r3": "included",
+        "r4": "too_few_items",
+        "r5": "included",
+        "r6": "included",
+        "r7": "included",
+        "r8": "included",
+        "s1": "included",
+        "s2": "included",
+    }
+
+
+def test_staff_indicators_by_role(warehouse):
+    assert _wave(warehouse, "staff_belonging_score_mean", "School", "100001")["value"] == pytest.approx(62.5)
+    assert _wave(warehouse, "staff_belonging_positive_percent", "National", "E92000001")["value"] == 50.0
+    teacher = _wave(warehouse, "staff_belonging_score_mean", "MAT", "TR01", "role", "Teacher")
+    assert (teacher["value"], teacher["respondents"]) == (75.0, 1)
+    rate = _wave(warehouse, "staff_response_rate_percent", "National", "E92000001")
+    assert (rate["value"], rate["status"]) == (None, "not_available")
+
+
+def test_reconciliation_with_dfe_aggregates(warehouse):
+    rows = {
+        (level, code, measure): (ours, theirs, diff, explains, ok)
+        for level, code, measure, ours, theirs, diff, explains, ok in warehouse.execute(
+            "select geographic_level, geography_code, measure, ours, theirs, difference, suppression_explains, "
+            "within_tolerance from mart_reconciliation where time_period = 201718 and phase = 'Total'"
+        ).fetchall()
+    }
+    # 100003's suspensions were suppressed: Leeds sums to 30 of the published 35, explained
+    assert rows[("Local authority", LEEDS, "suspension")] == (30, 35, -5, True, True)
+    assert rows[("National", "E92000001", "suspension")] == (140, 145, -5, True, True)
+    assert rows[("National", "E92000001", "headcount")] == (2700, 2700, 0, False, True)
+    # the fixture's North East published 5 permanent exclusions; its schools sum to 2, nothing suppressed
+    assert rows[("Regional", NE, "perm_excl")] == (2, 5, -3, False, False)
+    # 2016/17 (LAESTAB-only school rows) reconciles exactly
+    nat = warehouse.execute(
+        "select ours, theirs, within_tolerance from mart_reconciliation where time_period = 201617 "
+        "and geographic_level = 'National' and phase = 'Total' and measure = 'suspension'"
+    ).fetchall()
+    assert nat == [(186, 186, True)]
+
+
+def test_inclusion_profile_percentiles_within_phase(warehouse):
+    rows = {
+        urn: (rate, pct, belonging, bpct)
+        for urn, rate, pct, belonging, bpct in warehouse.execute(
+            "select school_urn, suspension_rate, suspension_rate_percentile, belonging_score_mean, "
+            "belonging_score_mean_percentile from mart_inclusion_profile where time_period = 201718"
+        ).fetchall()
+    }
+    # secondaries with a published rate: 100002 (2) < 100004 (5) < 100001 (10); 100003 suppressed
+    assert rows["100002"][:2] == (pytest.approx(2.0), 0.0)
+    assert rows["100004"][:2] == (pytest.approx(5.0), 50.0)
+    assert rows["100001"][:2] == (pytest.approx(10.0), 100.0)
+    assert rows["100003"][:2] == (None, None)
+    assert rows["100005"][:2] == (0.0, 0.0)  # the only primary
+    assert rows["100001"][2:] == (pytest.approx(200 / 3), 100.0)
+
+
+def test_wide_views_show_gss_symbols(warehouse):
+    school = warehouse.execute(
+        "select suspension_rate, suspension_rate_symbol, pupil_belonging_score_mean "
+        "from school_indicators_wide where time_period = 201718 and geography_code = '100003'"
+    ).fetchall()
+    assert school == [(None, "c", None)]
+    trust = warehouse.execute(
+        "select suspension_rate, pupil_belonging_score_mean, staff_belonging_score_mean "
+        "from trust_indicators_wide where time_period = 201718 and geography_code = 'TR01'"
+    ).fetchall()
+    assert trust == [(pytest.approx(110 / 15), pytest.approx(60.0), pytest.approx(62.5))]
