@@ -410,13 +410,13 @@ def test_reconciliation_with_dfe_aggregates(warehouse):
     rows = {
         (level, code, measure): (ours, theirs, diff, explains, ok)
         for level, code, measure, ours, theirs, diff, explains, ok in warehouse.execute(
-            "select geographic_level, geography_code, measure, ours, theirs, difference, suppression_explains, "
+            "select geographic_level, geography_code, measure, ours, theirs, difference, explained_by_suppression, "
             "within_tolerance from mart_reconciliation where time_period = 201718 and phase = 'Total'"
         ).fetchall()
     }
     # 100003's suspensions were suppressed: Leeds sums to 30 of the published 35, explained
-    assert rows[("Local authority", LEEDS, "suspension")] == (30, 35, -5, True, True)
-    assert rows[("National", "E92000001", "suspension")] == (140, 145, -5, True, True)
+    assert rows[("Local authority", LEEDS, "suspension")] == (30, 35, -5, True, False)
+    assert rows[("National", "E92000001", "suspension")] == (140, 145, -5, True, False)
     assert rows[("National", "E92000001", "headcount")] == (2700, 2700, 0, False, True)
     # the fixture's North East published 5 permanent exclusions; its schools sum to 2, nothing suppressed
     assert rows[("Regional", NE, "perm_excl")] == (2, 5, -3, False, False)

@@ -1,6 +1,7 @@
 -- Our sums of school rows by local authority, region and nation against the aggregate rows the DfE
 -- published in the same publication and year, per phase and count measure. A shortfall is explained by
--- suppression when some school cells of that geography were not published as numbers.
+-- suppression when some school cells of that geography were not published as numbers. A row reconciles
+-- when within_tolerance or explained_by_suppression (the mart gate's rule, expectations/marts.py).
 {%- set tolerance = var('reconciliation_tolerance') %}
 with measures as (
     select * from {{ ref('int_dfe_measures_unpivoted') }}
@@ -53,8 +54,14 @@ theirs as (
         publication, time_period, time_identifier, geographic_level,
         geography_key as geography_code, phase, measure, value as theirs, status as theirs_status
     from measures
-    where geographic_level in ('Local authority', 'National')
+    where (
+        geographic_level in ('Local authority', 'National')
         or (geographic_level = 'Regional' and geography_key like 'E12%')
+    )
+    -- only years for which the publication has school rows (files also carry aggregate-only back years)
+    and (publication, time_period) in (
+        select distinct publication, time_period from measures where geographic_level = 'School'
+    )
 ),
 
 joined as (
@@ -81,10 +88,12 @@ select
     cast(ours - theirs as double) as difference,
     cast(school_cells as integer) as school_cells,
     cast(school_cells_unpublished as integer) as school_cells_unpublished,
-    (school_cells_unpublished > 0 and ours <= theirs) as suppression_explains,
     case
-        when theirs is null then null
-        else abs(ours - theirs) <= {{ tolerance }} * abs(theirs)
-            or (school_cells_unpublished > 0 and ours <= theirs)
+        -- the DfE withheld its own aggregate cell: nothing to compare with
+        when theirs is null then theirs_status in ('suppressed', 'low', 'not_available') or ours = 0
+        else school_cells_unpublished > 0 and ours <= theirs
+    end as explained_by_suppression,
+    case
+        when theirs is not null then abs(ours - theirs) <= {{ tolerance }} * abs(theirs)
     end as within_tolerance
 from joined
