@@ -21,7 +21,7 @@ MAX_FAILURES_SHOWN = 10
 
 
 def to_check_result(context, h: Home, gate) -> dg.AssetCheckResult:
-    run_dir = h.run_dir(context.run_id)
+    run_dir = h.run_dir(context.run.run_id)
     (run_dir / "gates").mkdir(parents=True, exist_ok=True)
     (run_dir / "gates" / f"{gate.name}.json").write_text(json.dumps(gate.as_dict(), indent=2), encoding="utf-8")
     failures = gate.failures[:MAX_FAILURES_SHOWN]
@@ -50,7 +50,7 @@ def _raw_check(table: str) -> dg.AssetChecksDefinition:
 
         h = home.home()
         frame = Lake(h.lake).read(table)
-        return to_check_result(context, h, raw_gate(table, frame, data_docs_dir=h.run_dir(context.run_id)
+        return to_check_result(context, h, raw_gate(table, frame, data_docs_dir=h.run_dir(context.run.run_id)
                                                     / "data_docs"))
 
     return check
@@ -85,7 +85,7 @@ def mart_gate_check(context: dg.AssetCheckExecutionContext, home: HomeResource) 
         reconciliation=read_mart(h.warehouse, "mart_reconciliation"),
         row_count_tolerance=gates["row_count_tolerance"],
         headline_tolerance=gates["headline_tolerance"],
-        data_docs_dir=h.run_dir(context.run_id) / "data_docs",
+        data_docs_dir=h.run_dir(context.run.run_id) / "data_docs",
     )
     return to_check_result(context, h, gate)
 
@@ -98,10 +98,10 @@ def extract_gate_check(context: dg.AssetCheckExecutionContext, home: HomeResourc
     from publication.extracts import ExtractInfo  # noqa: F401  (the infos are re-read from the folder)
 
     h = home.home()
-    out = h.run_dir(context.run_id) / "extracts"
+    out = h.run_dir(context.run.run_id) / "extracts"
     infos = _extract_infos(out)
     gate = extracts_gate(infos, GEOGRAPHY_LOOKUP, min_respondents=h.settings["disclosure"]["min_respondents"],
-                         data_docs_dir=h.run_dir(context.run_id) / "data_docs")
+                         data_docs_dir=h.run_dir(context.run.run_id) / "data_docs")
     return to_check_result(context, h, gate)
 
 

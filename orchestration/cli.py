@@ -232,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    with contextlib.suppress(ImportError):
+        from dagster import SupersessionWarning
+
+        warnings.filterwarnings("ignore", category=SupersessionWarning)
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from orchestration.settings import Home
 
 
-def run_refresh(home: Home, echo: Callable[[str], None] = print) -> dict:
+def run_refresh(home: Home, echo: Callable[[str], None] = print, log_level: str = "WARNING") -> dict:
     from dagster import DagsterInstance
 
     from orchestration.dbt import ensure_manifest
@@ -21,7 +21,11 @@ def run_refresh(home: Home, echo: Callable[[str], None] = print) -> dict:
     started = time.perf_counter()
     job = defs.resolve_job_def("refresh")
     instance = DagsterInstance.get()
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    result = job.execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    )
     elapsed = time.perf_counter() - started
     outcome = summarise(home, result, elapsed)
     (home.runs / "last_refresh.json").write_text(json.dumps(outcome, indent=2), encoding="utf-8")
@@ -43,8 +47,7 @@ def summarise(home: Home, result, elapsed: float) -> dict:
             })
     failed_steps = []
     for event in result.get_step_failure_events():
-        error = event.step_failure_data.error
-        failed_steps.append({"step": event.step_key, "error": (error.message if error else "").strip()[:2000]})
+        failed_steps.append({"step": event.step_key, "error": _root_message(event.step_failure_data.error)})
     release = None
     release_file = home.run_dir(result.run_id) / "release.json"
     if release_file.exists():
@@ -60,6 +63,15 @@ def summarise(home: Home, result, elapsed: float) -> dict:
         "failed_steps": failed_steps,
         "run_dir": str(home.run_dir(result.run_id)),
     }
+
+
+def _root_message(error) -> str:
+    """The innermost cause of a step's error: what went wrong, not Dagster's wrapper around it."""
+    if error is None:
+        return ""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return (error.message or "").strip()[:2000]
 
 
 def outcome_text(outcome: dict) -> str:

@@ -56,9 +56,14 @@ def status_text(home: Home) -> str:
     lines.append(f"lake: {loads.height} files loaded")
     excluded = loads.filter(pl.col("rows_excluded") > 0)
     if excluded.height:
-        lines.append("survey responses excluded (counted, not loaded):")
-        for row in excluded.sort("_source_file").iter_rows(named=True):
-            lines.append(f"  {row['_source_file']}: {row['exclusions']}")
+        totals: dict[str, int] = {}
+        for row in excluded.iter_rows(named=True):
+            for reason, n in json.loads(row["exclusions"] or "{}").items():
+                totals[reason] = totals.get(reason, 0) + n
+        lines.append(f"survey responses excluded (counted, not loaded) in {excluded.height} files: "
+                     + ", ".join(f"{k}={v}" for k, v in sorted(totals.items())))
+        for row in excluded.sort("rows_excluded", descending=True).head(5).iter_rows(named=True):
+            lines.append(f"  e.g. {row['_source_file']}: {row['exclusions']}")
     quarantine = lake.read("quarantine")
     whole = quarantine.filter(pl.col("row_number").is_null())
     rows = quarantine.filter(pl.col("row_number").is_not_null())
