@@ -10,10 +10,10 @@ select
     time_period,
     urn,
     {%- for pub, spec in pubs.items() %}
-    {%- for m in spec['measures'] %}
-    max(value) filter (where publication = '{{ pub }}' and measure = '{{ m }}') as {{ pub }}__{{ m }},
-    max(status) filter (where publication = '{{ pub }}' and measure = '{{ m }}') as {{ pub }}__{{ m }}_status,
-    {%- endfor %}
+        {%- for m in spec['measures'] %}
+            max(value) filter (where publication = '{{ pub }}' and measure = '{{ m }}') as {{ pub }}__{{ m }},
+            max(status) filter (where publication = '{{ pub }}' and measure = '{{ m }}') as {{ pub }}__{{ m }}_status,
+        {%- endfor %}
     {%- endfor %}
     max(phase) as dfe_phase
 from measures

@@ -4,27 +4,27 @@
 {%- set pubs = dfe_publications() %}
 with long as (
     {%- for pub, spec in pubs.items() %}
-    {%- for m in spec['measures'] %}
-    select
-        '{{ pub }}' as publication,
-        time_period,
-        time_identifier,
-        geographic_level,
-        geography_key,
-        phase,
-        region_code,
-        new_la_code,
-        school_urn,
-        school_laestab,
-        '{{ m }}' as measure,
-        {{ m }} as value,
-        coalesce({{ m }}_status, case when {{ m }} is null then 'missing' else 'value' end) as status,
-        source_sha256,
-        loaded_at
-    from {{ ref(spec['model']) }}
-    {% if not loop.last %}union all{% endif %}
-    {%- endfor %}
-    {% if not loop.last %}union all{% endif %}
+        {%- for m in spec['measures'] %}
+            select
+                '{{ pub }}' as publication,
+                time_period,
+                time_identifier,
+                geographic_level,
+                geography_key,
+                phase,
+                region_code,
+                new_la_code,
+                school_urn,
+                school_laestab,
+                '{{ m }}' as measure,
+                {{ m }} as value,
+                coalesce({{ m }}_status, case when {{ m }} is null then 'missing' else 'value' end) as status,
+                source_sha256,
+                loaded_at
+            from {{ ref(spec['model']) }}
+            {% if not loop.last %}union all{% endif %}
+        {%- endfor %}
+        {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),
 
@@ -33,7 +33,9 @@ spine as (
 ),
 
 latest_laestab as (
-    select laestab, urn
+    select
+        laestab,
+        urn
     from {{ ref('stg_gias__establishments') }}
     where laestab is not null
     qualify row_number() over (
@@ -50,14 +52,16 @@ resolved as (
         end as urn
     from long
     left join spine
-        on long.geographic_level = 'School'
-        and long.school_urn is null
-        and spine.laestab = long.school_laestab
-        and spine.time_period = long.time_period
+        on
+            long.geographic_level = 'School'
+            and long.school_urn is null
+            and long.school_laestab = spine.laestab
+            and long.time_period = spine.time_period
     left join latest_laestab
-        on long.geographic_level = 'School'
-        and long.school_urn is null
-        and latest_laestab.laestab = long.school_laestab
+        on
+            long.geographic_level = 'School'
+            and long.school_urn is null
+            and long.school_laestab = latest_laestab.laestab
 )
 
 select
@@ -79,7 +83,8 @@ select
 from resolved
 -- a school published under URN in one file and LAESTAB in another is one school: latest load wins
 qualify row_number() over (
-    partition by publication, time_period, time_identifier, geographic_level,
+    partition by
+        publication, time_period, time_identifier, geographic_level,
         case when geographic_level = 'School' then coalesce(urn, geography_key) else geography_key end,
         phase, measure
     order by loaded_at desc, source_sha256 desc

@@ -23,4 +23,4 @@ select
     spine.region_code,
     spine.region_name
 from cells
-left join spine on spine.time_period = cells.time_period and spine.urn = cells.urn
+left join spine on cells.time_period = spine.time_period and cells.urn = spine.urn

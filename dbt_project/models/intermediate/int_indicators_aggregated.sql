@@ -48,67 +48,71 @@ school_rows as (
 
 aggregate_rows as (
     {%- for level in levels %}
-    {{ indicator_rollup('cells', level) }}
-    {% if not loop.last %}union all{% endif %}
+        {{ indicator_rollup('cells', level) }}
+        {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),
 
 totals as (
     {%- for level in levels %}
-    {{ schools_at_level('spine', level) }}
-    {% if not loop.last %}union all{% endif %}
+        {{ schools_at_level('spine', level) }}
+        {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),
 
 all_rows as (
     select * from school_rows
     union all by name
-    select aggregate_rows.*, coalesce(totals.schools_total, 0) as schools_total
+    select
+        aggregate_rows.*,
+        coalesce(totals.schools_total, 0) as schools_total
     from aggregate_rows
-    left join totals using (time_period, geographic_level, geography_code)
+    left join
+        totals
+        on aggregate_rows.time_period = totals.time_period and aggregate_rows.geographic_level = totals.geographic_level and aggregate_rows.geography_code = totals.geography_code
 ),
 
 valued as (
-    select
-        *,
-        {{ indicator_value('kind', 'scale', 'num', 'den', 'num_sq', 'num2', 'den2', 'num2_sq') }} as value,
-        {{ indicator_ci_half_width('kind', 'num', 'den', 'num_sq', 'num2', 'den2', 'num2_sq') }} as ci_half
-    from all_rows
+select
+    *,
+    {{ indicator_value('kind', 'scale', 'num', 'den', 'num_sq', 'num2', 'den2', 'num2_sq') }} as value,
+    {{ indicator_ci_half_width('kind', 'num', 'den', 'num_sq', 'num2', 'den2', 'num2_sq') }} as ci_half
+from all_rows
 )
 
 select
-    time_period,
-    time_identifier,
-    geographic_level,
-    geography_code,
-    region_code,
-    region_name,
-    old_la_code,
-    new_la_code,
-    la_name,
-    trust_id,
-    trust_name,
-    school_urn,
-    school_laestab,
-    school_name,
-    phase,
-    source,
-    indicator,
-    breakdown,
-    breakdown_value,
-    case when kind = 'gap' then null else num end as numerator,
-    case when kind in ('ratio', 'mean') then den end as denominator,
-    value,
-    case
-        when geographic_level = 'School' and cell_status <> 'value' then cell_status
-        when schools_included = 0 then coalesce(nullif(cell_status, 'value'), 'missing')
-        when kind in ('ratio', 'mean') and den = 0 then 'not_applicable'
-        when value is null then 'missing'
-        else 'value'
-    end as value_status,
-    value - ci_half as ci_lower,
-    value + ci_half as ci_upper,
-    respondents,
-    schools_included,
-    schools_total
+time_period,
+time_identifier,
+geographic_level,
+geography_code,
+region_code,
+region_name,
+old_la_code,
+new_la_code,
+la_name,
+trust_id,
+trust_name,
+school_urn,
+school_laestab,
+school_name,
+phase,
+source,
+indicator,
+breakdown,
+breakdown_value,
+case when kind = 'gap' then null else num end as numerator,
+case when kind in ('ratio', 'mean') then den end as denominator,
+value,
+case
+    when geographic_level = 'School' and cell_status <> 'value' then cell_status
+    when schools_included = 0 then coalesce(nullif(cell_status, 'value'), 'missing')
+    when kind in ('ratio', 'mean') and den = 0 then 'not_applicable'
+    when value is null then 'missing'
+    else 'value'
+end as value_status,
+value - ci_half as ci_lower,
+value + ci_half as ci_upper,
+respondents,
+schools_included,
+schools_total
 from valued

@@ -5,18 +5,27 @@ with links as (
 ),
 
 pairs as (
-    select urn, link_urn as predecessor_urn, link_established_date
+    select
+        urn,
+        link_urn as predecessor_urn,
+        link_established_date
     from links
     where link_type ilike 'predecessor%'
     union all
-    select link_urn as urn, urn as predecessor_urn, link_established_date
+    select
+        link_urn as urn,
+        urn as predecessor_urn,
+        link_established_date
     from links
     where link_type ilike 'successor%'
 )
 
-select urn, predecessor_urn, link_established_date
+select
+    urn,
+    predecessor_urn,
+    link_established_date
 from pairs
 where urn <> predecessor_urn
 qualify row_number() over (
-    partition by urn order by link_established_date desc nulls last, predecessor_urn
+    partition by urn order by link_established_date desc nulls last, predecessor_urn asc
 ) = 1

@@ -6,9 +6,10 @@ with years as (
 
 establishments as (
     select * from {{ ref('stg_gias__establishments') }}
-    where establishment_type_group is null
+    where
+        establishment_type_group is null
         or establishment_type_group in (
-            {%- for g in var('spine_establishment_type_groups') %}'{{ g }}'{{ ', ' if not loop.last }}{% endfor -%}
+            {%- for g in var('spine_establishment_type_groups') %}                '{{ g }}'{{ ', ' if not loop.last }}                {% endfor -%}
         )
 ),
 
@@ -23,14 +24,16 @@ nearest as (
     inner join establishments on true
     qualify row_number() over (
         partition by years.time_period, establishments.urn
-        order by abs(date_diff('day', establishments.snapshot_date, years.census_date)), establishments.snapshot_date desc
+        order by
+            abs(date_diff('day', establishments.snapshot_date, years.census_date)), establishments.snapshot_date desc
     ) = 1
 ),
 
 open_in_year as (
     select *
     from nearest
-    where (open_date is null or open_date <= year_end)
+    where
+        (open_date is null or open_date <= year_end)
         and (close_date is null or close_date >= year_start)
         and (open_date is not null or coalesce(establishment_status, '') not ilike 'proposed%')
 ),
@@ -41,11 +44,21 @@ lookup as (
 
 -- LA -> region as the DfE published it on its own LA rows (fallback when GIAS gives no usable region)
 dfe_la_regions as (
-    select new_la_code, region_code
+    select
+        new_la_code,
+        region_code
     from (
-        select new_la_code, region_code from {{ ref('stg_dfe__exclusions') }} where geographic_level = 'Local authority'
+        select
+            new_la_code,
+            region_code
+        from {{ ref('stg_dfe__exclusions') }}
+        where geographic_level = 'Local authority'
         union all
-        select new_la_code, region_code from {{ ref('stg_dfe__absences') }} where geographic_level = 'Local authority'
+        select
+            new_la_code,
+            region_code
+        from {{ ref('stg_dfe__absences') }}
+        where geographic_level = 'Local authority'
     )
     where region_code like 'E12%' and new_la_code is not null
     group by new_la_code, region_code
@@ -73,12 +86,12 @@ select
     s.snapshot_date
 from open_in_year as s
 left join lookup as la
-    on la.geographic_level = 'Local authority' and la.code = s.gss_la_code
+    on la.geographic_level = 'Local authority' and s.gss_la_code = la.code
 left join lookup as region_by_name
     on region_by_name.geographic_level = 'Regional' and lower(region_by_name.name) = lower(trim(s.region_name))
-left join dfe_la_regions on dfe_la_regions.new_la_code = s.gss_la_code
+left join dfe_la_regions on s.gss_la_code = dfe_la_regions.new_la_code
 left join lookup as region_by_la
-    on region_by_la.geographic_level = 'Regional' and region_by_la.code = dfe_la_regions.region_code
+    on region_by_la.geographic_level = 'Regional' and dfe_la_regions.region_code = region_by_la.code
 -- a new LA code can carry two old codes (Birmingham 330/333): keep the one GIAS uses
 qualify row_number() over (
     partition by s.time_period, s.urn order by (la.old_la_code = s.la_code) desc nulls last, la.old_la_code

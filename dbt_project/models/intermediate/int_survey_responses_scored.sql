@@ -10,13 +10,19 @@ answers as (
 ),
 
 rules as (
-    select instrument, max(min_items_answered) as min_items_answered, max(items_total) as items_total
+    select
+        instrument,
+        max(min_items_answered) as min_items_answered,
+        max(items_total) as items_total
     from {{ ref('stg_surveys__items') }}
     group by instrument
 ),
 
 scores as (
-    select response_key, avg(score) as scale_score, count(score) as items_scored
+    select
+        response_key,
+        avg(score) as scale_score,
+        count(score) as items_scored
     from answers
     where score is not null
     group by response_key
@@ -49,5 +55,5 @@ select
     case when excluded_reason is null then scores.scale_score end as scale_score,
     excluded_reason is null as included
 from responses
-left join rules on rules.instrument = responses.instrument
-left join scores on scores.response_key = responses.response_key
+left join rules on responses.instrument = rules.instrument
+left join scores on responses.response_key = scores.response_key

@@ -13,9 +13,10 @@ admin as (
     select
         time_period,
         geography_code as urn,
-        {%- for i in ['suspension_rate', 'persistent_absence_percent', 'send_representation_ratio', 'fsm_representation_ratio'] %}
+    {%- for i in ['suspension_rate', 'persistent_absence_percent', 'send_representation_ratio', 'fsm_representation_ratio'] %}
         max(value) filter (where indicator = '{{ i }}') as {{ i }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    
+    {%- endfor %}
     from {{ ref('int_indicators_aggregated') }}
     where geographic_level = 'School' and source = 'admin' and breakdown = 'Total'
     group by time_period, geography_code
@@ -23,7 +24,11 @@ admin as (
 
 -- pupil belonging over the whole academic year (every wave of the year pooled, each response once)
 belonging as (
-    select time_period, urn, avg(scale_score) as belonging_score_mean, count(*) as belonging_respondents
+    select
+        time_period,
+        urn,
+        avg(scale_score) as belonging_score_mean,
+        count(*) as belonging_respondents
     from {{ ref('int_survey_responses_scored') }}
     where included and instrument = 'pupil_belonging'
     group by time_period, urn
@@ -46,8 +51,8 @@ profile as (
         belonging.belonging_score_mean,
         belonging.belonging_respondents
     from spine
-    left join admin on admin.time_period = spine.time_period and admin.urn = spine.urn
-    left join belonging on belonging.time_period = spine.time_period and belonging.urn = spine.urn
+    left join admin on spine.time_period = admin.time_period and spine.urn = admin.urn
+    left join belonging on spine.time_period = belonging.time_period and spine.urn = belonging.urn
 )
 
 select
@@ -61,11 +66,11 @@ select
     profile.new_la_code,
     profile.region_code,
     {%- for i in ['suspension_rate', 'persistent_absence_percent', 'send_representation_ratio', 'fsm_representation_ratio', 'belonging_score_mean'] %}
-    cast(profile.{{ i }} as double) as {{ i }},
-    cast(case when profile.{{ i }} is not null then 100 * percent_rank() over (
-        partition by profile.time_period, profile.phase, profile.{{ i }} is null order by profile.{{ i }}
-    ) end as double) as {{ i }}_percentile,
+        cast(profile.{{ i }} as double) as {{ i }},
+        cast(case when profile.{{ i }} is not null then 100 * percent_rank() over (
+            partition by profile.time_period, profile.phase, profile.{{ i }} is null order by profile.{{ i }}
+        ) end as double) as {{ i }}_percentile,
     {%- endfor %}
     cast(profile.belonging_respondents as bigint) as belonging_respondents
 from profile
-left join years on years.time_period = profile.time_period
+left join years on profile.time_period = years.time_period

@@ -10,7 +10,10 @@ years as (
 ),
 
 spine as (
-    select time_period, urn from {{ ref('int_school_years_spined') }}
+    select
+        time_period,
+        urn
+    from {{ ref('int_school_years_spined') }}
 ),
 
 links as (
@@ -29,9 +32,9 @@ previous_urn as (
         end as previous_urn,
         own.urn is null and pred.urn is not null as urn_changed
     from spine
-    left join links on links.urn = spine.urn
-    left join spine as own on own.time_period = spine.time_period - 101 and own.urn = spine.urn
-    left join spine as pred on pred.time_period = spine.time_period - 101 and pred.urn = links.predecessor_urn
+    left join links on spine.urn = links.urn
+    left join spine as own on own.time_period = spine.time_period - 101 and spine.urn = own.urn
+    left join spine as pred on pred.time_period = spine.time_period - 101 and links.predecessor_urn = pred.urn
 ),
 
 keyed as (
@@ -44,9 +47,10 @@ keyed as (
         coalesce(previous_urn.urn_changed, false) as urn_changed
     from rows_
     left join previous_urn
-        on rows_.geographic_level = 'School'
-        and previous_urn.time_period = rows_.time_period
-        and previous_urn.urn = rows_.geography_code
+        on
+            rows_.geographic_level = 'School'
+            and rows_.time_period = previous_urn.time_period
+            and rows_.geography_code = previous_urn.urn
 )
 
 select
@@ -87,13 +91,14 @@ select
     cast(keyed.value - prev.value as double) as change,
     keyed.urn_changed
 from keyed
-left join years on years.time_period = keyed.time_period
+left join years on keyed.time_period = years.time_period
 left join rows_ as prev
-    on prev.time_period = keyed.time_period - 101
-    and prev.time_identifier = keyed.time_identifier
-    and prev.geographic_level = keyed.geographic_level
-    and prev.geography_code = keyed.previous_geography_code
-    and prev.source = keyed.source
-    and prev.indicator = keyed.indicator
-    and prev.breakdown = keyed.breakdown
-    and prev.breakdown_value = keyed.breakdown_value
+    on
+        prev.time_period = keyed.time_period - 101
+        and keyed.time_identifier = prev.time_identifier
+        and keyed.geographic_level = prev.geographic_level
+        and keyed.previous_geography_code = prev.geography_code
+        and keyed.source = prev.source
+        and keyed.indicator = prev.indicator
+        and keyed.breakdown = prev.breakdown
+        and keyed.breakdown_value = prev.breakdown_value

@@ -24,35 +24,48 @@ school_rows as (
         coalesce(spine.new_la_code, m.new_la_code) as new_la_code,
         coalesce(spine.region_code, case when m.region_code like 'E12%' then m.region_code end) as region_code
     from measures as m
-    left join spine on spine.time_period = m.time_period and spine.urn = m.urn
+    left join spine on m.time_period = spine.time_period and m.urn = spine.urn
     where m.geographic_level = 'School'
 ),
 
 school_rows_by_phase as (
     select * from school_rows
     union all
-    select * replace ('Total' as phase) from school_rows where phase <> 'Total'
+    select * replace ('Total' as phase) from school_rows
+    where phase <> 'Total'
 ),
 
 ours as (
     {%- for level, code in [('Local authority', 'new_la_code'), ('Regional', 'region_code'), ('National', "'E92000001'")] %}
-    select
-        publication, time_period, time_identifier, '{{ level }}' as geographic_level, {{ code }} as geography_code,
-        phase, measure,
-        sum(value) filter (where usable) as ours,
-        count(*) as school_cells,
-        count(*) filter (where not usable) as school_cells_unpublished
-    from school_rows_by_phase
-    where {{ code }} is not null
-    group by publication, time_period, time_identifier, {{ code }}, phase, measure
-    {% if not loop.last %}union all{% endif %}
+        select
+            publication,
+            time_period,
+            time_identifier,
+            '{{ level }}' as geographic_level,
+            {{ code }} as geography_code,
+            phase,
+            measure,
+            sum(value) filter (where usable) as ours,
+            count(*) as school_cells,
+            count(*) filter (where not usable) as school_cells_unpublished
+        from school_rows_by_phase
+        where {{ code }} is not null
+        group by publication, time_period, time_identifier, {{ code }}, phase, measure
+        {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),
 
 theirs as (
     select
-        publication, time_period, time_identifier, geographic_level,
-        geography_key as geography_code, phase, measure, value as theirs, status as theirs_status
+        publication,
+        time_period,
+        time_identifier,
+        geographic_level,
+        geography_key as geography_code,
+        phase,
+        measure,
+        value as theirs,
+        status as theirs_status
     from measures
     where (
         geographic_level in ('Local authority', 'National')
@@ -60,7 +73,11 @@ theirs as (
     )
     -- only years for which the publication has school rows (files also carry aggregate-only back years)
     and (publication, time_period) in (
-        select distinct publication, time_period from measures where geographic_level = 'School'
+        select distinct
+            publication,
+            time_period
+        from measures
+        where geographic_level = 'School'
     )
 ),
 
@@ -71,29 +88,31 @@ joined as (
         coalesce(ours.school_cells, 0) as school_cells,
         coalesce(ours.school_cells_unpublished, 0) as school_cells_unpublished
     from theirs
-    left join ours using (publication, time_period, time_identifier, geographic_level, geography_code, phase, measure)
+    left join
+        ours
+        on theirs.publication = ours.publication and theirs.time_period = ours.time_period and theirs.time_identifier = ours.time_identifier and theirs.geographic_level = ours.geographic_level and theirs.geography_code = ours.geography_code and theirs.phase = ours.phase and theirs.measure = ours.measure
 )
 
 select
-    publication,
-    cast(time_period as integer) as time_period,
-    time_identifier,
-    geographic_level,
-    geography_code,
-    phase,
-    measure,
-    cast(ours as double) as ours,
-    cast(theirs as double) as theirs,
-    theirs_status,
-    cast(ours - theirs as double) as difference,
-    cast(school_cells as integer) as school_cells,
-    cast(school_cells_unpublished as integer) as school_cells_unpublished,
-    case
-        -- the DfE withheld its own aggregate cell: nothing to compare with
-        when theirs is null then theirs_status in ('suppressed', 'low', 'not_available') or ours = 0
-        else school_cells_unpublished > 0 and ours <= theirs
-    end as explained_by_suppression,
-    case
-        when theirs is not null then abs(ours - theirs) <= {{ tolerance }} * abs(theirs)
-    end as within_tolerance
+publication,
+cast(time_period as integer) as time_period,
+time_identifier,
+geographic_level,
+geography_code,
+phase,
+measure,
+cast(ours as double) as ours,
+cast(theirs as double) as theirs,
+theirs_status,
+cast(ours - theirs as double) as difference,
+cast(school_cells as integer) as school_cells,
+cast(school_cells_unpublished as integer) as school_cells_unpublished,
+case
+    -- the DfE withheld its own aggregate cell: nothing to compare with
+    when theirs is null then theirs_status in ('suppressed', 'low', 'not_available') or ours = 0
+    else school_cells_unpublished > 0 and ours <= theirs
+end as explained_by_suppression,
+case
+    when theirs is not null then abs(ours - theirs) <= {{ tolerance }} * abs(theirs)
+end as within_tolerance
 from joined
