@@ -25,7 +25,8 @@ from tests.dbt_helpers import build_warehouse
 FIX = FIXTURES / "indicators"
 T0 = datetime(2018, 9, 1, tzinfo=UTC)
 
-pytestmark = pytest.mark.integration
+# one dbt build per session, shared by every test here: keep them on one xdist worker
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dbt_indicators")]
 
 
 def _frame(table: str, csv: Path, drop: tuple[str, ...] = ()) -> pl.DataFrame:
