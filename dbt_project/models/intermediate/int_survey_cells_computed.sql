@@ -44,7 +44,8 @@ items as (
     group by all
 ),
 
--- pupils on roll in the surveyed year groups (census of the same year): the response-rate denominator
+-- pupils on roll in the surveyed year groups (census of the same year, else the latest earlier census):
+-- the response-rate denominator
 census as (
     select time_period, urn, measure, value, status
     from {{ ref('int_dfe_measures_unpivoted') }}
@@ -69,9 +70,15 @@ roll as (
         {{ is_usable('census.value', 'census.status') }} as usable
     from surveyed
     left join census
-        on census.time_period = surveyed.time_period
+        on census.time_period <= surveyed.time_period
         and census.urn = surveyed.urn
         and census.measure = surveyed.measure
+    -- that year's census, else the latest earlier one (an autumn wave comes before its January census)
+    qualify row_number() over (
+        partition by surveyed.time_period, surveyed.time_identifier, surveyed.instrument, surveyed.urn,
+            surveyed.year_group
+        order by census.time_period desc nulls last
+    ) = 1
 ),
 
 roll_cells as (
