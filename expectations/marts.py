@@ -2,7 +2,7 @@
 
 - percentages within 0-100 (`*_percent`); rates per 100 (`*_rate`) and ratios non-negative, not capped:
   suspensions per 100 pupils can exceed 100;
-- numerator <= denominator for shares (`*_percent`);
+- numerator <= denominator for shares (`*_percent`) with a value (UNCAPPED_SHARES excepted);
 - one row per key;
 - every School row joins GIAS (the set of URNs is a parameter);
 - drift against the previous release's mart: row counts per level and headline national values (Total
@@ -30,17 +30,23 @@ KEY = [
     "breakdown_value",
 ]
 ROW = ("geographic_level", "geography_code", "time_period", "indicator", "breakdown_value")
+# Shares whose numerator counts pupils over the whole year but whose denominator is the January census
+# headcount: pupil mobility lets them pass 100, and the DfE publishes such values (the real 2016/17 file has
+# a special school with 25 pupils suspended of 22 on roll: one_plus_fixed_rate 113.64). Not capped at 100.
+UNCAPPED_SHARES = ("one_plus_suspension_percent",)
 
 
 def prepare_mart(mart: pl.DataFrame) -> pl.DataFrame:
     ind = pl.col("indicator")
-    share = ind.str.ends_with("_percent")
+    uncapped = ind.is_in(UNCAPPED_SHARES)
+    share = ind.str.ends_with("_percent") & ~uncapped
+    published = pl.col("value_status") == "value"
     return mart.with_columns(
         pl.when(share).then(pl.col("value")).alias("percent_value"),
-        pl.when(ind.str.ends_with("_rate") | ind.str.ends_with("_ratio"))
+        pl.when(ind.str.ends_with("_rate") | ind.str.ends_with("_ratio") | uncapped)
         .then(pl.col("value"))
         .alias("rate_value"),
-        pl.when(share & pl.col("numerator").is_not_null() & pl.col("denominator").is_not_null())
+        pl.when(share & published & pl.col("numerator").is_not_null() & pl.col("denominator").is_not_null())
         .then(pl.col("numerator") - pl.col("denominator"))
         .alias("numerator_minus_denominator"),
         pl.when(pl.col("geographic_level") == "School")

@@ -33,7 +33,10 @@ def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, home: 
     h = home.home()
     run_dir = h.run_dir(context.run_id)
     target = h.dbt_target / context.run_id
-    invocation = dbt.cli(["build"], context=context, target_path=target, raise_on_error=False)
+    # settings a user changes reach dbt as vars (dbt_project.yml holds the same defaults)
+    dbt_vars = {"reconciliation_tolerance": h.settings["gates"]["reconciliation_tolerance"]}
+    invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context, target_path=target,
+                         raise_on_error=False)
     yield from invocation.stream()
     results = invocation.get_artifact("run_results.json")
     summary = {

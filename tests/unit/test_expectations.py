@@ -218,6 +218,23 @@ def test_mart_gate_fails_on_bad_mart(mart):
     assert rec.table == "mart_reconciliation" and rec.offending[0]["geography_code"] == "E92000001"
 
 
+def test_one_plus_suspension_share_may_pass_100_but_other_shares_may_not(mart):
+    """The DfE publishes one_plus_fixed_rate 113.64 (25 pupils suspended, 22 on the census roll): pupils
+    counted over the year against a January headcount. Other shares stay within 0-100."""
+    row = mart.filter((pl.col("indicator") == "fsm_percent") & (pl.col("geography_code") == "100001"))
+    over = row.with_columns(numerator=pl.lit(25.0), denominator=pl.lit(22.0), value=pl.lit(113.63636))
+    good = pl.concat([mart, over.with_columns(indicator=pl.lit("one_plus_suspension_percent"))],
+                     how="vertical_relaxed")
+    result = mart_gate(good.unique(subset=["time_period", "time_identifier", "geographic_level", "geography_code",
+                                          "indicator", "breakdown", "breakdown_value"], keep="last"),
+                       gias_urns=urns(mart))
+    assert result.passed, result.summary()
+    bad = pl.concat([mart.filter(~((pl.col("indicator") == "ehcp_percent") & (pl.col("geography_code") == "100001"))),
+                     over.with_columns(indicator=pl.lit("ehcp_percent"))], how="vertical_relaxed")
+    f = failed(mart_gate(bad, gias_urns=urns(mart)))
+    assert {"percent_within_0_100", "numerator_not_above_denominator"} <= set(f)
+
+
 def test_mart_drift_halving_of_schools_fails(mart):
     schools = mart.filter(pl.col("geographic_level") == "School")
     halved = mart.filter(pl.col("geographic_level") != "School").vstack(

@@ -1,0 +1,138 @@
+"""The spine on real bytes: the real 2016/17 exclusions file (no URN: resolved from GIAS by LA code and
+establishment number) and the real GIAS sample plus generated rows, through dbt and the gates to a release."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import pytest
+
+from tests.pipeline_helpers import belonging, current, manifest, release_query, tree_hashes
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("pipeline")]
+
+EXCLUSIONS = "ees2019_exclusions_by_geographic_level_201617_subset.csv"
+PHASES = {"State-funded primary": "Primary", "State-funded secondary": "Secondary", "Special": "Not applicable"}
+TYPE_GROUPS = {"Special": ("Community special school", "Special schools")}
+
+
+def write_gias(reference, path, schools):
+    """The real 133-column GIAS sample with one generated row per school of the real exclusions file."""
+    with open(reference / "dfe" / "gias_edubasealldata_sample_2018.csv", encoding="cp1252", newline="") as fh:
+        rows = list(csv.reader(fh))
+    header = rows[0]
+    out = rows[1:]
+    for i, s in enumerate(sorted(schools.values(), key=lambda s: s["laestab"])):
+        row = dict.fromkeys(header, "")
+        academy = "academy" in s["academy_type"].lower() or "free school" in s["academy_type"].lower()
+        type_name, group = TYPE_GROUPS.get(s["school_type"], (
+            "Academy converter" if academy else "Community school",
+            "Academies" if academy else "Local authority maintained schools"))
+        row.update({
+            "URN": str(600000 + i), "LA (code)": s["old_la_code"], "LA (name)": s["la_name"],
+            "EstablishmentNumber": s["estab"], "EstablishmentName": f"School {s['laestab']}",
+            "TypeOfEstablishment (name)": type_name, "EstablishmentTypeGroup (name)": group,
+            "EstablishmentStatus (name)": "Open", "OpenDate": "01-09-2005",
+            "PhaseOfEducation (name)": PHASES[s["school_type"]],
+            "GOR (name)": "London" if "London" in s["region_name"] else s["region_name"],
+            "GSSLACode (name)": s["new_la_code"], "NumberOfPupils": "",
+            "Trusts (code)": f"5{s['old_la_code']}" if academy else "",
+            "Trusts (name)": f"{s['la_name']} Academies Trust" if academy else "",
+            "HeadFirstName": "Ada", "HeadLastName": "Planted-Head-Name",
+        })
+        out.append([row[h] for h in header])
+    with open(path, "w", encoding="cp1252", newline="") as fh:
+        writer = csv.writer(fh, quoting=csv.QUOTE_ALL)
+        writer.writerow(header)
+        writer.writerows(out)
+    return {s["laestab"]: str(600000 + i) for i, s in enumerate(sorted(schools.values(), key=lambda s: s["laestab"]))}
+
+
+@pytest.fixture(scope="module")
+def real_home(tmp_path_factory, reference):
+    home = tmp_path_factory.mktemp("real") / "home"
+    (home / "landing" / "dfe").mkdir(parents=True)
+    (home / "landing" / "gias").mkdir(parents=True)
+    shutil.copy(reference / "dfe" / EXCLUSIONS, home / "landing" / "dfe" / EXCLUSIONS)
+    shutil.copy(reference / "dfe" / EXCLUSIONS.replace(".csv", ".meta.csv"), home / "landing" / "dfe")
+    with open(reference / "dfe" / EXCLUSIONS, encoding="utf-8-sig", newline="") as fh:
+        school_rows = [r for r in csv.DictReader(fh) if r["geographic_level"] == "School"]
+    schools = {r["laestab"]: r for r in school_rows}
+    urns = write_gias(reference, home / "landing" / "gias" / "edubasealldata20170920.csv", schools)
+    # The reference file holds the first 12,880 of 235,050 school rows: its LA, regional and national totals
+    # cannot reconcile with the sums of the rows it has, so this home allows any difference.
+    (home / "settings.yaml").write_text("gates:\n  reconciliation_tolerance: 1000000000\n", encoding="utf-8")
+    proc = belonging("refresh", home=home, key=None)
+    return {"home": home, "proc": proc, "urns": urns, "rows": school_rows}
+
+
+def test_real_exclusions_file_is_published(real_home):
+    proc = real_home["proc"]
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "published release" in proc.stdout
+    release = current(real_home["home"])
+    m = manifest(release)
+    inputs = {i["file"]: i for i in m["inputs"]}
+    assert inputs[f"dfe/{EXCLUSIONS}"]["rows"] == 20000
+    assert all(g["passed"] for g in m["gates"])
+
+
+@pytest.mark.parametrize("laestab,year,suspension_rate,one_plus,perm_status", [
+    ("2084002", 201617, 3 / 140 * 100, 3 / 140 * 100, "suppressed"),  # Lambeth 16-19 free school: perm `x`
+    ("9354604", 201617, 0.0, 0.0, "value"),  # Suffolk 16-19 converter academy: all zeros are real zeros
+])
+def test_named_school_values_resolved_through_gias(real_home, laestab, year, suspension_rate, one_plus,
+                                                   perm_status):
+    urn = real_home["urns"][laestab]
+    rows = dict((r[0], r[1:]) for r in release_query(real_home["home"], """
+        select indicator, value, value_status, school_laestab from mart_indicators
+        where geographic_level = 'School' and geography_code = ? and time_period = ?
+          and breakdown = 'Total'""", [urn, year]))
+    assert rows["suspension_rate"][0] == pytest.approx(suspension_rate)
+    assert rows["one_plus_suspension_percent"][0] == pytest.approx(one_plus)
+    assert rows["permanent_exclusion_rate"][1] == perm_status
+    if perm_status == "suppressed":
+        assert rows["permanent_exclusion_rate"][0] is None  # `x` is never 0
+    assert rows["suspension_rate"][2] == laestab
+
+
+def test_la_rate_is_ratio_of_sums_of_its_schools(real_home):
+    """Lambeth 2016/17: summed suspensions over summed headcount of the schools with both published."""
+    rows = [r for r in real_home["rows"] if r["new_la_code"] == "E09000022" and r["time_period"] == "201617"
+            and r["fixed_excl"].isdigit() and r["headcount"].isdigit()]
+    assert len(rows) >= 2
+    expected = sum(int(r["fixed_excl"]) for r in rows) / sum(int(r["headcount"]) for r in rows) * 100
+    (value, included), = release_query(real_home["home"], """
+        select value, schools_included from mart_indicators where geographic_level = 'Local authority'
+          and geography_code = 'E09000022' and time_period = 201617 and indicator = 'suspension_rate'
+          and breakdown = 'Total'""")
+    assert value == pytest.approx(expected)
+    assert included == len(rows)
+
+
+def test_failing_gate_keeps_current_and_names_the_check(real_home):
+    """With the default tolerance the subset file's own totals do not reconcile: the gate says so and
+    nothing published changes."""
+    home = real_home["home"]
+    before = current(home)
+    hashes = tree_hashes(before)
+    (home / "settings.yaml").unlink()
+    proc = belonging("refresh", home=home, key=None)
+    assert proc.returncode == 1
+    assert "FAILED" in proc.stdout and "releases/current unchanged" in proc.stdout
+    assert "mart_gate" in proc.stdout and "reconcil" in proc.stdout
+    assert current(home) == before
+    assert tree_hashes(before) == hashes
+    status = belonging("status", home=home, key=None)
+    assert "last refresh: failed" in status.stdout and "mart_gate" in status.stdout
+
+
+def test_personal_data_of_gias_never_reaches_the_home(real_home):
+    home = real_home["home"]
+    for path in (home / "lake").rglob("*"):
+        if path.is_file():
+            assert b"Planted-Head-Name" not in path.read_bytes(), path
+    for path in current(home).rglob("*"):
+        if path.is_file():
+            assert b"Planted-Head-Name" not in path.read_bytes(), path
