@@ -55,3 +55,57 @@ def tree_hashes(root: Path) -> dict[str, str]:
 
 def manifest(release: Path) -> dict:
     return json.loads((release / "manifest.json").read_text(encoding="utf-8"))
+
+
+def write_gias(reference: Path, path: Path, schools: list[dict]) -> None:
+    """The real 133-column GIAS sample (cp1252, every field quoted) with generated rows appended.
+
+    Each school is a dict of GIAS column -> value; columns not given are empty.
+    """
+    import csv
+
+    with open(reference / "dfe" / "gias_edubasealldata_sample_2018.csv", encoding="cp1252", newline="") as fh:
+        rows = list(csv.reader(fh))
+    header = rows[0]
+    out = rows[1:]
+    for school in schools:
+        row = dict.fromkeys(header, "")
+        row.update({"EstablishmentStatus (name)": "Open", "OpenDate": "01-09-2005"})
+        row.update(school)
+        out.append([row[h] for h in header])
+    with open(path, "w", encoding="cp1252", newline="") as fh:
+        writer = csv.writer(fh, quoting=csv.QUOTE_ALL)
+        writer.writerow(header)
+        writer.writerows(out)
+
+
+def scan_for_markers(root: Path, marker: str, *, skip: tuple[str, ...] = ("landing",)) -> list[str]:
+    """Every place under root (but `skip`) where `marker` occurs: text and binary files byte for byte,
+    Parquet files by value (their pages are compressed), DuckDB files by querying every text column."""
+    import polars as pl
+
+    hits: list[str] = []
+    needle = marker.encode()
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.relative_to(root).parts[0] in skip:
+            continue
+        if path.suffix == ".parquet":
+            frame = pl.read_parquet(path)
+            for col in frame.columns:
+                if frame[col].cast(pl.String, strict=False).str.contains(marker, literal=True).any():
+                    hits.append(f"{path}:{col}")
+        elif path.suffix == ".duckdb":
+            con = duckdb.connect(str(path), read_only=True)
+            try:
+                cols = con.execute("""select table_schema, table_name, column_name from information_schema.columns
+                                      where data_type = 'VARCHAR'""").fetchall()
+                for schema, table, col in cols:
+                    n = con.execute(f'select count(*) from "{schema}"."{table}" where "{col}" like ?',
+                                    [f"%{marker}%"]).fetchone()[0]
+                    if n:
+                        hits.append(f"{path}:{table}.{col}")
+            finally:
+                con.close()
+        elif needle in path.read_bytes():
+            hits.append(str(path))
+    return hits
