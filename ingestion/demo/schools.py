@@ -9,6 +9,7 @@ trust that year, which the GIAS, DfE and survey writers all share.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -120,7 +121,11 @@ def load_lookup(path: Path = GEOGRAPHY_LOOKUP) -> tuple[dict[str, str], list[tup
         for row in csv.DictReader(fh):
             if row["geographic_level"] == "Regional":
                 regions[row["code"]] = row["name"]
-            elif row["geographic_level"] == "Local authority" and row["old_la_code"].isdigit():
+            elif (
+                row["geographic_level"] == "Local authority"
+                and row["old_la_code"].isdigit()
+                and re.match(r"^E(0[6-9]|10)", row["code"])
+            ):
                 las[row["old_la_code"]] = (row["old_la_code"], row["code"], row["name"])
     return regions, [las[k] for k in sorted(las)]
 
@@ -407,8 +412,9 @@ def build_world(scale: str = "small", seed: int = 2026) -> World:
             w = TRUST_WORDS[int(rng.integers(len(TRUST_WORDS)))]
             s = TRUST_SUFFIX[int(rng.integers(len(TRUST_SUFFIX)))]
             nm = f"{w} {s}" if i < len(TRUST_WORDS) * 2 else f"{w} {s} {i}"
-            if i % 11 == 5:
-                nm = f"The Diocese of {PLACES[i % len(PLACES)]} Catholic Multi Academy Trust"
+            diocese = f"The Diocese of {PLACES[(i // 11) % len(PLACES)]} Catholic Multi Academy Trust"
+            if i % 11 == 5 and diocese not in used:
+                nm = diocese
             if nm not in used:
                 used.add(nm)
                 break
@@ -471,13 +477,13 @@ def build_world(scale: str = "small", seed: int = 2026) -> World:
     urn_2018 = np.empty(n_schools, dtype=np.int64)
     urn_2018[~academy_2018] = 100_000 + np.sort(rng.choice(35_000, (~academy_2018).sum(), replace=False))
     urn_2018[academy_2018] = 136_000 + np.sort(rng.choice(14_000, academy_2018.sum(), replace=False))
-    urn_new = 150_000 + rng.choice(12_000, n_schools, replace=False)
+    urn_new = 150_000 + rng.choice(60_000, n_schools, replace=False)
     estab_base = np.select([phase == "Primary", phase == "Secondary"], [2000, 4000], 7000)
     estab_2018 = estab_base + rng.choice(1000, n_schools)
     estab_new = estab_base + 1000 + rng.choice(999, n_schools)
     # LAESTAB must be unique within an LA: de-duplicate by bumping
-    estab_2018 = _unique_within(la_idx, estab_2018)
-    estab_new = _unique_within(la_idx, estab_new)
+    both = _unique_within(np.concatenate([la_idx, la_idx]), np.concatenate([estab_2018, estab_new]))
+    estab_2018, estab_new = both[:n_schools], both[n_schools:]
     open_2018 = rng.choice(
         np.array([date(1975, 4, 1), date(1990, 9, 1), date(2005, 9, 1), date(1974, 4, 1)]), n_schools
     )
@@ -564,7 +570,7 @@ def _unique_within(group: np.ndarray, values: np.ndarray) -> np.ndarray:
     for i in range(len(out)):
         v = int(out[i])
         while (int(group[i]), v) in seen:
-            v = v + 1 if v % 1000 != 999 else v - 999
+            v = v + 1 if v < 9999 else 1000
         seen[(int(group[i]), v)] = True
         out[i] = v
     return out

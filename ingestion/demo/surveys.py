@@ -118,7 +118,7 @@ WAVES = (
     Wave("staff_belonging", 2024, "summer", date(2025, 6, 2), 38),
 )
 TOOL_SHARES = (("qualtrics", 34), ("googleforms", 24), ("surveymonkey", 15), ("redcap", 14), ("msforms", 13))
-NOT_IN_GIAS_URN = "169999"  # above every URN the world hands out
+NOT_IN_GIAS_URN = "135999"  # between the maintained (10xxxx-134999) and academy (136000+) URNs handed out
 
 
 def _tool_of(organiser: str, seed: int, la_rank: dict[str, int]) -> str:
@@ -197,10 +197,10 @@ def wave_responses(world: World, numbers: dict[int, pl.DataFrame], wave: Wave, s
             cnt = sum(s[f"n_{a}_{x}_{k}"].to_numpy() for a in ("ft", "pt") for x in ("girls", "boys"))
             eligible += np.where((y >= lo) & (y <= hi), cnt, 0)
         rate = np.where(phase == "Primary", rng.beta(6, 4, s.height), rng.beta(3, 6, s.height))
-        rate *= 0.55 if world.scale == "national" else 0.35
+        rate *= 0.19 if world.scale == "national" else 0.35
     else:
         eligible = np.round(s["headcount"].to_numpy() / 11 + 10).astype(np.int64)
-        rate = rng.beta(6, 3, s.height)
+        rate = rng.beta(6, 3, s.height) * (0.27 if world.scale == "national" else 1.0)
     count = rng.binomial(eligible, rate)
     n = int(count.sum())
     idx = np.repeat(np.arange(s.height), count)
@@ -750,6 +750,7 @@ def write_surveys(
         frame = wave_responses(world, numbers, wave, seed)
         rng = np.random.default_rng([seed, wave.year, len(wave.instrument), 99])
         short = "pupil" if wave.instrument == "pupil_belonging" else "staff"
+        per_school_done = 0  # national scale: only a couple of LAs export one SurveyMonkey file per school
         for tool in sorted(set(frame["tool"])):
             sub = frame.filter(pl.col("tool") == tool)
             folder = root / tool / wave.label
@@ -802,9 +803,9 @@ def write_surveys(
                         _write_text(folder / f"{stem}.csv", head, _csv_rows(data, trailing_comma=True))
                     )
                 elif tool == "surveymonkey":
-                    if org.startswith(
-                        "LA"
-                    ):  # LA-run collectors: one export per school, school in the file name
+                    per_school = org.startswith("LA") and (world.scale == "small" or per_school_done < 2)
+                    if per_school:  # LA-run collectors: one export per school, school in the file name
+                        per_school_done += 1
                         for (urn,), one in part.partition_by(
                             "reported_urn", as_dict=True, maintain_order=True
                         ).items():

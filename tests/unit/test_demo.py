@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from ingestion.demo import generate
+from ingestion.demo.surveys import NOT_IN_GIAS_URN
 
 PUB_FILES = {
     "exclusions": ("exc_school", "exclusions_by_geographic_level"),
@@ -289,7 +290,10 @@ def test_aggregate_rows_equal_the_sums_of_school_rows(demo, pub, label, measures
     assert levels == {"national", "regional", "local authority", "school"}
     for measure in measures:
         assert reconcile(frame, measure, phase_col, symbols) == []
-    if symbols:  # small school cells are suppressed with the vintage's symbol (and their rates with them)
+    if symbols and not (
+        pub == "absence" and YEARS[label]
+    ):  # (a school with 1-2 persistent absentees is rare)
+        # small school cells are suppressed with the vintage's symbol
         assert any(frame[m].is_in(symbols).any() for m in measures)
 
 
@@ -444,7 +448,7 @@ def test_legacy_qualtrics_surveymonkey_google_redcap_layouts(demo):
     assert any(t.endswith("[I feel lonely at school]") for t in texts)  # final full stop dropped
     assert any(t.endswith("[I feel lonely at school.]") for t in texts)
     urns = {r[2] for g in google for r in list(csv.reader(io.StringIO(g.read_text(encoding="utf-8"))))[1:]}
-    assert "169999" in urns  # a URN GIAS does not know
+    assert NOT_IN_GIAS_URN in urns  # a URN GIAS does not know
     redcap = read_strings(sorted((landing / "surveys" / "redcap").rglob("*pupil*.csv"))[0])
     assert redcap.columns[:5] == [
         "record_id",
