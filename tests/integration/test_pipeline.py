@@ -1,0 +1,148 @@
+"""The demo end to end, as a user runs it: `belonging demo`, then SQL while another refresh runs, the lock,
+reproducible extracts, the screener on the published files, releases and roll back, status and validate."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import stat
+import time
+
+import pytest
+
+from orchestration.settings import GEOGRAPHY_LOOKUP
+from tests.pipeline_helpers import belonging, current, manifest, popen_belonging, release_query, tree_hashes
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("pipeline")]
+
+LEVELS = {"School", "MAT", "Local authority", "Regional", "National"}
+ADMIN = ["pupils_headcount", "fsm_percent", "sen_support_percent", "ehcp_percent", "overall_absence_percent",
+         "persistent_absence_percent", "severe_absence_percent", "suspension_rate", "one_plus_suspension_percent",
+         "permanent_exclusion_rate", "send_representation_ratio", "fsm_representation_ratio"]
+PUPIL = ["respondents", "response_rate_percent", "belonging_score_mean", "belonging_positive_percent",
+         "belonging_gap_send", "belonging_gap_fsm", "outsider_agree_percent", "lonely_agree_percent"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    home = tmp_path_factory.mktemp("demo") / "home"
+    proc = belonging("demo", home=home, key=None)  # the demo sets its own pseudonym key
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return {"home": home, "first": current(home), "proc": proc}
+
+
+def test_demo_publishes_a_complete_read_only_release(demo):
+    release = demo["first"]
+    assert "published release" in demo["proc"].stdout
+    m = manifest(release)
+    assert m["release_id"] == release.name
+    names = {e["name"] for e in m["extracts"]}
+    for family in ("admin_indicators", "pupil_belonging", "staff_belonging"):
+        for level in ("school", "mat", "la", "regional", "national"):
+            assert f"{family}_{level}" in names
+    for name in names:
+        for suffix in (".csv", ".meta.csv", ".parquet"):
+            assert (release / "extracts" / f"{name}{suffix}").exists()
+    kinds = {i["kind"] for i in m["inputs"]}
+    assert {"dfe", "gias_establishments", "gias_links", "survey"} <= kinds
+    assert all(len(i["sha256"]) == 64 for i in m["inputs"])
+    assert m["gates"] and all(g["passed"] for g in m["gates"])
+    assert (release / "warehouse.duckdb").exists()
+    assert list(release.rglob("index.html")), "Great Expectations Data Docs are in the release"
+    for path in release.rglob("*"):
+        if path.is_file():
+            assert not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH), path
+
+
+def test_every_indicator_at_every_level(demo):
+    found = {}
+    for indicator, level in release_query(demo["home"], """
+            select distinct indicator, geographic_level from mart_indicators where value is not null"""):
+        found.setdefault(indicator, set()).add(level)
+    for indicator in ADMIN + PUPIL + ["staff_belonging_score_mean"]:
+        assert found.get(indicator) == LEVELS, (indicator, found.get(indicator))
+    (n,), = release_query(demo["home"], "select count(*) from mart_inclusion_profile")
+    assert n > 0
+
+
+def test_demo_extracts_pass_the_screener_read_as_files(demo):
+    from expectations.extracts import extract_gate
+
+    extracts = demo["first"] / "extracts"
+    csvs = sorted(p for p in extracts.glob("*.csv") if not p.name.endswith(".meta.csv"))
+    assert len(csvs) == 15
+    for path in csvs:
+        result = extract_gate(path, path.with_name(path.name[:-4] + ".meta.csv"), GEOGRAPHY_LOOKUP)
+        assert result.passed, result.summary()
+        text = path.read_text(encoding="utf-8")
+        rows = list(csv.reader(io.StringIO(text)))
+        assert all(cell not in ("", "NA", "NULL", ":", ".") for row in rows[1:] for cell in row), path.name
+
+
+def test_sql_answers_from_current_release_while_a_refresh_runs(demo):
+    home = demo["home"]
+    before = current(home)
+    before_hashes = tree_hashes(before)
+    expected = belonging("sql", "select count(*) from mart_indicators", "--format", "csv", home=home, check=True)
+    refresh = popen_belonging("refresh", home=home)
+    answers, overlapped, busy = [], 0, None
+    deadline = time.time() + 600
+    while refresh.poll() is None and time.time() < deadline:
+        answer = belonging("sql", "select count(*) from mart_indicators", "--format", "csv", home=home)
+        answers.append(answer)
+        if refresh.poll() is None:
+            overlapped += 1  # this query started and finished while the refresh was still running
+            if busy is None and (home / ".refresh.lock").exists():
+                busy = belonging("refresh", home=home)
+    out, err = refresh.communicate(timeout=600)
+    assert refresh.returncode == 0, out[-3000:] + err[-3000:]
+    assert overlapped >= 2
+    assert all(a.returncode == 0 for a in answers), [a.stderr for a in answers if a.returncode]
+    assert {a.stdout for a in answers} == {expected.stdout}
+    assert busy is not None and busy.returncode == 3
+    assert "another refresh is running" in busy.stderr
+    # the new release is current; the old one is untouched
+    after = current(home)
+    assert after != before
+    assert tree_hashes(before) == before_hashes
+    # reproducible: same landing files and code, byte-identical extracts
+    for name in ("admin_indicators_school.csv", "pupil_belonging_mat.csv", "staff_belonging_national.meta.csv"):
+        assert (before / "extracts" / name).read_bytes() == (after / "extracts" / name).read_bytes()
+
+
+def test_releases_list_and_roll_back(demo):
+    home = demo["home"]
+    listing = belonging("releases", home=home, check=True).stdout
+    lines = [line for line in listing.splitlines() if line.strip()]
+    assert len(lines) == 2
+    assert lines[-1].startswith("*")  # the newest is current
+    first = demo["first"].name
+    assert belonging("publish", "--release", first, home=home, check=True).returncode == 0
+    assert current(home).name == first
+    refused = belonging("publish", "--release", "no-such-release", home=home)
+    assert refused.returncode == 1 and "no-such-release" in refused.stderr
+    assert current(home).name == first
+
+
+def test_status_reports_release_refresh_and_quarantine(demo):
+    out = belonging("status", home=demo["home"], check=True).stdout
+    assert f"current release: {demo['first'].name}" in out
+    assert "last refresh: published" in out
+    assert "school_not_in_gias" in out  # the demo's survey response from a URN GIAS does not know
+    assert "survey responses excluded" in out and "preview=" in out and "duplicate=" in out
+
+
+def test_validate_names_what_would_load_and_what_would_not(demo, tmp_path):
+    home = demo["home"]
+    dfe_file = next(p for p in (home / "landing" / "dfe").rglob("*.csv") if not p.name.endswith(".meta.csv"))
+    ok = belonging("validate", str(dfe_file), home=home)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "recognised: dfe /" in ok.stdout and "rows_by_level" in ok.stdout
+    bad = tmp_path / "suspensions.csv"
+    bad.write_text("time_period,time_identifier,geographic_level,country_code,country_name,mystery_col\n"
+                   "202324,Academic year,National,E92000001,England,1\n", encoding="utf-8")
+    rejected = belonging("validate", str(bad), home=home)
+    assert rejected.returncode == 1
+    assert "REJECTED" in rejected.stdout and "mystery_col" in rejected.stdout
+    assert not os.path.exists(home / "landing" / "quarantine" / "suspensions.csv")  # validate writes nothing
