@@ -524,3 +524,28 @@ def test_pupil_answers_are_consistent_and_lower_with_send_and_fsm(demo):
     }
     assert by["send=1"] < by["send=2"] - 0.1
     assert by["fsm=1"] < by["fsm=2"] - 0.05
+
+
+def test_census_columns_are_filled_consistently(demo):
+    landing, _ = demo
+    spc = read_strings(dfe_path(landing, "census", "2023-24")).filter(pl.col("geographic_level") == "School")
+    num = spc.select(
+        pl.all().exclude("URN", "Estab", "LAEstab", "school_name").cast(pl.Float64, strict=False)
+    )
+    year_groups = [c for c in spc.columns if re.match(r"^(Part|Full) time (girls|boys) ", c)]
+    ages = [c for c in spc.columns if re.match(r"^\(?(part|full)[- ]time (girls|boys) aged ", c)]
+    language = [c for c in spc.columns if c.startswith("number of pupils whose first language")]
+    ethnic = [
+        c
+        for c in spc.columns
+        if c.startswith("number of pupils classified as") or c == "number of pupils unclassified"
+    ]
+    head = num["headcount of pupils"]
+    for cols in (year_groups, ages, language, ethnic):
+        assert (num.select(pl.sum_horizontal(cols)).to_series() == head).all()
+    fsm = num["number of pupils known to be eligible for free school meals (Per"]
+    base = num["number of pupils (used for FSM calculation in Performance Tables"]
+    assert (fsm <= base).all() and (base <= head).all()
+    pct = num["% of pupils known to be eligible for free school meals (Performa"]
+    assert ((fsm / base * 100).round(1) - pct).abs().max() < 0.051
+    assert spc["URN"].str.contains(r"^\d{6}$").all() and spc["LAEstab"].str.contains(r"^\d{7}$").all()
