@@ -8,10 +8,13 @@ listed, nothing is registered in code.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -33,7 +36,15 @@ def normalise(text: object) -> str:
     punctuation ignored."""
     if text is None:
         return ""
-    s = unicodedata.normalize("NFKC", str(text)).translate(_QUOTES)
+    if isinstance(text, str):
+        return _normalise_str(text)
+    return _normalise_str(str(text))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _normalise_str(text: str) -> str:
+    # cached: a national load normalises the same few answer labels millions of times
+    s = unicodedata.normalize("NFKC", text).translate(_QUOTES)
     s = re.sub(r"\s+", " ", s).strip().casefold()
     return s.rstrip(_TRAILING).strip()
 
@@ -53,9 +64,17 @@ class Question:
     aliases: tuple[str, ...] = ()
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)  # tool -> column ids
 
-    @property
+    @cached_property
     def texts(self) -> frozenset[str]:
         return frozenset(normalise(t) for t in (self.text, *self.aliases))
+
+    @cached_property
+    def _codes(self) -> dict[str, int]:
+        """Normalised label -> code, first label wins (labels are distinct once normalised)."""
+        codes: dict[str, int] = {}
+        for i, label in enumerate(self.answers, start=1):
+            codes.setdefault(normalise(label), i)
+        return codes
 
     def column_ids(self, tool: str) -> frozenset[str]:
         ids = self.columns.get(tool, ())
@@ -72,9 +91,9 @@ class Question:
                 return int(value)
             return None
         s = normalise(value)
-        for i, label in enumerate(self.answers, start=1):
-            if normalise(label) == s:
-                return i
+        code = self._codes.get(s)
+        if code is not None:
+            return code
         if re.fullmatch(r"\d+(\.0+)?", s):
             n = int(float(s))
             if 1 <= n <= len(self.answers):
@@ -211,11 +230,28 @@ def load_instrument(path: Path | str) -> Instrument:
 
 
 def load_instruments(folder: Path | str | None = None) -> list[Instrument]:
-    """Every instrument in the folder (default ingestion/instruments/), sorted by file name."""
+    """Every instrument in the folder (default ingestion/instruments/), sorted by file name.
+
+    Parsed once per folder content: a national load reads thousands of exports, and parsing the YAML for
+    each was most of its time. The cache is keyed by the files' names and bytes, so an edited, added or
+    removed instrument file is read again.
+    """
     folder = Path(folder) if folder else INSTRUMENTS_DIR
-    found = [load_instrument(p) for p in sorted(folder.glob("*.y*ml"))]
+    paths = sorted(folder.glob("*.y*ml"))
+    digest = hashlib.sha256()
+    for p in paths:
+        try:
+            digest.update(p.name.encode("utf-8") + b"\0" + p.read_bytes() + b"\0")
+        except OSError as exc:
+            raise InstrumentError(f"{p.name}: cannot read instrument: {exc}") from exc
+    return list(_load_instruments(str(folder.resolve()), tuple(paths), digest.hexdigest()))
+
+
+@functools.lru_cache(maxsize=32)
+def _load_instruments(folder: str, paths: tuple[Path, ...], digest: str) -> tuple[Instrument, ...]:
+    found = [load_instrument(p) for p in paths]
     ids = [i.id for i in found]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise InstrumentError(f"{folder}: instrument ids defined twice: {dupes}")
-    return found
+    return tuple(found)
