@@ -191,7 +191,10 @@ def build_extracts(indicators: pl.DataFrame, out_dir: Path, geography_lookup: Pa
 
 
 def _with_lookup_geography(frame: pl.DataFrame, lookup: pl.DataFrame) -> pl.DataFrame:
-    """Replace geography names (and LA old codes) with the lookup's; fail on a code the lookup lacks."""
+    """Replace geography names (and LA old codes) with the lookup's; fail on a code the lookup lacks.
+
+    Column-wise: the error names the first offending mart row (1-based), as a row-by-row reading would.
+    """
     frame = frame.with_columns(pl.col(pl.String).str.strip_chars())
     nat = dict(lookup.filter(pl.col("geographic_level") == "National").select("code", "name").iter_rows())
     reg = dict(lookup.filter(pl.col("geographic_level") == "Regional").select("code", "name").iter_rows())
@@ -203,13 +206,9 @@ def _with_lookup_geography(frame: pl.DataFrame, lookup: pl.DataFrame) -> pl.Data
     ):
         las.setdefault(code, []).append((old, name))
 
-    def la_pair(new: str | None, old: str | None, row: int) -> tuple[str | None, str | None]:
-        if new is None:
-            return None, None
+    def la_pair(new: str, old: str | None) -> tuple[str | None, str | None] | None:
         if new not in las:
-            raise ExtractError(
-                f"mart_indicators row {row}: new_la_code {new!r} is not in the DfE geography lookup"
-            )
+            return None
         pairs = las[new]
         for o, n in pairs:
             if o == old:
@@ -217,31 +216,80 @@ def _with_lookup_geography(frame: pl.DataFrame, lookup: pl.DataFrame) -> pl.Data
         digits = [p for p in pairs if p[0] and p[0].isdigit()]
         return (digits or pairs)[-1 if len(digits) > 1 else 0]
 
-    rows = []
-    for i, r in enumerate(frame.iter_rows(named=True), start=1):
-        if r["country_code"] not in nat:
+    def col(name: str) -> pl.Expr:
+        return pl.col(name) if name in frame.columns else pl.lit(None, pl.String)
+
+    level = pl.col("geographic_level")
+    work = frame.with_row_index("_row", offset=1).with_columns(
+        pl.when((level == "Local authority") & col("new_la_code").is_null())
+        .then(pl.col("geography_code"))
+        .otherwise(col("new_la_code"))
+        .alias("_new"),
+        col("old_la_code").alias("_old"),
+    )
+    # every (new, old) LA pair present, resolved once through the lookup
+    pairs = work.filter(pl.col("_new").is_not_null()).group_by("_new", "_old").agg(pl.col("_row").min())
+    resolved = {(new, old): la_pair(new, old) for new, old, _ in pairs.iter_rows()}
+    bad_country = work.filter(col("country_code").is_null() | ~col("country_code").is_in(list(nat)))["_row"]
+    bad_region = work.filter(col("region_code").is_not_null() & ~col("region_code").is_in(list(reg)))["_row"]
+    bad_la = [row for new, old, row in pairs.iter_rows() if resolved[(new, old)] is None]
+    firsts = (bad_country.min(), bad_region.min(), min(bad_la, default=None))
+    found = [(row, order) for order, row in enumerate(firsts) if row is not None]
+    if found:
+        row, order = min(found)
+        kind = ("country", "region", "la")[order]
+        r = work.row(row - 1, named=True)
+        if kind == "country":
             raise ExtractError(
-                f"mart_indicators row {i}: country_code {r['country_code']!r} is not in the lookup"
+                f"mart_indicators row {row}: country_code {r['country_code']!r} is not in the lookup"
             )
-        r["country_name"] = nat[r["country_code"]]
-        if r.get("region_code") is not None:
-            if r["region_code"] not in reg:
-                raise ExtractError(
-                    f"mart_indicators row {i}: region_code {r['region_code']!r} is not in the lookup"
-                )
-            r["region_name"] = reg[r["region_code"]]
-        if r["geographic_level"] == "Local authority" and r.get("new_la_code") is None:
-            r["new_la_code"] = r["geography_code"]
-        if r.get("new_la_code") is not None:
-            r["old_la_code"], r["la_name"] = la_pair(r["new_la_code"], r.get("old_la_code"), i)
-        if r["geographic_level"] == "Regional" and r.get("region_code") is None:
-            r["region_code"], r["region_name"] = r["geography_code"], reg.get(r["geography_code"])
-        if r["geographic_level"] == "MAT" and r.get("trust_id") is None:
-            r["trust_id"] = r["geography_code"]
-        if r["geographic_level"] == "School" and r.get("school_urn") is None:
-            r["school_urn"] = r["geography_code"]
-        rows.append(r)
-    return pl.DataFrame(rows, schema=frame.schema)
+        if kind == "region":
+            raise ExtractError(
+                f"mart_indicators row {row}: region_code {r['region_code']!r} is not in the lookup"
+            )
+        raise ExtractError(
+            f"mart_indicators row {row}: new_la_code {r['_new']!r} is not in the DfE geography lookup"
+        )
+
+    la_map = pl.DataFrame(
+        [(new, old, *resolved[(new, old)]) for new, old in resolved],
+        schema={"_new": pl.String, "_old": pl.String, "_la_old": pl.String, "_la_name": pl.String},
+        orient="row",
+    )
+    work = work.join(la_map, on=["_new", "_old"], how="left", nulls_equal=True)
+    has_la = pl.col("_new").is_not_null()
+    names = {
+        "country_name": col("country_code").replace_strict(nat, default=None, return_dtype=pl.String),
+        "new_la_code": pl.col("_new"),
+        "old_la_code": pl.when(has_la).then(pl.col("_la_old")).otherwise(col("old_la_code")),
+        "la_name": pl.when(has_la).then(pl.col("_la_name")).otherwise(col("la_name")),
+    }
+    regional_fill = (level == "Regional") & col("region_code").is_null()
+    region_name = (
+        pl.when(col("region_code").is_not_null())
+        .then(col("region_code").replace_strict(reg, default=None, return_dtype=pl.String))
+        .otherwise(col("region_name"))
+    )
+    names["region_name"] = (
+        pl.when(regional_fill)
+        .then(pl.col("geography_code").replace_strict(reg, default=None, return_dtype=pl.String))
+        .otherwise(region_name)
+    )
+    names["region_code"] = pl.when(regional_fill).then(pl.col("geography_code")).otherwise(col("region_code"))
+    names["trust_id"] = (
+        pl.when((level == "MAT") & col("trust_id").is_null())
+        .then(pl.col("geography_code"))
+        .otherwise(col("trust_id"))
+    )
+    names["school_urn"] = (
+        pl.when((level == "School") & col("school_urn").is_null())
+        .then(pl.col("geography_code"))
+        .otherwise(col("school_urn"))
+    )
+    work = work.with_columns(
+        [expr.cast(frame.schema[name]).alias(name) for name, expr in names.items() if name in frame.columns]
+    )
+    return work.select(frame.columns)
 
 
 def _fmt(value: float | None, status: str | None, dp: int) -> str:
@@ -253,6 +301,26 @@ def _fmt(value: float | None, status: str | None, dp: int) -> str:
     if text.lstrip("-").strip("0.") == "":  # no negative zero
         text = text.lstrip("-")
     return text
+
+
+def _fmt_column(values: pl.Series, statuses: pl.Series, dp: int) -> list[str]:
+    """`_fmt` over a column: `values` already null wherever the status is not a number."""
+    spec = f".{dp}f"
+    out = []
+    for v, st in zip(values.to_list(), statuses.to_list(), strict=True):
+        if v is None:
+            out.append(SYMBOLS.get(st, "x"))
+            continue
+        text = format(v, spec)
+        if text[0] == "-" and text.lstrip("-").strip("0.") == "":  # no negative zero
+            text = text[1:]
+        out.append(text)
+    return out
+
+
+def _str_column(series: pl.Series) -> list[str]:
+    """Each value as `str()` writes it (None as `None`, as the CSV has always shown a missing id)."""
+    return [str(v) for v in series.to_list()]
 
 
 def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> ExtractInfo:
@@ -279,32 +347,41 @@ def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> 
                 )
     ids = [*key_cols, *[c for c in geo_cols if c not in key_cols], *(FILTERS if has_filters else ())]
     long_frame = pl.concat(long, how="vertical_relaxed").select(*ids, "_col", "_v", "published_status")
-    keys = long_frame.select(*ids).unique()
     dup = long_frame.group_by([*ids, "_col"]).len().filter(pl.col("len") > 1)
     if dup.height:
         raise ExtractError(f"{name}: more than one mart row for {dup.row(0, named=True)}")
 
-    csv_rows, typed = [], {c: [] for c in columns}
-    statuses = {c: [] for c in columns}
-    cells = {
-        (tuple(r[c] for c in ids), r["_col"]): (r["_v"], r["published_status"])
-        for r in long_frame.iter_rows(named=True)
-    }
-    # which columns exist per filter combination (a gap exists only on the Total row: elsewhere `z`)
-    present = {(k[0][-2:] if has_filters else (), k[1]) for k in cells}
-    sort_key = _sort_key(ids, has_filters)
-    for key in sorted(keys.iter_rows(), key=sort_key):
-        out = dict(zip(ids, key, strict=True))
-        for col, info in columns.items():
-            v, st = cells.get((key, col), (None, None))
-            if st is None:
-                st = (
-                    "not_available" if (key[-2:] if has_filters else (), col) in present else "not_applicable"
-                )
-            out[col] = _fmt(v, st, info.dp)
-            typed[col].append(float(v) if st in ("value", "low_reliability") and v is not None else None)
-            statuses[col].append(st)
-        csv_rows.append(out)
+    # one row per key, in key order: every value compared as text (None as ""); with filters the `Total`
+    # breakdown and value come first
+    text = [pl.col(c).cast(pl.String).fill_null("").alias(f"_s{i}") for i, c in enumerate(ids)]
+    order = [f"_s{i}" for i in range(len(ids))]
+    if has_filters:
+        *head, bd, bv = order
+        order = [*head, pl.col(bd) != "Total", bd, pl.col(bv) != "Total", bv]
+    keys = long_frame.select(*ids).unique().with_columns(text).sort(order).select(ids)
+    filter_of = list(FILTERS) if has_filters else []
+    typed, statuses, shown = {}, {}, {}
+    for col, info in columns.items():
+        cells = long_frame.filter(pl.col("_col") == col).select(*ids, "_v", "published_status")
+        # a column with no cell for a key: `x` where the filter combination has the column elsewhere, else `z`
+        # (a gap exists only on the Total row)
+        if filter_of:
+            present = cells.select(filter_of).unique().with_columns(pl.lit(True).alias("_present"))
+            joined = keys.join(cells, on=ids, how="left", nulls_equal=True, maintain_order="left").join(
+                present, on=filter_of, how="left", nulls_equal=True, maintain_order="left"
+            )
+            fallback = (
+                pl.when(pl.col("_present")).then(pl.lit("not_available")).otherwise(pl.lit("not_applicable"))
+            )
+        else:
+            joined = keys.join(cells, on=ids, how="left", nulls_equal=True, maintain_order="left")
+            fallback = pl.lit("not_available" if cells.height else "not_applicable")
+        joined = joined.with_columns(pl.coalesce(pl.col("published_status"), fallback).alias("_st"))
+        number = pl.col("_st").is_in(["value", "low_reliability"]) & pl.col("_v").is_not_null()
+        joined = joined.with_columns(pl.when(number).then(pl.col("_v").cast(pl.Float64)).alias("_typed"))
+        typed[col] = joined["_typed"]
+        statuses[col] = joined["_st"]
+        shown[col] = _fmt_column(joined["_typed"], joined["_st"], info.dp)
     header = [
         *MANDATORY,
         *[c for c in geo_cols if c not in MANDATORY],
@@ -312,15 +389,21 @@ def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> 
         *columns,
     ]
     csv_path, meta_path, pq_path = (out_dir / f"{name}{ext}" for ext in (".csv", ".meta.csv", ".parquet"))
-    _write_csv(csv_path, header, [[str(r[c]) for c in header] for r in csv_rows])
+    id_text = {c: _str_column(keys[c]) for c in header if c not in columns}
+    _write_csv(
+        csv_path, header, zip(*(id_text[c] if c in id_text else shown[c] for c in header), strict=True)
+    )
     _write_csv(meta_path, META_COLUMNS, _meta_rows(columns, has_filters))
+    ids_out = [c for c in header if c not in columns]
     table = pl.DataFrame(
-        {c: [r[c] for r in csv_rows] for c in header if c not in columns} | typed, strict=False
+        [keys[c] if keys[c].null_count() < keys.height else keys[c].cast(pl.Null) for c in ids_out]
+        + [typed[c].alias(c) for c in columns]
     ).with_columns(pl.col("time_period").cast(pl.Int32), *[pl.col(c).cast(pl.Float64) for c in columns])
-    table = table.with_columns([pl.Series(f"{c}_status", statuses[c], pl.String) for c in columns])
+    table = table.with_columns([statuses[c].alias(f"{c}_status") for c in columns])
     table.write_parquet(pq_path, compression="zstd", statistics=False)
+    rows = keys.height
     return ExtractInfo(
-        name, csv_path, meta_path, pq_path, len(csv_rows), _sha(csv_path), _sha(meta_path), _sha(pq_path)
+        name, csv_path, meta_path, pq_path, rows, _sha(csv_path), _sha(meta_path), _sha(pq_path)
     )
 
 
