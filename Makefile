@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/belonging demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check orchestration ingestion expectations publication tests

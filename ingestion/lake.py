@@ -67,21 +67,30 @@ class Lake:
             if not path.exists():
                 _atomic_parquet(empty_frame(table), path)
 
-    def has(self, table: str, sha256: str) -> bool:
-        return (self.table_dir(table) / f"{sha256}.parquet").exists()
+    def path(self, table: str, sha256: str, part: str | None = None) -> Path:
+        return self.table_dir(table) / (f"{sha256}-{part}.parquet" if part else f"{sha256}.parquet")
+
+    def has(self, table: str, sha256: str, part: str | None = None) -> bool:
+        return self.path(table, sha256, part).exists()
 
     def loaded(self, sha256: str) -> bool:
         """Whether a landing file with these bytes has been recorded (loaded or quarantined)."""
         return self.has("file_loads", sha256)
 
-    def write(self, table: str, frame: pl.DataFrame, source: SourceFile) -> Path | None:
-        """Append one source file's rows to a raw table. Returns the path written, or None if present."""
-        path = self.table_dir(table) / f"{source.sha256}.parquet"
+    def write(self, table: str, frame: pl.DataFrame, source: SourceFile, part: str | None = None) -> Path | None:
+        """Append one source file's rows (or one part of them, e.g. one academic year) to a raw table.
+
+        Returns the path written, or None when that file (part) is already in the lake.
+        """
+        path = self.path(table, source.sha256, part)
         if path.exists():
             return None
         frame = conform(table, with_provenance(frame, source))
         _atomic_parquet(frame, path)
         return path
+
+    def read_file(self, table: str, sha256: str) -> pl.DataFrame:
+        return pl.read_parquet(self.path(table, sha256), schema=TABLES[table], missing_columns="insert")
 
     def read(self, table: str) -> pl.DataFrame:
         self.ensure_tables()

@@ -172,6 +172,7 @@ FILE_LOADS: dict[str, pl.DataType] = {
     "rows_quarantined": pl.Int64(),
     "rows_excluded": pl.Int64(),
     "exclusions": pl.String(),  # JSON object: reason -> count (surveys: preview, spam, duplicate, ...)
+    "time_periods": pl.String(),  # JSON list of the academic years (YYYYYY) the file holds; DfE files only
     "status": pl.String(),  # loaded | quarantined_file
     "message": pl.String(),
 } | PROVENANCE

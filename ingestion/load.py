@@ -90,9 +90,19 @@ def quarantine_file(landing: Path, source: SourceFile, reason: str) -> Path:
     return target
 
 
-def record(lake: Lake, source: SourceFile, result: ReadResult) -> FileOutcome:
+def record(lake: Lake, source: SourceFile, result: ReadResult, years: set[int] | None = None) -> FileOutcome:
+    """Write a file's rows, then its `file_loads` row. Tables with a `time_period` (the DfE publications) are
+    written one Parquet file per academic year, so each year is a partition of its own; with `years` only
+    those years are written (the rest can follow in a later run)."""
+    periods: set[int] = set()
     for table, frame in result.tables.items():
-        lake.write(table, frame, source)
+        if result.source_kind == "dfe" and "time_period" in frame.columns:
+            for (period,), part in frame.partition_by("time_period", as_dict=True, maintain_order=True).items():
+                periods.add(int(period))
+                if years is None or int(period) in years:
+                    lake.write(table, part, source, part=str(period))
+        else:
+            lake.write(table, frame, source)
     if result.quarantine.height:
         lake.write("quarantine", result.quarantine, source)
     loads = pl.DataFrame(
@@ -107,6 +117,7 @@ def record(lake: Lake, source: SourceFile, result: ReadResult) -> FileOutcome:
                 "rows_quarantined": result.quarantine.height,
                 "rows_excluded": sum(result.exclusions.values()),
                 "exclusions": json.dumps(result.exclusions, sort_keys=True),
+                "time_periods": json.dumps(sorted(periods)) if periods else None,
                 "status": "loaded",
                 "message": "",
             }
@@ -125,17 +136,29 @@ def record(lake: Lake, source: SourceFile, result: ReadResult) -> FileOutcome:
     )
 
 
+def missing_years(lake: Lake, sha256: str, years: set[int] | None) -> set[int]:
+    """Academic years of a loaded DfE file that the lake does not hold yet (of `years`, or of all)."""
+    load = lake.read_file("file_loads", sha256)
+    if load.is_empty() or not load["time_periods"][0]:
+        return set()
+    periods = set(json.loads(load["time_periods"][0]))
+    table = f"dfe_{load['publication'][0]}"
+    wanted = periods if years is None else periods & years
+    return {p for p in wanted if not lake.has(table, sha256, part=str(p))}
+
+
 def load_family(
     landing: Path,
     lake: Lake,
     family: str,
     reader: Callable[[SourceFile], ReadResult],
+    years: set[int] | None = None,
 ) -> LoadReport:
     lake.ensure_tables()
     report = LoadReport(family)
     for path in landing_files(landing, family):
         source = SourceFile.of(path, landing)
-        if lake.loaded(source.sha256):
+        if lake.loaded(source.sha256) and not missing_years(lake, source.sha256, years):
             report.files.append(FileOutcome(source.relative, "skipped", message="unchanged: already loaded"))
             continue
         try:
@@ -153,7 +176,7 @@ def load_family(
             log.warning("quarantined %s: %s (moved to %s)", source.relative, reason, moved)
             report.files.append(FileOutcome(source.relative, "quarantined_file", message=reason))
             continue
-        report.files.append(record(lake, source, result))
+        report.files.append(record(lake, source, result, years))
     return report
 
 
@@ -196,8 +219,9 @@ def load_gias(landing: Path, lake: Lake) -> LoadReport:
     return load_family(landing, lake, "gias", gias_reader)
 
 
-def load_dfe(landing: Path, lake: Lake) -> LoadReport:
-    return load_family(landing, lake, "dfe", dfe_reader)
+def load_dfe(landing: Path, lake: Lake, years: set[int] | None = None) -> LoadReport:
+    """Load DfE files; with `years` (academic years as 201617), only those years' rows are written."""
+    return load_family(landing, lake, "dfe", dfe_reader, years)
 
 
 def load_surveys(landing: Path, lake: Lake, *, pseudonym_key: bytes | None, settings: dict) -> LoadReport:

@@ -1,7 +1,10 @@
 """Lake assets: landing files -> raw Parquet. Thin wrappers over ingestion.load."""
 
 
+from datetime import date
+
 import dagster as dg
+import polars as pl
 
 from ingestion.lake import Lake
 from ingestion.load import LoadReport, load_dfe, load_gias, load_surveys
@@ -12,13 +15,30 @@ GIAS_TABLES = ("gias_establishments", "gias_links")
 DFE_TABLES = ("dfe_exclusions", "dfe_absence", "dfe_census", "dfe_sen")
 SURVEY_TABLES = ("survey_responses", "survey_answers", "survey_items")
 LAKE_GROUP = "lake"
+FIRST_ACADEMIC_YEAR = 2000  # 2000/01: older than any school-level file the DfE publishes
+
+
+def academic_year_keys(today: date | None = None) -> list[str]:
+    """Partition keys `YYYYYY` (201617 = 2016/17, as EES time_period) up to the current academic year."""
+    today = today or date.today()
+    last = today.year if today.month >= 9 else today.year - 1
+    return [f"{y}{(y + 1) % 100:02d}" for y in range(FIRST_ACADEMIC_YEAR, last + 1)]
+
+
+ACADEMIC_YEARS = dg.StaticPartitionsDefinition(academic_year_keys())
+# a run over every year (the refresh job's default): the range tags the refresh job carries
+ALL_YEARS_TAGS = {
+    "dagster/asset_partition_range_start": ACADEMIC_YEARS.get_first_partition_key(),
+    "dagster/asset_partition_range_end": ACADEMIC_YEARS.get_last_partition_key(),
+}
 
 
 def lake_key(table: str) -> dg.AssetKey:
     return dg.AssetKey(["lake", table])
 
 
-def _results(context: dg.AssetExecutionContext, report: LoadReport, tables: tuple[str, ...]):
+def _results(context: dg.AssetExecutionContext, report: LoadReport, tables: tuple[str, ...],
+             rows_by_year: dict[str, dict] | None = None):
     for outcome in report.files:
         if outcome.status == "quarantined_file":
             context.log.warning(f"quarantined {outcome.file}: {outcome.message}")
@@ -30,7 +50,8 @@ def _results(context: dg.AssetExecutionContext, report: LoadReport, tables: tupl
             )
     meta = report.as_metadata()
     for table in tables:
-        yield dg.MaterializeResult(asset_key=lake_key(table), metadata=meta)
+        extra = {"rows_by_academic_year": dg.MetadataValue.json(rows_by_year[table])} if rows_by_year else {}
+        yield dg.MaterializeResult(asset_key=lake_key(table), metadata={**meta, **extra})
 
 
 @dg.multi_asset(
@@ -46,11 +67,28 @@ def lake_gias(context: dg.AssetExecutionContext, home: HomeResource):
 @dg.multi_asset(
     specs=[dg.AssetSpec(lake_key(t), group_name=LAKE_GROUP, description=f"Raw lake table {t} (DfE EES)")
            for t in DFE_TABLES],
-    description="Reads DfE EES open-data CSVs (census, SEN, absence, exclusions; every vintage) into the lake.",
+    partitions_def=ACADEMIC_YEARS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description="Reads DfE EES open-data CSVs (census, SEN, absence, exclusions; every vintage) into the lake, "
+    "one Parquet file per source file and academic year: each academic year is a partition.",
 )
 def lake_dfe(context: dg.AssetExecutionContext, home: HomeResource):
     h = home.home()
-    yield from _results(context, load_dfe(h.landing, Lake(h.lake)), DFE_TABLES)
+    keys = set(context.partition_keys) if context.has_partition_key_range or context.has_partition_key else None
+    # every year at once (the refresh) also takes rows of years outside the partition list
+    years = None if keys is None or keys >= set(ACADEMIC_YEARS.get_partition_keys()) else {int(k) for k in keys}
+    lake = Lake(h.lake)
+    report = load_dfe(h.landing, lake, years)
+    yield from _results(context, report, DFE_TABLES, _rows_by_year(lake, years))
+
+
+def _rows_by_year(lake: Lake, years: set[int] | None) -> dict[str, dict]:
+    out = {}
+    for table in DFE_TABLES:
+        counts = (pl.scan_parquet(lake.glob(table)).group_by("time_period").len().collect()
+                  .sort("time_period"))
+        out[table] = {str(tp): n for tp, n in counts.iter_rows() if years is None or tp in years}
+    return out
 
 
 @dg.multi_asset(
