@@ -179,6 +179,10 @@ def build_extracts(indicators: pl.DataFrame, out_dir: Path, geography_lookup: Pa
         raise ExtractError("mart_indicators: no published_status column: run apply_disclosure_control first")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # only the columns an extract shows or is keyed by (a national mart has millions of rows)
+    used = {*TIME_COLUMNS, *GEOGRAPHY_COLUMNS, *FILTERS, "geography_code", "source", "indicator", "value"}
+    used |= {"ci_lower", "ci_upper", "published_status"}
+    indicators = indicators.select([c for c in indicators.columns if c in used])
     frame = _with_lookup_geography(indicators, load_geography_lookup(Path(geography_lookup)))
     infos = []
     for source in sorted(frame["source"].unique().to_list()):
@@ -228,11 +232,15 @@ def _with_lookup_geography(frame: pl.DataFrame, lookup: pl.DataFrame) -> pl.Data
         col("old_la_code").alias("_old"),
     )
     # every (new, old) LA pair present, resolved once through the lookup
-    pairs = work.filter(pl.col("_new").is_not_null()).group_by("_new", "_old").agg(pl.col("_row").min())
-    resolved = {(new, old): la_pair(new, old) for new, old, _ in pairs.iter_rows()}
+    pairs = work.filter(pl.col("_new").is_not_null()).select("_new", "_old").unique()
+    resolved = {(new, old): la_pair(new, old) for new, old in pairs.iter_rows()}
+    # one text key per pair, so the resolution is a dictionary replace rather than a join of every row
+    pair_key = pl.concat_str(pl.col("_new"), pl.col("_old").fill_null("\x00"), separator="\x1f")
+    text_key = {f"{new}\x1f{chr(0) if old is None else old}": pair for (new, old), pair in resolved.items()}
     bad_country = work.filter(col("country_code").is_null() | ~col("country_code").is_in(list(nat)))["_row"]
     bad_region = work.filter(col("region_code").is_not_null() & ~col("region_code").is_in(list(reg)))["_row"]
-    bad_la = [row for new, old, row in pairs.iter_rows() if resolved[(new, old)] is None]
+    bad_pairs = [k for k, pair in text_key.items() if pair is None]
+    bad_la = work.filter(pl.col("_new").is_not_null() & pair_key.is_in(bad_pairs))["_row"].to_list()
     firsts = (bad_country.min(), bad_region.min(), min(bad_la, default=None))
     found = [(row, order) for order, row in enumerate(firsts) if row is not None]
     if found:
@@ -251,12 +259,14 @@ def _with_lookup_geography(frame: pl.DataFrame, lookup: pl.DataFrame) -> pl.Data
             f"mart_indicators row {row}: new_la_code {r['_new']!r} is not in the DfE geography lookup"
         )
 
-    la_map = pl.DataFrame(
-        [(new, old, *resolved[(new, old)]) for new, old in resolved],
-        schema={"_new": pl.String, "_old": pl.String, "_la_old": pl.String, "_la_name": pl.String},
-        orient="row",
+    work = work.with_columns(
+        pair_key.replace_strict(
+            {k: v[0] for k, v in text_key.items()}, default=None, return_dtype=pl.String
+        ).alias("_la_old"),
+        pair_key.replace_strict(
+            {k: v[1] for k, v in text_key.items()}, default=None, return_dtype=pl.String
+        ).alias("_la_name"),
     )
-    work = work.join(la_map, on=["_new", "_old"], how="left", nulls_equal=True)
     has_la = pl.col("_new").is_not_null()
     names = {
         "country_name": col("country_code").replace_strict(nat, default=None, return_dtype=pl.String),
@@ -347,41 +357,56 @@ def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> 
                 )
     ids = [*key_cols, *[c for c in geo_cols if c not in key_cols], *(FILTERS if has_filters else ())]
     long_frame = pl.concat(long, how="vertical_relaxed").select(*ids, "_col", "_v", "published_status")
-    dup = long_frame.group_by([*ids, "_col"]).len().filter(pl.col("len") > 1)
-    if dup.height:
-        raise ExtractError(f"{name}: more than one mart row for {dup.row(0, named=True)}")
 
     # one row per key, in key order: every value compared as text (None as ""); with filters the `Total`
-    # breakdown and value come first
+    # breakdown and value come first. `_k` numbers the keys in that order.
     text = [pl.col(c).cast(pl.String).fill_null("").alias(f"_s{i}") for i, c in enumerate(ids)]
     order = [f"_s{i}" for i in range(len(ids))]
     if has_filters:
         *head, bd, bv = order
         order = [*head, pl.col(bd) != "Total", bd, pl.col(bv) != "Total", bv]
-    keys = long_frame.select(*ids).unique().with_columns(text).sort(order).select(ids)
-    filter_of = list(FILTERS) if has_filters else []
+    keys = long_frame.select(*ids).unique().with_columns(text).sort(order).select(ids).with_row_index("_k")
+    n_keys = keys.height
+    col_code = {c: i for i, c in enumerate(columns)}
+    cells = long_frame.join(keys, on=ids, how="left", nulls_equal=True).select(
+        "_k",
+        pl.col("_col").replace_strict(col_code, return_dtype=pl.UInt32).alias("_c"),
+        "_v",
+        "published_status",
+    )
+    cell_id = pl.col("_k").cast(pl.UInt64) * len(columns) + pl.col("_c")
+    if cells.select(cell_id.is_duplicated().any()).item():
+        first = cells.filter(cell_id.is_duplicated()).row(0, named=True)
+        dup = keys.row(first["_k"], named=True) | {"_col": list(columns)[first["_c"]]}
+        dup.pop("_k")
+        times = cells.filter((pl.col("_k") == first["_k"]) & (pl.col("_c") == first["_c"])).height
+        raise ExtractError(f"{name}: more than one mart row for {dup | {'len': times}}")
+
+    # a column with no cell for a key: `x` where the key's filter combination has the column elsewhere,
+    # else `z` (a gap exists only on the Total row)
+    if has_filters:
+        combos = keys.select(FILTERS).unique(maintain_order=True).with_row_index("_f")
+        combo_of = keys.join(combos, on=list(FILTERS), how="left", nulls_equal=True, maintain_order="left")[
+            "_f"
+        ]
+    else:
+        combo_of = pl.Series("_f", [0] * n_keys, pl.UInt32)
+    cells = cells.with_columns(combo_of.gather(cells["_k"]).alias("_f"))
     typed, statuses, shown = {}, {}, {}
+    number_status = ("value", "low_reliability")
     for col, info in columns.items():
-        cells = long_frame.filter(pl.col("_col") == col).select(*ids, "_v", "published_status")
-        # a column with no cell for a key: `x` where the filter combination has the column elsewhere, else `z`
-        # (a gap exists only on the Total row)
-        if filter_of:
-            present = cells.select(filter_of).unique().with_columns(pl.lit(True).alias("_present"))
-            joined = keys.join(cells, on=ids, how="left", nulls_equal=True, maintain_order="left").join(
-                present, on=filter_of, how="left", nulls_equal=True, maintain_order="left"
-            )
-            fallback = (
-                pl.when(pl.col("_present")).then(pl.lit("not_available")).otherwise(pl.lit("not_applicable"))
-            )
-        else:
-            joined = keys.join(cells, on=ids, how="left", nulls_equal=True, maintain_order="left")
-            fallback = pl.lit("not_available" if cells.height else "not_applicable")
-        joined = joined.with_columns(pl.coalesce(pl.col("published_status"), fallback).alias("_st"))
-        number = pl.col("_st").is_in(["value", "low_reliability"]) & pl.col("_v").is_not_null()
-        joined = joined.with_columns(pl.when(number).then(pl.col("_v").cast(pl.Float64)).alias("_typed"))
-        typed[col] = joined["_typed"]
-        statuses[col] = joined["_st"]
-        shown[col] = _fmt_column(joined["_typed"], joined["_st"], info.dp)
+        mine = cells.filter(pl.col("_c") == col_code[col])
+        present = combo_of.is_in(mine["_f"].unique().implode())
+        fallback = pl.select(
+            pl.when(present).then(pl.lit("not_available")).otherwise(pl.lit("not_applicable"))
+        ).to_series()
+        status = fallback.scatter(mine["_k"], mine["published_status"].fill_null(fallback.gather(mine["_k"])))
+        value = pl.Series(col, [None] * n_keys, pl.Float64).scatter(mine["_k"], mine["_v"].cast(pl.Float64))
+        value = pl.select(pl.when(status.is_in(number_status) & value.is_not_null()).then(value)).to_series()
+        typed[col] = value.alias(col)
+        statuses[col] = status.alias(f"{col}_status")
+        shown[col] = _fmt_column(typed[col], statuses[col], info.dp)
+    keys = keys.drop("_k")
     header = [
         *MANDATORY,
         *[c for c in geo_cols if c not in MANDATORY],
@@ -399,7 +424,7 @@ def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> 
         [keys[c] if keys[c].null_count() < keys.height else keys[c].cast(pl.Null) for c in ids_out]
         + [typed[c].alias(c) for c in columns]
     ).with_columns(pl.col("time_period").cast(pl.Int32), *[pl.col(c).cast(pl.Float64) for c in columns])
-    table = table.with_columns([statuses[c].alias(f"{c}_status") for c in columns])
+    table = table.with_columns(list(statuses.values()))
     table.write_parquet(pq_path, compression="zstd", statistics=False)
     rows = keys.height
     return ExtractInfo(
