@@ -25,10 +25,12 @@ Not a pytest test. See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -80,15 +82,24 @@ def tree_rss(root: int) -> int:
 class Sampler(threading.Thread):
     """Samples tree_rss(pid) until stopped: a list of (epoch seconds, bytes)."""
 
-    def __init__(self, pid: int):
+    def __init__(self, pid: int, limit_bytes: int | None = None):
         super().__init__(daemon=True)
         self.pid = pid
+        self.limit = limit_bytes
+        self.killed_at: tuple[float, int] | None = None
         self.samples: list[tuple[float, int]] = []
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         while not self._stop_event.is_set():
-            self.samples.append((time.time(), tree_rss(self.pid)))
+            now, rss = time.time(), tree_rss(self.pid)
+            self.samples.append((now, rss))
+            if self.limit and rss > self.limit and self.killed_at is None:
+                # the machine is shared: stop our own child's process group (started with a new session)
+                # before the kernel's OOM killer picks a process, and report where it happened
+                self.killed_at = (now, rss)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.pid, signal.SIGKILL)
             self._stop_event.wait(SAMPLE_SECONDS)
 
     def stop(self) -> None:
@@ -100,12 +111,16 @@ class Sampler(threading.Thread):
         return max(values, default=0)
 
 
-def run_measured(cmd: list[str], env: dict[str, str], log: Path) -> dict:
-    """Run a child process; its wall time, exit code and peak RSS (sampled tree and the kernel's maxrss)."""
+def run_measured(cmd: list[str], env: dict[str, str], log: Path, limit_gb: float | None = None) -> dict:
+    """Run a child process; its wall time, exit code and peak RSS (sampled tree and the kernel's maxrss).
+
+    With `limit_gb`, the child's process group is killed once the tree's RSS passes it."""
     started_epoch, started = time.time(), time.perf_counter()
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-        sampler = Sampler(proc.pid)
+        proc = subprocess.Popen(
+            cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        sampler = Sampler(proc.pid, int(limit_gb * 2**30) if limit_gb else None)
         sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -117,6 +132,7 @@ def run_measured(cmd: list[str], env: dict[str, str], log: Path) -> dict:
         # ru_maxrss (KiB): the largest single process of the tree (the child or a waited-for descendant)
         "maxrss_single_process_mb": round(usage.ru_maxrss / 1024, 1),
         "peak_tree_rss_mb": round(sampler.peak() / 2**20, 1),
+        "killed_over_rss_limit_mb": round(sampler.killed_at[1] / 2**20, 1) if sampler.killed_at else None,
         "log": str(log),
         "_sampler": sampler,
     }
@@ -300,7 +316,8 @@ def markdown(report: dict) -> str:
         f"peak {report['plain_sql']['peak_tree_rss_mb']} MB.",
         "",
         f"Refresh: **{r['seconds']} s** = **{r['ratio_to_plain_sql']}x** plain SQL; "
-        f"peak RSS {r['peak_tree_rss_mb']} MB (process tree), status {r['status']}.",
+        f"peak RSS {r['peak_tree_rss_mb']} MB (process tree), status {r['status']}."
+        + (f" Killed at {r['killed_over_rss_limit_mb']} MB." if r.get("killed_over_rss_limit_mb") else ""),
         f"Demo generation (not part of the refresh): {report['generate']['seconds']} s, "
         f"peak {report['generate']['peak_tree_rss_mb']} MB.",
         "",
@@ -341,6 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--landing-from", help="copy landing/ from this earlier home instead of generating")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--keep", action="store_true", help="keep the temporary home")
+    parser.add_argument(
+        "--max-rss-gb",
+        type=float,
+        default=16.0,
+        help="kill the refresh when its process tree passes this resident memory (shared machines; 0: no limit)",
+    )
     args = parser.parse_args(argv)
 
     out_dir = Path(args.out).resolve()
@@ -393,11 +416,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"landing: {len(landing_files)} files in {gen['seconds']} s", flush=True)
 
     # 2. the refresh, sampled
-    refresh = run_measured([str(BELONGING), "refresh", "--home", str(home)], env, logs / "refresh.log")
+    refresh = run_measured(
+        [str(BELONGING), "refresh", "--home", str(home)], env, logs / "refresh.log", args.max_rss_gb or None
+    )
     sampler: Sampler = refresh.pop("_sampler")
     outcome_path = home / "runs" / "last_refresh.json"
     outcome = json.loads(outcome_path.read_text(encoding="utf-8")) if outcome_path.exists() else {}
-    refresh["status"] = outcome.get("status", "no outcome (crashed?)")
+    refresh["status"] = outcome.get("status") or (
+        f"killed: tree RSS passed --max-rss-gb {args.max_rss_gb}"
+        if refresh["killed_over_rss_limit_mb"]
+        else f"crashed (exit code {refresh['exit_code']}): see {refresh['log']}"
+    )
     refresh["run_id"] = outcome.get("run_id")
     refresh["failed_steps"] = outcome.get("failed_steps", [])
     refresh["failed_checks"] = [f"{c['asset']}/{c['check']}" for c in outcome.get("failed_checks", [])]
