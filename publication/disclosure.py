@@ -56,6 +56,16 @@ HIERARCHY = (
     ("Regional", "National", "country_code"),
 )
 AGGREGATE_LEVELS = ("MAT", "Local authority", "Regional", "National")
+# a breakdown's subgroups and its Total share these; a parent and its children share these
+BREAKDOWN_BASE = [
+    "time_period",
+    "time_identifier",
+    "geographic_level",
+    "geography_code",
+    "source",
+    "indicator",
+]
+LEVEL_CELL = ["time_period", "time_identifier", "source", "indicator", "breakdown", "breakdown_value"]
 
 _MAX_ROUNDS = 100
 
@@ -92,6 +102,11 @@ def apply_disclosure_control(
         pl.col("respondents").cast(pl.Float64).fill_null(0).alias("_n"),
         pl.col("indicator").is_in(list(GAPS)).alias("_gap"),
     ).with_columns(pl.col("_rid").is_in(sup.implode()).alias("_sup"))
+    # integer ids of the groupings the rounds below use again and again (a national mart has millions of
+    # survey rows: grouping by one integer is much cheaper than by six text columns, with the same groups)
+    work = _with_id(work, CELL, "_cell")
+    work = _with_id(work, BREAKDOWN_BASE, "_base")
+    work = _with_id(work, LEVEL_CELL, "_lcell")
 
     for _ in range(_MAX_ROUNDS):
         before = int(work["_sup"].sum())
@@ -133,8 +148,14 @@ def _primary(survey: pl.DataFrame, min_respondents: int, min_schools: int) -> pl
     return survey.filter(few_respondents | few_schools)["_rid"]
 
 
+def _with_id(work: pl.DataFrame, columns: list[str], name: str) -> pl.DataFrame:
+    """`work` with `name`: one UInt32 per distinct combination of `columns` (nulls equal to nulls)."""
+    ids = work.select(columns).unique().with_row_index(name)
+    return work.join(ids, on=columns, how="left", nulls_equal=True, maintain_order="left")
+
+
 def _propagate_cell(work: pl.DataFrame) -> pl.DataFrame:
-    cell_sup = (pl.col("_sup") & pl.col("indicator").is_in(CELL_INDICATORS)).any().over(CELL)
+    cell_sup = (pl.col("_sup") & pl.col("indicator").is_in(CELL_INDICATORS)).any().over("_cell")
     return work.with_columns((pl.col("_sup") | cell_sup).alias("_sup"))
 
 
@@ -157,7 +178,7 @@ def _apply(work: pl.DataFrame, rids: pl.Series) -> pl.DataFrame:
 
 
 def _secondary_breakdowns(work: pl.DataFrame) -> pl.DataFrame:
-    base = ["time_period", "time_identifier", "geographic_level", "geography_code", "source", "indicator"]
+    base = ["_base"]  # BREAKDOWN_BASE
     rows = work.filter(~pl.col("_gap"))
     totals = rows.filter(pl.col("breakdown") == "Total").select(
         *base, pl.col("_rid").alias("_total_rid"), pl.col("_sup").alias("_total_sup")
@@ -178,7 +199,7 @@ def _secondary_breakdowns(work: pl.DataFrame) -> pl.DataFrame:
 
 
 def _secondary_levels(work: pl.DataFrame, child: str, parent: str, key_col: str) -> pl.DataFrame:
-    cell = ["time_period", "time_identifier", "source", "indicator", "breakdown", "breakdown_value"]
+    cell = ["_lcell"]  # LEVEL_CELL
     rows = work.filter(~pl.col("_gap"))
     parents = rows.filter(pl.col("geographic_level") == parent).select(
         *cell,
