@@ -146,3 +146,102 @@ def test_validate_names_what_would_load_and_what_would_not(demo, tmp_path):
     assert rejected.returncode == 1
     assert "REJECTED" in rejected.stdout and "mystery_col" in rejected.stdout
     assert not os.path.exists(home / "landing" / "quarantine" / "suspensions.csv")  # validate writes nothing
+
+
+def _respondents(path) -> dict[tuple, int | None]:
+    """(time_period, time_identifier, geography code, breakdown, breakdown_value) -> respondents or None (c)."""
+    code = {"school": "school_urn", "mat": "trust_id", "la": "new_la_code", "regional": "region_code",
+            "national": "country_code"}[path.stem.rsplit("_", 1)[1]]
+    out = {}
+    with open(path, encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            n = r["respondents"] if "respondents" in r else r["staff_respondents"]
+            key = (r["time_period"], r["time_identifier"], r[code], r["breakdown"], r["breakdown_value"])
+            out[key] = None if n == "c" else int(n)
+    return out
+
+
+def _attack(pub: dict, truth: dict, children: dict) -> list[tuple]:
+    """Subtract shown parts from shown totals; return every suppressed cell whose true value comes out."""
+    recovered = []
+    # across breakdowns: Total minus every shown subgroup of one breakdown
+    for level, cells in pub.items():
+        groups: dict[tuple, list] = {}
+        for (tp, ti, code, b, bv), n in cells.items():
+            if b != "Total":
+                groups.setdefault((tp, ti, code, b), []).append((bv, n))
+        for (tp, ti, code, b), members in groups.items():
+            total = cells.get((tp, ti, code, "Total", "Total"))
+            hidden = [bv for bv, n in members if n is None]
+            if total is not None and len(hidden) == 1:
+                guess = total - sum(n for _, n in members if n is not None)
+                if guess == truth.get((tp, ti, code, b, hidden[0])):
+                    recovered.append((level, tp, code, b, hidden[0], guess))
+    # across levels: a parent total minus its shown children
+    for (parent_level, tp, parent), kids in children.items():
+        for (ptp, ti, code, b, _bv), total in pub[parent_level].items():
+            if (ptp, code, b) != (tp, parent, "Total") or total is None:
+                continue
+            shown, hidden = 0, []
+            for child_level, child in kids:
+                n = pub[child_level].get((tp, ti, child, "Total", "Total"), "absent")
+                if n is None:
+                    hidden.append(child)
+                elif n != "absent":
+                    shown += n
+            if len(hidden) == 1 and total - shown == truth.get((tp, ti, hidden[0], "Total", "Total")):
+                recovered.append((parent_level, tp, parent, "child", hidden[0], total - shown))
+    return recovered
+
+
+@pytest.mark.parametrize("instrument", ["pupil_belonging", "staff_belonging"])
+def test_attacker_cannot_recover_a_suppressed_cell_by_subtraction(demo, instrument):
+    """From the published files alone, subtract the shown parts from a shown total, across breakdowns and
+    across levels (school -> trust and LA, LA -> region, region -> England), and compare what comes out with
+    the true, unpublished count in the warehouse: no suppressed cell may be recovered exactly."""
+    home = demo["home"]
+    extracts = current(home) / "extracts"
+    levels = ("school", "mat", "la", "regional", "national")
+    pub = {lvl: _respondents(extracts / f"{instrument}_{lvl}.csv") for lvl in levels}
+    indicator = "respondents" if instrument == "pupil_belonging" else "staff_respondents"
+    truth = {(str(tp), ti, code, b, bv): n for tp, ti, code, b, bv, n in release_query(home, """
+        select time_period, time_identifier, geography_code, breakdown, breakdown_value, respondents
+        from mart_indicators where indicator = ?""", [indicator])}
+    suppressed = sum(v is None for level in pub.values() for v in level.values())
+    assert suppressed > 50, "the demo has small cells, so the attack has targets"
+    spine = release_query(home, "select time_period, urn, trust_id, new_la_code, region_code "
+                                "from int_school_years_spined")
+    children: dict[tuple, set] = {}
+    for tp, urn, trust, la, region in spine:
+        for parent_level, parent in (("mat", trust), ("la", la)):
+            if parent:
+                children.setdefault((parent_level, str(tp), parent), set()).add(("school", urn))
+        children.setdefault(("regional", str(tp), region), set()).add(("la", la))
+        children.setdefault(("national", str(tp), "E92000001"), set()).add(("regional", region))
+
+    assert _attack(pub, truth, children) == []
+
+    # the same attack does work against primary suppression alone (the true counts, small ones hidden)
+    naive = {lvl: {k: (None if truth.get(k) is not None and truth[k] < 10 else truth.get(k)) for k in cells}
+             for lvl, cells in pub.items()}
+    assert len(_attack(naive, truth, children)) > 10
+
+
+def test_a_file_that_breaks_a_raw_gate_publishes_nothing(demo):
+    """Last in this module: it leaves the demo home with a file that fails its raw gate. A revised exclusions
+    file whose school row appears twice loads (the reader keeps rows as published), then the raw gate stops
+    the refresh: current stays where it was, byte for byte, and the output names table, column and rule."""
+    home = demo["home"]
+    before = current(home)
+    hashes = tree_hashes(before)
+    source = next(p for p in sorted((home / "landing" / "dfe").rglob("*.csv"))
+                  if not p.name.endswith(".meta.csv") and b"school_urn" in p.read_bytes()[:2000]
+                  and b"suspension" in p.read_bytes()[:2000])
+    lines = source.read_bytes().splitlines(keepends=True)
+    school = next(line for line in lines if b",School," in line)
+    (home / "landing" / "dfe" / "revised.csv").write_bytes(b"".join(lines) + school)
+    proc = belonging("refresh", home=home)
+    assert proc.returncode == 1
+    assert "lake/dfe_exclusions / raw_gate" in proc.stdout
+    assert "no_duplicate_keys" in proc.stdout and "revised.csv" in proc.stdout
+    assert current(home) == before and tree_hashes(before) == hashes
