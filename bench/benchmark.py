@@ -283,6 +283,18 @@ def step_events(home: Path, run_id: str) -> list[dict]:
     return sorted(out, key=lambda s: s["start"])
 
 
+def latest_run_id(home: Path) -> str | None:
+    os.environ["DAGSTER_HOME"] = str(home / "dagster")
+    from dagster import DagsterInstance
+
+    if not (home / "dagster").exists():
+        return None
+    instance = DagsterInstance.get()
+    runs = instance.get_runs(limit=1)
+    instance.dispose()
+    return runs[0].run_id if runs else None
+
+
 def dbt_models(home: Path, run_id: str, top: int = 12) -> list[dict]:
     path = home / "dbt" / "target" / run_id / "run_results.json"
     if not path.exists():
@@ -427,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         if refresh["killed_over_rss_limit_mb"]
         else f"crashed (exit code {refresh['exit_code']}): see {refresh['log']}"
     )
-    refresh["run_id"] = outcome.get("run_id")
+    refresh["run_id"] = outcome.get("run_id") or latest_run_id(home)  # none written when it was killed
     refresh["failed_steps"] = outcome.get("failed_steps", [])
     refresh["failed_checks"] = [f"{c['asset']}/{c['check']}" for c in outcome.get("failed_checks", [])]
     print(
