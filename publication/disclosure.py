@@ -89,7 +89,11 @@ def apply_disclosure_control(
         pl.col("trust_id", "new_la_code", "region_code", "country_code", "geography_code").cast(pl.String)
     )
 
-    survey = frame.filter(pl.col("source") != "admin")
+    # only the columns the rules read (a national mart has millions of rows and dozens of columns)
+    rule_columns = ["_rid", *CELL, "indicator", "trust_id", "new_la_code", "region_code", "country_code"]
+    survey = frame.select(*rule_columns, "respondents", "schools_included").filter(
+        pl.col("source") != "admin"
+    )
     sup = _primary(survey, min_respondents, min_schools)
     work = survey.select(
         "_rid",
