@@ -296,8 +296,13 @@ def latest_run_id(home: Path) -> str | None:
 
 
 def dbt_models(home: Path, run_id: str, top: int = 12) -> list[dict]:
-    path = home / "dbt" / "target" / run_id / "run_results.json"
-    if not path.exists():
+    # the dbt target folder was per run, then per home: whichever this run wrote
+    candidates = [
+        home / "dbt" / "target" / run_id / "run_results.json",
+        home / "dbt" / "target" / "run_results.json",
+    ]
+    path = next((c for c in candidates if c.exists()), None)
+    if path is None:
         return []
     results = json.loads(path.read_text(encoding="utf-8")).get("results", [])
     rows = [
