@@ -41,7 +41,11 @@ def prepare_mart(mart: pl.DataFrame) -> pl.DataFrame:
     uncapped = ind.is_in(UNCAPPED_SHARES)
     share = ind.str.ends_with("_percent") & ~uncapped
     published = pl.col("value_status") == "value"
-    return mart.with_columns(
+    # only the columns the checks read go to Great Expectations (pandas objects cost ~5x polars memory)
+    return mart.select(
+        *KEY,
+        "numerator",
+        "denominator",
         pl.when(share).then(pl.col("value")).alias("percent_value"),
         pl.when(ind.str.ends_with("_rate") | ind.str.ends_with("_ratio") | uncapped)
         .then(pl.col("value"))

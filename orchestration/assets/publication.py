@@ -22,10 +22,11 @@ RELEASE_KEY = dg.AssetKey(["publication", "release"])
 MART_KEY = dg.AssetKey(["mart_indicators"])
 
 
-def read_mart(warehouse, table: str = "mart_indicators") -> pl.DataFrame:
+def read_mart(warehouse, table: str = "mart_indicators", columns: tuple[str, ...] | None = None) -> pl.DataFrame:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return con.sql(f"select * from main.{table}").pl()
+        select = ", ".join(columns) if columns else "*"
+        return con.sql(f"select {select} from main.{table}").pl()
     finally:
         con.close()
 
