@@ -85,3 +85,18 @@ def test_gias_loads_only_declared_columns(tmp_path, landing):
     assert not any("head" in c.lower() or "telephone" in c.lower() for c in gias.columns)
     text = b"".join(p.read_bytes() for p in (tmp_path / "lake").rglob("*.parquet"))
     assert b"Bouette" not in text  # a head teacher's surname in the real sample
+
+
+def test_survey_exports_are_not_read_without_a_pseudonym_key(tmp_path):
+    from ingestion.load import PseudonymKeyMissing, load_surveys
+
+    landing = tmp_path / "landing"
+    (landing / "surveys").mkdir(parents=True)
+    shutil.copy(FIXTURES / "surveys" / "googleforms_pupil_labels.csv", landing / "surveys")
+    lake = Lake(tmp_path / "lake")
+    with pytest.raises(PseudonymKeyMissing, match="BELONGING_PSEUDONYM_KEY is not set"):
+        load_surveys(landing, lake, pseudonym_key=None, settings={})
+    assert lake.read("survey_responses").is_empty()
+    # with no survey exports there is nothing to protect: no key needed
+    (landing / "surveys" / "googleforms_pupil_labels.csv").unlink()
+    assert load_surveys(landing, lake, pseudonym_key=None, settings={}).files == []
