@@ -23,7 +23,7 @@ import yaml
 from ingestion.files import UnreadableFile, read_text
 from ingestion.lake import SourceFile
 from ingestion.lake_schema import DFE_MEASURES, STATUSES, dfe_schema
-from ingestion.results import ReadResult, UnknownFormat, quarantine_frame
+from ingestion.results import ReadResult, UnknownFormat, quarantine_frame, quarantine_where
 
 REGISTRY_PATH = Path(__file__).with_name("registry.yaml")
 
@@ -409,28 +409,6 @@ def _symbol_counts(raw: pl.DataFrame, columns: list[str]) -> dict[str, int]:
     return dict(sorted(cells.group_by("v").len().iter_rows()))
 
 
-def _q(frame: pl.DataFrame, mask: pl.Expr, column: str, value: pl.Expr, rule: str, why: str, name: str):
-    """Quarantine rows of `frame` where mask holds, with the reason `<file> row <n>: <why> (rule <rule>)`."""
-    hit = frame.filter(mask)
-    if hit.height == 0:
-        return None
-    return hit.select(
-        pl.col("row_number"),
-        pl.lit(column).alias("column"),
-        value.cast(pl.String).alias("value"),
-        pl.lit(rule).alias("rule"),
-        pl.concat_str(
-            [
-                pl.lit(f"{name} row "),
-                pl.col("row_number").cast(pl.String),
-                pl.lit(f": {why} (value '"),
-                value.cast(pl.String).fill_null(""),
-                pl.lit(f"', rule {rule})"),
-            ]
-        ).alias("reason"),
-    )
-
-
 def _quarantine(
     raw, out, v: Vintage, source_of, sums, part_cols, registry: Registry, name: str
 ) -> pl.DataFrame:
@@ -441,7 +419,7 @@ def _quarantine(
             c = source_of[canon]
             val = pl.col(canon)
             parts.append(
-                _q(
+                quarantine_where(
                     out,
                     val.is_not_null() & (val != "") & ~val.str.contains(pattern),
                     c,
@@ -459,7 +437,7 @@ def _quarantine(
     ok = tp.str.contains(TIME_PERIOD_RE) & (((first + 1) % 100) == second)
     tp_src = source_of["time_period"]
     parts.append(
-        _q(
+        quarantine_where(
             out,
             ~ok.fill_null(False),
             tp_src,
@@ -472,7 +450,7 @@ def _quarantine(
     gl = pl.col("geographic_level")
     gl_src = source_of["geographic_level"]
     parts.append(
-        _q(
+        quarantine_where(
             out,
             gl.is_null() | ~gl.is_in(list(registry.geographic_levels)),
             gl_src,
@@ -489,7 +467,7 @@ def _quarantine(
     allowed = ", ".join(repr(s) for s in v.symbols)
     for c, cell, st in checked:
         parts.append(
-            _q(
+            quarantine_where(
                 out,
                 pl.col(st).is_null(),
                 c,
@@ -503,7 +481,7 @@ def _quarantine(
     for c, cell, _ in checked:
         negative = pl.col(cell).str.contains(NUMBER_RE) & pl.col(cell).str.starts_with("-")
         parts.append(
-            _q(
+            quarantine_where(
                 out,
                 negative.fill_null(False),
                 c,
@@ -522,7 +500,7 @@ def _quarantine(
         # local authorities in years before they existed
         mask = ((pl.col(den) > 0) & (pl.col(num) > pl.col(den))).fill_null(False)
         parts.append(
-            _q(
+            quarantine_where(
                 out,
                 mask,
                 label,

@@ -16,7 +16,7 @@ import polars as pl
 from ingestion.ees import read_csv_strings, read_header
 from ingestion.lake import SourceFile
 from ingestion.lake_schema import GIAS_ESTABLISHMENTS, GIAS_LINKS
-from ingestion.results import ReadResult, UnknownFormat, quarantine_frame
+from ingestion.results import ReadResult, UnknownFormat, quarantine_frame, quarantine_where
 
 # GIAS column -> lake column (establishments); dates and numbers are parsed after renaming.
 ESTABLISHMENT_COLUMNS: dict[str, str] = {
@@ -91,27 +91,6 @@ def _date(col: str) -> pl.Expr:
     return _text(col).str.to_date(DATE_FORMAT, strict=False)
 
 
-def _q(frame, mask, column, value, rule, why, name) -> pl.DataFrame | None:
-    hit = frame.filter(mask.fill_null(False))
-    if hit.height == 0:
-        return None
-    return hit.select(
-        pl.col("row_number"),
-        pl.lit(column).alias("column"),
-        value.cast(pl.String).alias("value"),
-        pl.lit(rule).alias("rule"),
-        pl.concat_str(
-            [
-                pl.lit(f"{name} row "),
-                pl.col("row_number").cast(pl.String),
-                pl.lit(f": {why} (value '"),
-                value.cast(pl.String).fill_null(""),
-                pl.lit(f"', rule {rule})"),
-            ]
-        ).alias("reason"),
-    )
-
-
 def _require(columns: list[str], required, name: str, kind: str) -> None:
     missing = [c for c in required if c not in columns]
     if missing:
@@ -123,7 +102,9 @@ def _date_checks(frame: pl.DataFrame, columns: dict[str, str], name: str) -> lis
     for src, col in columns.items():
         raw = pl.col(f"_raw_{col}")
         bad = raw.is_not_null() & pl.col(col).is_null()
-        out.append(_q(frame, bad, src, raw, "date_format", f"{src} is not a date dd-mm-yyyy", name))
+        out.append(
+            quarantine_where(frame, bad, src, raw, "date_format", f"{src} is not a date dd-mm-yyyy", name)
+        )
     return out
 
 
@@ -154,7 +135,7 @@ def _read_establishments(raw: pl.DataFrame, encoding: str, path: Path) -> ReadRe
         pl.col("_raw_last_changed").str.to_date(DATE_FORMAT, strict=False).alias("_last_changed"),
     )
     checks = [
-        _q(
+        quarantine_where(
             frame,
             ~pl.col("urn").str.contains(URN_RE) | pl.col("urn").is_null(),
             "URN",
@@ -163,7 +144,7 @@ def _read_establishments(raw: pl.DataFrame, encoding: str, path: Path) -> ReadRe
             "URN is not 6 digits",
             name,
         ),
-        _q(
+        quarantine_where(
             frame,
             pl.col("la_code").is_not_null() & ~pl.col("la_code").str.contains(LA_CODE_RE),
             "LA (code)",
@@ -172,7 +153,7 @@ def _read_establishments(raw: pl.DataFrame, encoding: str, path: Path) -> ReadRe
             "LA (code) is not 3 digits",
             name,
         ),
-        _q(
+        quarantine_where(
             frame,
             pl.col("establishment_number").is_not_null()
             & ~pl.col("establishment_number").str.contains(ESTAB_RE),
@@ -182,7 +163,7 @@ def _read_establishments(raw: pl.DataFrame, encoding: str, path: Path) -> ReadRe
             "EstablishmentNumber is not a number of up to 4 digits",
             name,
         ),
-        _q(
+        quarantine_where(
             frame,
             pl.col("_raw_last_changed").is_not_null() & pl.col("_last_changed").is_null(),
             "LastChangedDate",
@@ -259,7 +240,7 @@ def _read_links(raw: pl.DataFrame, encoding: str, path: Path) -> ReadResult:
         pl.col("link_established_date").str.to_date(DATE_FORMAT, strict=False),
     )
     checks = [
-        _q(
+        quarantine_where(
             frame,
             ~pl.col("urn").str.contains(URN_RE) | pl.col("urn").is_null(),
             "URN",
@@ -268,7 +249,7 @@ def _read_links(raw: pl.DataFrame, encoding: str, path: Path) -> ReadResult:
             "URN is not 6 digits",
             name,
         ),
-        _q(
+        quarantine_where(
             frame,
             ~pl.col("link_urn").str.contains(URN_RE) | pl.col("link_urn").is_null(),
             "LinkURN",

@@ -44,3 +44,30 @@ def quarantine_frame(rows: list[dict]) -> pl.DataFrame:
     if not rows:
         return pl.DataFrame(schema=schema)
     return pl.DataFrame(rows, schema=schema)
+
+
+def quarantine_where(
+    frame: pl.DataFrame, mask: pl.Expr, column: str, value: pl.Expr, rule: str, why: str, name: str
+) -> pl.DataFrame | None:
+    """Quarantine rows of `frame` (which has `row_number`) where `mask` holds; None when none do.
+
+    Each row's reason reads `<name> row <n>: <why> (value '<value>', rule <rule>)`.
+    """
+    hit = frame.filter(mask.fill_null(False))
+    if hit.height == 0:
+        return None
+    return hit.select(
+        pl.col("row_number"),
+        pl.lit(column).alias("column"),
+        value.cast(pl.String).alias("value"),
+        pl.lit(rule).alias("rule"),
+        pl.concat_str(
+            [
+                pl.lit(f"{name} row "),
+                pl.col("row_number").cast(pl.String),
+                pl.lit(f": {why} (value '"),
+                value.cast(pl.String).fill_null(""),
+                pl.lit(f"', rule {rule})"),
+            ]
+        ).alias("reason"),
+    )
