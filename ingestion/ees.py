@@ -23,7 +23,7 @@ import yaml
 from ingestion.files import UnreadableFile, read_text
 from ingestion.lake import SourceFile
 from ingestion.lake_schema import DFE_MEASURES, STATUSES, dfe_schema
-from ingestion.results import ReadResult, UnknownFormat, quarantine_frame, quarantine_where
+from ingestion.results import ReadResult, UnknownFormat, concat_quarantine, quarantine_where
 
 REGISTRY_PATH = Path(__file__).with_name("registry.yaml")
 
@@ -510,7 +510,4 @@ def _quarantine(
                 name,
             )
         )
-    frames = [p for p in parts if p is not None]
-    if not frames:
-        return quarantine_frame([])
-    return pl.concat(frames).sort("row_number", maintain_order=True)
+    return concat_quarantine(parts)

@@ -16,7 +16,7 @@ import polars as pl
 from ingestion.ees import read_csv_strings, read_header
 from ingestion.lake import SourceFile
 from ingestion.lake_schema import GIAS_ESTABLISHMENTS, GIAS_LINKS
-from ingestion.results import ReadResult, UnknownFormat, quarantine_frame, quarantine_where
+from ingestion.results import ReadResult, UnknownFormat, concat_quarantine, quarantine_where
 
 # GIAS column -> lake column (establishments); dates and numbers are parsed after renaming.
 ESTABLISHMENT_COLUMNS: dict[str, str] = {
@@ -174,7 +174,7 @@ def _read_establishments(raw: pl.DataFrame, encoding: str, path: Path) -> ReadRe
         ),
         *_date_checks(frame, dates, name),
     ]
-    quarantine = _concat(checks)
+    quarantine = concat_quarantine(checks)
     bad = quarantine.get_column("row_number").unique().implode()
     good = frame.filter(~pl.col("row_number").is_in(bad))
     snapshot = snapshot_from_name(path)
@@ -260,7 +260,7 @@ def _read_links(raw: pl.DataFrame, encoding: str, path: Path) -> ReadResult:
         ),
         *_date_checks(frame, {"LinkEstablishedDate": "link_established_date"}, name),
     ]
-    quarantine = _concat(checks)
+    quarantine = concat_quarantine(checks)
     good = frame.filter(~pl.col("row_number").is_in(quarantine.get_column("row_number").unique().implode()))
     snapshot = snapshot_from_name(path)
     table = _conform(good.with_columns(pl.lit(snapshot, pl.Date).alias("snapshot_date")), GIAS_LINKS)
@@ -291,10 +291,3 @@ def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFram
             if not c.startswith("_")
         ]
     )
-
-
-def _concat(frames: list) -> pl.DataFrame:
-    frames = [f for f in frames if f is not None]
-    if not frames:
-        return quarantine_frame([])
-    return pl.concat(frames).sort("row_number", maintain_order=True)

@@ -71,3 +71,11 @@ def quarantine_where(
             ]
         ).alias("reason"),
     )
+
+
+def concat_quarantine(parts: list[pl.DataFrame | None]) -> pl.DataFrame:
+    """One quarantine frame from the parts `quarantine_where` returned (None skipped), in row order."""
+    frames = [f for f in parts if f is not None]
+    if not frames:
+        return quarantine_frame([])
+    return pl.concat(frames).sort("row_number", maintain_order=True)
