@@ -16,12 +16,13 @@ mart's spelling. Column names are chosen to pass the screener's harmonised-varia
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+
+from ingestion.files import sha256_file
 
 TIME_COLUMNS = ("time_period", "time_identifier")
 MANDATORY = ("time_period", "time_identifier", "geographic_level", "country_code", "country_name")
@@ -428,7 +429,14 @@ def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> 
     table.write_parquet(pq_path, compression="zstd", statistics=False)
     rows = keys.height
     return ExtractInfo(
-        name, csv_path, meta_path, pq_path, rows, _sha(csv_path), _sha(meta_path), _sha(pq_path)
+        name,
+        csv_path,
+        meta_path,
+        pq_path,
+        rows,
+        sha256_file(csv_path),
+        sha256_file(meta_path),
+        sha256_file(pq_path),
     )
 
 
@@ -476,7 +484,3 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
     writer.writerow(header)
     writer.writerows(rows)
     path.write_bytes(buf.getvalue().encode("utf-8"))
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

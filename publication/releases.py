@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from ingestion.files import sha256_file
+
 CURRENT = "current"
 MANIFEST = "manifest.json"
 WAREHOUSE = "warehouse.duckdb"  # the read-only copy analysts open: releases/current/warehouse.duckdb
@@ -50,14 +52,6 @@ def new_release_id(now: datetime | None = None, salt: str = "") -> str:
         f"{now.isoformat()}|{salt}|{os.getpid()}|{os.urandom(8).hex()}".encode()
     ).hexdigest()
     return f"{stamp}-{digest[:6]}"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _versions() -> dict[str, str | None]:
@@ -118,7 +112,7 @@ def _extract_entries(extracts_dir: Path) -> list[dict]:
         rel = path.relative_to(extracts_dir).as_posix()
         name, kind = _split_extract_name(rel)
         entry = by_name.setdefault(name, {"name": name, "rows": None, "files": {}})
-        entry["files"][kind] = {"file": f"extracts/{rel}", "sha256": _sha256(path)}
+        entry["files"][kind] = {"file": f"extracts/{rel}", "sha256": sha256_file(path)}
         if kind == "csv":
             with open(path, "rb") as fh:
                 entry["rows"] = max(sum(1 for _ in fh) - 1, 0)
@@ -163,7 +157,7 @@ def publish_release(
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "code": _code_version(),
             "versions": _versions(),
-            "warehouse": {"file": WAREHOUSE, "sha256": _sha256(warehouse)},
+            "warehouse": {"file": WAREHOUSE, "sha256": sha256_file(warehouse)},
             "extracts": _extract_entries(extracts_dir),
             "validation_report": "validation/index.html"
             if (tmp / "validation" / "index.html").exists()
