@@ -97,6 +97,20 @@ def _require(columns: list[str], required, name: str, kind: str) -> None:
         raise UnknownFormat(f"{name}: not a GIAS {kind} file: missing columns {', '.join(missing)}")
 
 
+def _urn_check(frame: pl.DataFrame, col: str, src: str, name: str) -> pl.DataFrame | None:
+    """Quarantine rows whose `col` (read from source column `src`) is missing or not a 6-digit URN."""
+    urn = pl.col(col)
+    return quarantine_where(
+        frame,
+        ~urn.str.contains(URN_RE) | urn.is_null(),
+        src,
+        urn,
+        "urn_format",
+        f"{src} is not 6 digits",
+        name,
+    )
+
+
 def _date_checks(frame: pl.DataFrame, columns: dict[str, str], name: str) -> list:
     out = []
     for src, col in columns.items():
@@ -135,15 +149,7 @@ def _read_establishments(raw: pl.DataFrame, encoding: str, path: Path) -> ReadRe
         pl.col("_raw_last_changed").str.to_date(DATE_FORMAT, strict=False).alias("_last_changed"),
     )
     checks = [
-        quarantine_where(
-            frame,
-            ~pl.col("urn").str.contains(URN_RE) | pl.col("urn").is_null(),
-            "URN",
-            pl.col("urn"),
-            "urn_format",
-            "URN is not 6 digits",
-            name,
-        ),
+        _urn_check(frame, "urn", "URN", name),
         quarantine_where(
             frame,
             pl.col("la_code").is_not_null() & ~pl.col("la_code").str.contains(LA_CODE_RE),
@@ -240,24 +246,8 @@ def _read_links(raw: pl.DataFrame, encoding: str, path: Path) -> ReadResult:
         pl.col("link_established_date").str.to_date(DATE_FORMAT, strict=False),
     )
     checks = [
-        quarantine_where(
-            frame,
-            ~pl.col("urn").str.contains(URN_RE) | pl.col("urn").is_null(),
-            "URN",
-            pl.col("urn"),
-            "urn_format",
-            "URN is not 6 digits",
-            name,
-        ),
-        quarantine_where(
-            frame,
-            ~pl.col("link_urn").str.contains(URN_RE) | pl.col("link_urn").is_null(),
-            "LinkURN",
-            pl.col("link_urn"),
-            "urn_format",
-            "LinkURN is not 6 digits",
-            name,
-        ),
+        _urn_check(frame, "urn", "URN", name),
+        _urn_check(frame, "link_urn", "LinkURN", name),
         *_date_checks(frame, {"LinkEstablishedDate": "link_established_date"}, name),
     ]
     quarantine = concat_quarantine(checks)
