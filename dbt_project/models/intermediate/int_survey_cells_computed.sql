@@ -122,14 +122,21 @@ cells as (
 
     union all
     -- pupils: against the census roll of the year groups surveyed; staff: no invited count in the lake
+    -- more respondents than pupils on the roll of those year groups: that census does not describe the
+    -- surveyed cohort (an earlier year's roll, misreported year groups), so no rate is published and the
+    -- school is left out of the aggregate rates
     select k.*, 'response_rate_percent', 'ratio', 100.0,
-        coalesce(r.usable, false),
+        coalesce(r.usable and s.n <= r.pupils, false),
         case
             when k.instrument like 'staff%' then 'not_available'
-            when r.usable then case when r.pupils = 0 then 'not_applicable' else 'value' end
+            when r.usable and r.pupils = 0 then 'not_applicable'
+            when r.usable and s.n > r.pupils then 'not_available'
+            when r.usable then 'value'
             else coalesce(r.status, 'missing')
         end,
-        case when r.usable then s.n end, case when r.usable then r.pupils end, null, null, null, null, s.n
+        case when r.usable and s.n <= r.pupils then s.n end,
+        case when r.usable and s.n <= r.pupils then r.pupils end,
+        null, null, null, null, s.n
     from keys as k
     inner join scale as s using (time_period, time_identifier, instrument, urn, breakdown, breakdown_value)
     left join roll_cells as r using (time_period, time_identifier, instrument, urn, breakdown, breakdown_value)
