@@ -191,7 +191,20 @@ def run_suite(
         check = by_id[r.expectation_config.meta["index"]]
         failures.append(_failure(table, check, r, pdf))
     passed = not any(f.severity == ERROR for f in failures)
+    _release(context, source.name)
     return GateResult(name, passed, failures, len(expectations), docs_index)
+
+
+def _release(context, source_name: str) -> None:
+    """Drop the validation's data source from the (reused) context, so the frame it was fed can be freed:
+    a national mart is gigabytes as pandas objects, and the next step needs that memory."""
+    import gc
+
+    try:
+        context.data_sources.delete(source_name)
+    except Exception:  # noqa: BLE001 - freeing memory must never fail a gate
+        logging.getLogger(__name__).debug("could not delete GX data source %s", source_name, exc_info=True)
+    gc.collect()
 
 
 def _failure(table: str, check: Check, r, pdf) -> Failure:
