@@ -99,25 +99,14 @@ def mart_gate_check(context: dg.AssetCheckExecutionContext, home: HomeResource) 
                 "open-data screener rules pass.")
 def extract_gate_check(context: dg.AssetCheckExecutionContext, home: HomeResource) -> dg.AssetCheckResult:
     from expectations.extracts import extracts_gate
-    from publication.extracts import ExtractInfo  # noqa: F401  (the infos are re-read from the folder)
+    from publication.extracts import extract_files
 
     h = home.home()
-    out = h.run_dir(context.run.run_id) / "extracts"
-    infos = _extract_infos(out)
+    # the extracts are read back from the run's folder, as they will be published
+    infos = extract_files(h.run_dir(context.run.run_id) / "extracts")
     gate = extracts_gate(infos, GEOGRAPHY_LOOKUP, min_respondents=h.settings["disclosure"]["min_respondents"],
                          data_docs_dir=h.run_dir(context.run.run_id) / "data_docs")
     return to_check_result(context, h, gate)
-
-
-class _Extract:
-    def __init__(self, csv_path):
-        self.csv_path = csv_path
-        self.meta_path = csv_path.with_name(csv_path.name[:-4] + ".meta.csv")
-        self.name = csv_path.stem
-
-
-def _extract_infos(out) -> list[_Extract]:
-    return [_Extract(p) for p in sorted(out.glob("*.csv")) if not p.name.endswith(".meta.csv")]
 
 
 all_checks = [*raw_checks, mart_gate_check, extract_gate_check]

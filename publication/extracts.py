@@ -166,6 +166,31 @@ class ExtractInfo:
         }
 
 
+EXTRACT_SUFFIXES = (".csv", ".meta.csv", ".parquet")
+
+
+def extract_paths(out_dir: Path, name: str) -> tuple[Path, Path, Path]:
+    """The CSV, metadata and Parquet files of extract `name` in `out_dir`."""
+    csv_path, meta_path, pq_path = (Path(out_dir) / f"{name}{ext}" for ext in EXTRACT_SUFFIXES)
+    return csv_path, meta_path, pq_path
+
+
+@dataclass(frozen=True)
+class ExtractFiles:
+    name: str
+    csv_path: Path
+    meta_path: Path
+    parquet_path: Path
+
+
+def extract_files(out_dir: Path) -> list[ExtractFiles]:
+    """The extracts written in a folder (by build_extracts), read back by name, sorted."""
+    names = sorted(
+        p.name[: -len(".csv")] for p in Path(out_dir).glob("*.csv") if not p.name.endswith(".meta.csv")
+    )
+    return [ExtractFiles(name, *extract_paths(out_dir, name)) for name in names]
+
+
 class ExtractError(ValueError):
     """A mart row that cannot be published as it is (the message names the row and the rule)."""
 
@@ -414,7 +439,7 @@ def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> 
         *(FILTERS if has_filters else ()),
         *columns,
     ]
-    csv_path, meta_path, pq_path = (out_dir / f"{name}{ext}" for ext in (".csv", ".meta.csv", ".parquet"))
+    csv_path, meta_path, pq_path = extract_paths(out_dir, name)
     id_text = {c: _str_column(keys[c]) for c in header if c not in columns}
     _write_csv(
         csv_path, header, zip(*(id_text[c] if c in id_text else shown[c] for c in header), strict=True)
