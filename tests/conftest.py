@@ -8,8 +8,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
-# The real sample files shipped beside the project (../shared/reference): read byte for byte, never copied.
-REFERENCE = REPO.parent / "shared" / "reference"
+# The real public sample files (tests/fixtures/reference/README.md names each file's source), kept in the
+# repository byte for byte: the tests read them as they are and depend on nothing outside the repository.
+REFERENCE = FIXTURES / "reference"
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Real column headers, verbatim (from ../shared/reference: HEADERS.md and the 2018 GIAS sample)."""
+"""Real column headers, verbatim (from the reference files kept in tests/fixtures/reference: HEADERS.md and the 2018 GIAS sample)."""
 
 # ruff: noqa: E501
 

@@ -45,11 +45,18 @@ def header_of(path: Path, encoding: str = "utf-8") -> list[str]:
 
 
 def reference_headers(reference: Path) -> dict[str, list[str]]:
+    """The header block under each `## ` heading of HEADERS.md, found by the heading's words (not by order)."""
     md = (reference / "dfe" / "HEADERS.md").read_text(encoding="utf-8")
-    spc, sen, gias = (
-        next(csv.reader([b.lstrip("\ufeff")])) for b in re.findall(r"```\n(.*?)\n```", md, re.S)
-    )
-    return {"spc": spc, "sen": sen, "gias2024": gias}
+    blocks = {
+        title: next(csv.reader([block.lstrip("\ufeff")]))
+        for title, block in re.findall(r"^## (.*?)$.*?```\n(.*?)\n```", md, re.S | re.M)
+    }
+
+    def find(start: str) -> list[str]:
+        (header,) = [h for t, h in blocks.items() if t.startswith(start)]
+        return header
+
+    return {"spc": find("SPC school-level"), "sen": find("SEN school-level"), "gias2024": find("GIAS edubasealldata")}
 
 
 # ---------------------------------------------------------------------------------------------- files
