@@ -32,6 +32,7 @@ from typing import Literal
 import yaml
 
 from ingestion.files import sha256_file
+from ingestion.landing import check_inside
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,7 @@ def fetch_all(
                 raise DownloadConfigError(problem)
             url = expand(entry["url"], today)
             dest = landing / expand(entry["dest"], today)
+            check_inside(landing, dest)  # never written through a link out of landing/ (a release, /etc)
             result = fetch(
                 url,
                 dest,

@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from ingestion.files import UnreadableFile, read_text
+from ingestion.files import UnreadableFile, open_no_follow, read_text
 from ingestion.lake import SourceFile
 from ingestion.lake_schema import DFE_MEASURES, STATUSES, dfe_schema
 from ingestion.results import ReadResult, UnknownFormat, concat_quarantine, quarantine_where
@@ -143,7 +143,7 @@ def load_registry(path: Path | str = REGISTRY_PATH) -> Registry:
 # --------------------------------------------------------------------------------------------- sniffing
 def read_header(path: Path) -> list[str]:
     """The first line of a file as CSV fields (encoding detected as read_text does, first 64 KiB only)."""
-    with open(path, "rb") as fh:
+    with open_no_follow(path) as fh:
         raw = fh.read(1 << 16)
     if b"\x00" in raw[:4096]:
         return []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +19,14 @@ class UnreadableFile(Exception):
         super().__init__(f"{self.path.name}: {reason}")
 
 
+def open_no_follow(path: Path | str):
+    """Open a file for reading in binary mode, refusing a symbolic link as the last component (ELOOP)."""
+    return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
+
+
 def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_no_follow(path) as fh:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
@@ -67,7 +73,8 @@ def read_text(path: Path | str) -> DecodedText:
     """Decode a text file, normalising line endings to LF (quoted fields keep their content)."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with open_no_follow(path) as fh:
+            raw = fh.read()
     except OSError as exc:  # pragma: no cover - depends on the file system
         raise UnreadableFile(path, f"cannot open: {exc}") from exc
     if b"\x00" in raw[:4096]:

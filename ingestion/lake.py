@@ -32,9 +32,10 @@ class SourceFile:
     def of(cls, path: Path, landing: Path, loaded_at: datetime | None = None) -> SourceFile:
         from ingestion.files import sha256_file
 
-        path = Path(path).resolve()
+        # never resolved: a link is refused by ingestion.landing, and resolving one would name its target
+        path = Path(os.path.abspath(path))
         try:
-            relative = path.relative_to(Path(landing).resolve()).as_posix()
+            relative = path.relative_to(Path(os.path.abspath(landing))).as_posix()
         except ValueError:
             relative = path.name
         return cls(path, relative, sha256_file(path), loaded_at or datetime.now(UTC))
@@ -93,7 +94,9 @@ class Lake:
         return pl.read_parquet(self.path(table, sha256), schema=TABLES[table], missing_columns="insert")
 
     def read(self, table: str) -> pl.DataFrame:
-        self.ensure_tables()
+        """A raw table as loaded so far (its declared schema, empty before its first file); writes nothing."""
+        if not any(self.table_dir(table).glob("*.parquet")):
+            return empty_frame(table)
         return pl.read_parquet(self.glob(table), schema=TABLES[table], missing_columns="insert")
 
 

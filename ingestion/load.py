@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,18 +18,16 @@ import polars as pl
 
 from ingestion.files import UnreadableFile
 from ingestion.lake import Lake, SourceFile
+from ingestion.landing import LandingRefused, move_to_quarantine, scan
 from ingestion.results import ReadResult, UnknownFormat, quarantine_frame
 
 log = logging.getLogger(__name__)
-
-FAMILIES = ("gias", "dfe", "surveys")
-SKIP_SUFFIXES = (".meta.csv", ".reason.txt", ".http.json", ".md", ".txt", ".json")
 
 
 @dataclass
 class FileOutcome:
     file: str
-    status: str  # loaded | skipped | quarantined_file
+    status: str  # loaded | skipped | quarantined_file | refused (a link or non-regular file: never opened)
     publication: str | None = None
     vintage: str | None = None
     rows_loaded: int = 0
@@ -60,34 +57,15 @@ class LoadReport:
             "files_loaded": self.count("loaded"),
             "files_skipped_unchanged": self.count("skipped"),
             "files_quarantined": self.count("quarantined_file"),
+            "files_refused": self.count("refused"),
             "rows_loaded": self.rows_loaded,
             "rows_quarantined": self.rows_quarantined,
         }
 
 
 def landing_files(landing: Path, family: str) -> Iterator[Path]:
-    root = landing / family
-    if not root.exists():
-        return
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        if path.name.lower().endswith(SKIP_SUFFIXES):
-            continue
-        yield path
-
-
-def quarantine_file(landing: Path, source: SourceFile, reason: str) -> Path:
-    """Move an unreadable landing file to landing/quarantine/ (kept, never lost) with its reason."""
-    target = landing / "quarantine" / source.relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        target = target.with_name(f"{target.stem}.{source.sha256[:8]}{target.suffix}")
-    shutil.move(str(source.path), target)
-    target.with_name(target.name + ".reason.txt").write_text(
-        f"file: {source.relative}\nsha256: {source.sha256}\nreason: {reason}\n", encoding="utf-8"
-    )
-    return target
+    """The regular data files under landing/<family> (links and other entries are refused by `scan`)."""
+    yield from scan(landing, family).files
 
 
 def record(lake: Lake, source: SourceFile, result: ReadResult, years: set[int] | None = None) -> FileOutcome:
@@ -156,8 +134,18 @@ def load_family(
 ) -> LoadReport:
     lake.ensure_tables()
     report = LoadReport(family)
-    for path in landing_files(landing, family):
-        source = SourceFile.of(path, landing)
+    found = scan(landing, family)
+    for refused in found.refused:
+        log.warning(refused.line())
+        report.files.append(FileOutcome(refused.relative, "refused", message=refused.reason))
+    for path in found.files:
+        try:
+            source = SourceFile.of(path, landing)
+        except OSError as exc:  # swapped for a link (ELOOP) or removed since the scan: never followed
+            log.warning("refused %s: %s", path.relative_to(landing).as_posix(), exc.strerror or exc)
+            report.files.append(FileOutcome(path.relative_to(landing).as_posix(), "refused",
+                                            message=f"could not be opened as a regular file: {exc.strerror}"))
+            continue
         if lake.loaded(source.sha256) and not missing_years(lake, source.sha256, years):
             report.files.append(FileOutcome(source.relative, "skipped", message="unchanged: already loaded"))
             continue
@@ -165,7 +153,10 @@ def load_family(
             result = reader(source)
         except (UnreadableFile, UnknownFormat) as exc:
             reason = str(exc)
-            moved = quarantine_file(landing, source, reason)
+            try:
+                where = f"moved to {move_to_quarantine(landing, source.relative, source.sha256, reason)}"
+            except LandingRefused as refused:
+                where = f"left in place, not moved: {refused}"
             lake.write(
                 "quarantine",
                 quarantine_frame([{"row_number": None, "column": None, "value": source.relative,
@@ -173,7 +164,7 @@ def load_family(
                                    else "unknown_format", "reason": reason}]),
                 source,
             )
-            log.warning("quarantined %s: %s (moved to %s)", source.relative, reason, moved)
+            log.warning("quarantined %s: %s (%s)", source.relative, reason, where)
             report.files.append(FileOutcome(source.relative, "quarantined_file", message=reason))
             continue
         report.files.append(record(lake, source, result, years))

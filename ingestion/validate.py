@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ingestion.files import UnreadableFile, sha256_file
 from ingestion.lake import SourceFile
+from ingestion.landing import LINK, NOT_REGULAR
 from ingestion.results import ReadResult, UnknownFormat
 
 
@@ -18,6 +20,7 @@ class ValidationReport:
     kind: str | None = None
     result: ReadResult | None = None
     error: str | None = None
+    refused: bool = False  # a link or non-regular file: landing/ would refuse it without opening it
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -26,6 +29,10 @@ class ValidationReport:
 
     def text(self) -> str:
         lines = [f"file: {self.file}"]
+        if self.refused:
+            lines.append(f"REFUSED: {self.error}")
+            lines.append("in landing/ it would be refused: never opened, moved or deleted")
+            return "\n".join(lines)
         if self.error:
             lines.append(f"REJECTED ({self.kind or 'unrecognised'}): {self.error}")
             lines.append("the whole file would be moved to landing/quarantine/ with this reason")
@@ -71,10 +78,20 @@ def validate_file(path: Path, *, pseudonym_key: bytes | None = None, schools=Non
     """Read one file with the reader its content calls for; nothing is written."""
     path = Path(path)
     report = ValidationReport(path)
+    if path.is_symlink():  # never read through a link, as landing/ never is
+        report.refused, report.error = True, LINK
+        return report
+    if path.exists() and not path.is_file():
+        report.refused, report.error = True, NOT_REGULAR
+        return report
     if not path.is_file():
         report.error = "no such file"
         return report
-    source = SourceFile(path.resolve(), path.name, sha256_file(path), datetime.now(UTC))
+    try:
+        source = SourceFile(Path(os.path.abspath(path)), path.name, sha256_file(path), datetime.now(UTC))
+    except OSError as exc:  # swapped for a link since the check (ELOOP), or unreadable
+        report.refused, report.error = True, f"cannot be opened as a regular file: {exc.strerror}"
+        return report
     try:
         report.kind = detect_kind(path)
         if report.kind == "gias":

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import polars as pl
 
 from ingestion.lake import Lake
+from ingestion.landing import scan
 from orchestration.settings import Home
 
 
@@ -76,4 +77,8 @@ def status_text(home: Home) -> str:
                    .sort("_source_file", "rule"))
         for row in summary.iter_rows(named=True):
             lines.append(f"  {row['_source_file']}: {row['rows']} rows broke {row['rule']} (e.g. {row['reason']})")
+    refused = [r for family in ("gias", "dfe", "surveys") for r in scan(home.landing, family).refused]
+    if refused:
+        lines.append(f"refused in landing (never opened, moved or deleted): {len(refused)}")
+        lines.extend(f"  {r.line()}" for r in refused)
     return "\n".join(lines)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from ingestion.files import read_text
+from ingestion.files import open_no_follow, read_text
 from ingestion.results import UnknownFormat
 from ingestion.surveys.instruments import normalise
 
@@ -98,11 +98,10 @@ def _roles(columns: list[Column], table: dict[str, str]) -> None:
 
 def _is_xlsx(path: Path) -> bool:
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(4)
+        with open_no_follow(path) as fh:
+            return fh.read(4) == b"PK\x03\x04" and zipfile.is_zipfile(fh)
     except OSError:
         return False
-    return head == b"PK\x03\x04" and zipfile.is_zipfile(path)
 
 
 def _csv_rows(path: Path) -> tuple[list[list[str]], str]:
@@ -115,7 +114,7 @@ def _xlsx_rows(path: Path) -> list[list[object]]:
     import openpyxl
 
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        wb = openpyxl.load_workbook(open_no_follow(path), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
         raise UnknownFormat(f"{path.name}: not a readable .xlsx workbook ({exc})") from exc
     try:

@@ -42,6 +42,8 @@ def _results(context: dg.AssetExecutionContext, report: LoadReport, tables: tupl
     for outcome in report.files:
         if outcome.status == "quarantined_file":
             context.log.warning(f"quarantined {outcome.file}: {outcome.message}")
+        elif outcome.status == "refused":
+            context.log.warning(f"refused landing/{outcome.file}: {outcome.message}")
         elif outcome.status == "loaded":
             context.log.info(
                 f"loaded {outcome.file} ({outcome.publication}, {outcome.vintage}): {outcome.rows_loaded} rows, "

@@ -415,3 +415,23 @@ def test_broken_zip_fails_and_keeps_existing_files(serve, tmp_path):
     assert result.status == "failed" and "broken zip: BadZipFile" in result.message
     assert visible_and_partial(tmp_path) == ([EXCLUSIONS_META.name], [])
     assert existing.read_bytes() == b"previous release\n"
+
+
+def test_a_download_is_never_written_through_a_link_out_of_landing(serve, server, tmp_path):
+    """landing/dfe made a link to a release's extracts: the download fails, naming the link; nothing is
+    written there."""
+    release = tmp_path / "home" / "releases" / "20261122T190000Z-aaaaaa" / "extracts"
+    release.mkdir(parents=True)
+    (release / "admin_indicators_national.csv").write_text("time_period,x\n202526,1\n")
+    landing = tmp_path / "home" / "landing"
+    landing.mkdir()
+    (landing / "dfe").symlink_to(release, target_is_directory=True)
+    url = serve("/admin_indicators_national.csv", b"tampered\n")
+    config = [{"name": "over_a_release", "url": url, "dest": "dfe/admin_indicators_national.csv"}]
+
+    (result,) = fetch_all(config, landing, today=date(2025, 9, 3), timeout=5, user_agent=UA)
+
+    assert result.status == "failed" and "refused landing/dfe: a symbolic link" in result.message
+    assert (release / "admin_indicators_national.csv").read_text() == "time_period,x\n202526,1\n"
+    assert sorted(p.name for p in release.iterdir()) == ["admin_indicators_national.csv"]
+    assert server.requests == []  # refused before asking
