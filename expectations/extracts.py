@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from expectations.runner import Check, Failure, GateResult, merge, python_result, run_suite
-from publication.extracts import FILTERS, GEOGRAPHY_COLUMNS, TIME_COLUMNS
+from publication.extracts import FILTERS, FORMULA_CELL, GEOGRAPHY_COLUMNS, TIME_COLUMNS
 from publication.screener import RULES as SCREENER_RULES
 from publication.screener import ScreenInput
 
@@ -124,6 +124,14 @@ def long_checks(table: str) -> list[Check]:
             "expect_column_values_to_not_match_regex",
             {"column": "value", "regex": r"^\s|\s$"},
             f"{table}: a cell has leading or trailing whitespace: strip it",
+            context_columns=ctx,
+        ),
+        Check(
+            "no_formula_cells",
+            "expect_column_values_to_not_match_regex",
+            {"column": "value", "regex": FORMULA_CELL},
+            f"{table}: a cell starts with = + - @, a tab or a carriage return: a spreadsheet would run it as a "
+            "formula (publication.extracts.neutralise_formula prefixes it with ')",
             context_columns=ctx,
         ),
         Check(

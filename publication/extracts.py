@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -153,6 +154,8 @@ class ExtractInfo:
     csv_sha256: str
     meta_sha256: str
     parquet_sha256: str
+    # column -> cells neutralised as would-be spreadsheet formulas (FORMULA_NOTE); the Parquet keeps them as they are
+    neutralised: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -359,6 +362,40 @@ def _str_column(series: pl.Series) -> list[str]:
     return [str(v) for v in series.to_list()]
 
 
+# CSV injection (OWASP): a text cell a spreadsheet would run as a formula starts with = + - @, a tab or a
+# carriage return. A plain number (`-1.5`) is data, not a formula. The extract gate checks the same pattern.
+FORMULA_CELL = r"^(?:[=+@\t\r]|-(?!\d+(?:\.\d+)?$))"
+_FORMULA = re.compile(FORMULA_CELL)
+FORMULA_NOTE = (
+    "Cells starting with = + - @, a tab or a carriage return are prefixed with an apostrophe (') so that "
+    "spreadsheets show them as text instead of running them as formulas; the Parquet file holds the true value."
+)
+
+
+def neutralise_formula(text: str) -> str:
+    """`text` as a spreadsheet shows it safely: a would-be formula gets a leading `'` (OWASP CSV injection)."""
+    return "'" + text if _FORMULA.match(text) else text
+
+
+def neutralised_cells(csv_path: Path) -> dict[str, int]:
+    """Per column, the cells of a written extract that `neutralise_formula` prefixed (read back from the file)."""
+    with open(csv_path, encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        counts = [0] * len(header)
+        for row in reader:
+            for i, cell in enumerate(row):
+                if cell[:1] == "'" and _FORMULA.match(cell[1:]):
+                    counts[i] += 1
+    return {c: n for c, n in zip(header, counts, strict=True) if n}
+
+
+def _neutralise_column(values: list[str]) -> tuple[list[str], int]:
+    """The column with every would-be formula neutralised, and how many cells were."""
+    out = [neutralise_formula(v) for v in values]
+    return out, sum(1 for a, b in zip(values, out, strict=True) if a is not b)
+
+
 def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> ExtractInfo:
     geo_cols = ["country_code", "country_name", *LEVEL_GEOGRAPHY[level]]
     key_cols = [*TIME_COLUMNS, "geographic_level", *(geo_cols[2:] or geo_cols[:1])]
@@ -440,11 +477,17 @@ def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> 
         *columns,
     ]
     csv_path, meta_path, pq_path = extract_paths(out_dir, name)
-    id_text = {c: _str_column(keys[c]) for c in header if c not in columns}
+    # text cells (names, codes, filter values) are neutralised; indicator cells are numbers or GSS symbols
+    id_text, neutralised = {}, {}
+    for c in header:
+        if c not in columns:
+            id_text[c], n = _neutralise_column(_str_column(keys[c]))
+            if n:
+                neutralised[c] = n
     _write_csv(
         csv_path, header, zip(*(id_text[c] if c in id_text else shown[c] for c in header), strict=True)
     )
-    _write_csv(meta_path, META_COLUMNS, _meta_rows(columns, has_filters))
+    _write_csv(meta_path, META_COLUMNS, _meta_rows(columns, has_filters, neutralised))
     ids_out = [c for c in header if c not in columns]
     table = pl.DataFrame(
         [keys[c] if keys[c].null_count() < keys.height else keys[c].cast(pl.Null) for c in ids_out]
@@ -462,6 +505,7 @@ def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> 
         sha256_file(csv_path),
         sha256_file(meta_path),
         sha256_file(pq_path),
+        neutralised,
     )
 
 
@@ -477,11 +521,41 @@ META_COLUMNS = [
 ]
 
 
-def _meta_rows(columns: dict[str, Indicator], has_filters: bool) -> list[list[str]]:
+def _meta_rows(
+    columns: dict[str, Indicator], has_filters: bool, neutralised: dict[str, int]
+) -> list[list[str]]:
+    """The EES meta rows: filters, then indicators. A filter holding neutralised cells says so in its hint
+    (geography columns have no meta row in the EES format: the manifest lists their counts)."""
+
+    def hint(col: str, text: str) -> str:
+        return f"{text}. {FORMULA_NOTE}".lstrip(". ") if col in neutralised else text
+
     rows = []
     if has_filters:
-        rows.append(["breakdown", "Filter", "Breakdown", "", "", "", "Choose a breakdown of respondents", ""])
-        rows.append(["breakdown_value", "Filter", "Breakdown group", "", "", "", "", "breakdown"])
+        rows.append(
+            [
+                "breakdown",
+                "Filter",
+                "Breakdown",
+                "",
+                "",
+                "",
+                hint("breakdown", "Choose a breakdown of respondents"),
+                "",
+            ]
+        )
+        rows.append(
+            [
+                "breakdown_value",
+                "Filter",
+                "Breakdown group",
+                "",
+                "",
+                "",
+                hint("breakdown_value", ""),
+                "breakdown",
+            ]
+        )
     for col, info in columns.items():
         rows.append([col, "Indicator", info.label, info.grouping, info.unit, str(info.dp), "", ""])
     return rows
