@@ -17,14 +17,15 @@ from orchestration.settings import DEMO_PSEUDONYM_KEY, Home
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 
 
-def _set_home(arg: str | None) -> Home:
+def _set_home(arg: str | None, *, create: bool = True) -> Home:
+    """The home of `--home` or $BELONGING_HOME; created only for commands that write (`create`)."""
     if arg:
         os.environ["BELONGING_HOME"] = str(Path(arg).expanduser().resolve())
     home = Home.from_env()
     os.environ["BELONGING_HOME"] = str(home.root)
     os.environ["DAGSTER_HOME"] = str(home.dagster_home)
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    return home.create()
+    return home.create() if create else home
 
 
 @contextlib.contextmanager
@@ -77,7 +78,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_status(args) -> int:
-    home = _set_home(args.home)
+    home = _set_home(args.home, create=False)
     from orchestration.status import status_text
 
     print(status_text(home))
@@ -85,8 +86,9 @@ def cmd_status(args) -> int:
 
 
 def cmd_sql(args) -> int:
-    home = _set_home(args.home)
-    import duckdb
+    home = _set_home(args.home, create=False)
+    import shutil
+    import tempfile
 
     from publication.releases import current_release
 
@@ -95,26 +97,65 @@ def cmd_sql(args) -> int:
         print(f"no release published yet in {home.releases}: run `belonging refresh` (or `belonging demo`)",
               file=sys.stderr)
         return EXIT_FAILED
-    con = duckdb.connect(str(current / "warehouse.duckdb"), read_only=True)
-    if args.query:
-        return _run_sql(con, " ".join(args.query), args.format)
-    print(f"belonging sql: release {current.name} (read-only). End statements with ';', Ctrl-D to quit.")
-    buffer = ""
-    while True:
-        try:
-            line = input("belonging> " if not buffer else "        ...> ")
-        except EOFError:
-            print()
-            return EXIT_OK
-        buffer += line + "\n"
-        if buffer.strip().endswith(";"):
-            _run_sql(con, buffer, args.format)
-            buffer = ""
+    scratch = tempfile.mkdtemp(prefix="belonging-sql-")  # DuckDB's spill space: never the release folder
+    try:
+        con = sandboxed_connection(current / "warehouse.duckdb", scratch)
+        if args.query:
+            return _run_sql(con, " ".join(args.query), args.format)
+        print(f"belonging sql: release {current.name} (read-only; no files read or written: export with "
+              "--format csv). End statements with ';', Ctrl-D to quit.")
+        buffer = ""
+        while True:
+            try:
+                line = input("belonging> " if not buffer else "        ...> ")
+            except EOFError:
+                print()
+                return EXIT_OK
+            buffer += line + "\n"
+            if buffer.strip().endswith(";"):
+                _run_sql(con, buffer, args.format)
+                buffer = ""
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+# what `belonging sql` runs: queries (SELECT, SHOW, DESCRIBE, SUMMARIZE, PIVOT), EXPLAIN, PRAGMA and CALL of
+# catalog functions, SET of variables and transactions. COPY, EXPORT, ATTACH, INSTALL/LOAD and every write
+# are refused before DuckDB sees them; the sandboxed connection refuses them again if they got through.
+SQL_ALLOWED = ("SELECT", "EXPLAIN", "PRAGMA", "CALL", "MULTI", "SET", "VARIABLE_SET", "TRANSACTION")
+
+
+def sandboxed_connection(warehouse: Path, scratch: str):
+    """A read-only connection to a release's warehouse that can read and write no other file."""
+    import duckdb
+
+    from publication.releases import SANDBOX
+
+    return duckdb.connect(str(warehouse), read_only=True, config={**SANDBOX, "temp_directory": scratch})
+
+
+def _refused_statement(query: str) -> str | None:
+    import duckdb
+
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error:
+        return None  # DuckDB reports the syntax error itself
+    for statement in statements:
+        kind = statement.type.name
+        if kind not in SQL_ALLOWED:
+            return (f"refused: {kind} statements are not run by `belonging sql`, which reads the release and "
+                    "writes nothing (to export a result: belonging sql --format csv \"select ...\" > file.csv)")
+    return None
 
 
 def _run_sql(con, query: str, fmt: str) -> int:
     import duckdb
 
+    refused = _refused_statement(query)
+    if refused:
+        print(refused, file=sys.stderr)
+        return EXIT_FAILED
     try:
         rel = con.sql(query)
     except duckdb.Error as exc:
@@ -125,16 +166,19 @@ def _run_sql(con, query: str, fmt: str) -> int:
     if fmt == "csv":
         import csv
 
-        writer = csv.writer(sys.stdout)
+        from publication.extracts import neutralise_formula
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(rel.columns)
-        writer.writerows(rel.fetchall())
+        for row in rel.fetchall():
+            writer.writerow([neutralise_formula(v) if isinstance(v, str) else v for v in row])
     else:
         rel.show(max_rows=10_000, max_width=240)
     return EXIT_OK
 
 
 def cmd_validate(args) -> int:
-    home = _set_home(args.home)
+    home = _set_home(args.home, create=False)
     from ingestion.lake import Lake
     from ingestion.surveys.schools import SchoolRegister
     from ingestion.validate import validate_file
@@ -152,7 +196,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_releases(args) -> int:
-    home = _set_home(args.home)
+    home = _set_home(args.home, create=False)
     from publication.releases import current_release, list_releases
 
     current = current_release(home.root)
@@ -221,7 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("status", cmd_status, "current release, last refresh, quarantined inputs")
     p = add("sql", cmd_sql, "query the current release read-only (interactive without QUERY)")
     p.add_argument("query", nargs="*")
-    p.add_argument("--format", choices=["table", "csv"], default="table")
+    p.add_argument("--format", choices=["table", "csv"], default="table",
+                   help="csv: the result as CSV on standard output (text that a spreadsheet would run as a formula "
+                   "is prefixed with ')")
     p = add("validate", cmd_validate, "check one landing file without loading it")
     p.add_argument("file")
     add("releases", cmd_releases, "list releases (* = current)")

@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ingestion.files import sha256_file
+from publication.extracts import FORMULA_NOTE, neutralised_cells
 
 CURRENT = "current"
 MANIFEST = "manifest.json"
@@ -116,7 +117,77 @@ def _extract_entries(extracts_dir: Path) -> list[dict]:
         if kind == "csv":
             with open(path, "rb") as fh:
                 entry["rows"] = max(sum(1 for _ in fh) - 1, 0)
+            if neutralised := neutralised_cells(path):  # would-be formulas shown as text (FORMULA_NOTE)
+                entry["formula_cells_neutralised"] = {"note": FORMULA_NOTE, "columns": neutralised}
     return [by_name[k] for k in sorted(by_name)]
+
+
+# how `belonging sql` and the release copy open a warehouse: no file system beyond the database file itself
+# (no COPY TO, ATTACH, INSTALL/LOAD, read_csv or glob of other paths), configuration locked
+SANDBOX = {
+    "enable_external_access": False,
+    "lock_configuration": True,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+
+
+def copy_warehouse(source: Path, target: Path) -> dict:
+    """Write the release's own warehouse: every table of `source`, and every view that reads only them.
+
+    A view that reads files (the staging views over the lake's Parquet) is left out: in a release it would
+    show the lake as it is now, not as released, it would name the home's absolute paths, and the sandbox
+    analysts query in (SANDBOX) cannot open it. Built afresh, not copied byte for byte, so nothing of what
+    is left out remains in the file. Returns the tables, the views, and the views left out with the reason.
+    """
+    import duckdb
+
+    con = duckdb.connect(str(target))
+    try:
+        con.execute("attach ? as build (read_only)", [str(source)])
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where database_name = 'build' and schema_name = 'main' "
+                "and not internal and not temporary order by table_name"
+            ).fetchall()
+        ]
+        views = dict(
+            con.execute(
+                "select view_name, sql from duckdb_views() where database_name = 'build' "
+                "and schema_name = 'main' and not internal and not temporary order by view_name"
+            ).fetchall()
+        )
+        for name in tables:
+            con.execute(f'create table main."{name}" as from build.main."{name}"')
+        con.execute("detach build")
+        # from here the copy cannot read files: a view that does is refused, and so left out
+        con.execute("set enable_external_access = false")
+        left_out: dict[str, str] = {}
+        while views:  # a view over another view is created once the one it reads exists
+            errors: dict[str, str] = {}
+            for name, sql in list(views.items()):
+                try:
+                    con.execute(sql)
+                except duckdb.PermissionException:
+                    left_out[name] = "reads files outside the database (the lake): not part of a release"
+                except duckdb.Error as exc:
+                    errors[name] = str(exc).splitlines()[0]
+                    continue
+                views.pop(name)
+            if len(errors) == len(views):  # no view was created or refused in this pass: nothing more will be
+                left_out.update(errors)
+                break
+        con.execute("checkpoint")
+        kept = [
+            r[0]
+            for r in con.execute(
+                "select view_name from duckdb_views() where not internal and not temporary order by view_name"
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+    return {"tables": tables, "views": kept, "views_left_out": dict(sorted(left_out.items()))}
 
 
 def publish_release(
@@ -151,13 +222,13 @@ def publish_release(
         shutil.copytree(extracts_dir, tmp / "extracts")
         if data_docs_dir is not None and Path(data_docs_dir).exists():
             shutil.copytree(data_docs_dir, tmp / "validation")
-        shutil.copy2(warehouse, tmp / WAREHOUSE)
+        contents = copy_warehouse(warehouse, tmp / WAREHOUSE)
         manifest = {
             "release_id": release_id,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "code": _code_version(),
             "versions": _versions(),
-            "warehouse": {"file": WAREHOUSE, "sha256": sha256_file(warehouse)},
+            "warehouse": {"file": WAREHOUSE, "sha256": sha256_file(tmp / WAREHOUSE), **contents},
             "extracts": _extract_entries(extracts_dir),
             "validation_report": "validation/index.html"
             if (tmp / "validation" / "index.html").exists()
@@ -167,7 +238,10 @@ def publish_release(
             if key in ("release_id", "created_at"):
                 raise ReleaseError(f"manifest_extra may not replace {key!r}")
             manifest[key] = value
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+        moved = {Path(data_docs_dir): "validation"} if data_docs_dir is not None else {}
+        moved.update({extracts_dir: "extracts", Path(home): ""})
+        text = json.dumps(release_relative(manifest, moved), indent=2, sort_keys=True, default=str) + "\n"
+        (tmp / MANIFEST).write_text(text, encoding="utf-8")
         _make_read_only(tmp)
         os.rename(tmp, final)
     except BaseException:
@@ -176,6 +250,29 @@ def publish_release(
         raise
     _switch(root, release_id)
     return final
+
+
+def release_relative(value, moved: dict[Path, str]):
+    """`value` (JSON-like) with every absolute path made relative to the release.
+
+    `moved` maps folders outside the release to where their files sit in it (the run's Data Docs folder to
+    `validation`, the home to ``). A path under none of them names the machine, not the release: refused.
+    """
+    if isinstance(value, dict):
+        return {k: release_relative(v, moved) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [release_relative(v, moved) for v in value]
+    if isinstance(value, Path):
+        value = str(value)
+    if not isinstance(value, str) or "/" not in value:
+        return value
+    for folder, inside in sorted(moved.items(), key=lambda kv: -len(str(kv[0]))):
+        prefix = str(folder).rstrip("/") + "/"
+        if prefix in value:
+            value = value.replace(prefix, f"{inside}/" if inside else "")
+    if os.path.isabs(value) or str(Path.home()) + "/" in value:
+        raise ReleaseError(f"manifest value {value!r} is an absolute path: a release names files relative to itself")
+    return value
 
 
 def _switch(root: Path, release_id: str) -> None:

@@ -9,6 +9,7 @@ import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from publication import releases
@@ -26,7 +27,13 @@ from publication.releases import (
 def inputs(tmp_path: Path, tag: str) -> tuple[Path, Path]:
     wh = tmp_path / f"in_{tag}" / "warehouse.duckdb"
     wh.parent.mkdir(parents=True)
-    wh.write_bytes(f"duckdb bytes {tag}".encode())
+    (tmp_path / f"in_{tag}" / "lake.parquet").write_bytes(b"")
+    con = duckdb.connect(str(wh))
+    con.execute("create table mart_indicators as select ? as tag, 1.5 as value", [tag])
+    con.execute("create view mart_wide as select tag, value * 2 as doubled from mart_indicators")
+    con.execute("copy (select 1 as a) to '" + str(tmp_path / f"in_{tag}" / "lake.parquet") + "'")
+    con.execute("create view stg_lake as select * from read_parquet('" + str(tmp_path / f"in_{tag}") + "/*.parquet')")
+    con.close()
     ex = tmp_path / f"in_{tag}" / "extracts"
     ex.mkdir()
     (ex / "admin_indicators_national.csv").write_text(f"time_period,x\n202526,{tag}\n202425,{tag}\n")
@@ -75,10 +82,16 @@ def test_publish_writes_manifest_read_only_files_and_switches_current(tmp_path):
     assert csv["file"] == "extracts/admin_indicators_national.csv"
     assert csv["sha256"] == hashlib.sha256((path / csv["file"]).read_bytes()).hexdigest()
     assert extract["files"]["meta"]["file"] == "extracts/admin_indicators_national.meta.csv"
-    assert (path / "warehouse.duckdb").read_bytes() == b"duckdb bytes 20261122T190000Z-aaaaaa"
-    assert (
-        manifest["warehouse"]["sha256"] == hashlib.sha256(b"duckdb bytes 20261122T190000Z-aaaaaa").hexdigest()
-    )
+    con = duckdb.connect(str(path / "warehouse.duckdb"), read_only=True)
+    assert con.sql("select * from mart_wide").fetchall() == [("20261122T190000Z-aaaaaa", 3.0)]
+    con.close()
+    assert manifest["warehouse"]["sha256"] == hashlib.sha256((path / "warehouse.duckdb").read_bytes()).hexdigest()
+    # the release's warehouse is its own: tables and the views over them; a view reading the lake is left out
+    assert manifest["warehouse"]["tables"] == ["mart_indicators"]
+    assert manifest["warehouse"]["views"] == ["mart_wide"]
+    assert list(manifest["warehouse"]["views_left_out"]) == ["stg_lake"]
+    assert "reads files" in manifest["warehouse"]["views_left_out"]["stg_lake"]
+    assert str(tmp_path).encode() not in (path / "warehouse.duckdb").read_bytes()
     assert (
         manifest["versions"]["duckdb"] and manifest["versions"]["polars"] and manifest["versions"]["dbt-core"]
     )
@@ -146,3 +159,34 @@ def test_release_is_never_overwritten(tmp_path):
     with pytest.raises(ReleaseError, match="already exists"):
         publish(home, tmp_path / "b", "20261122T190000Z-aaaaaa")
     assert tree_hashes(home / "releases" / "20261122T190000Z-aaaaaa") == before
+
+
+def test_manifest_names_files_relative_to_the_release(tmp_path):
+    """Gate results point at the run's Data Docs; in the manifest they point at the release's copy."""
+    home = tmp_path / "home"
+    wh, ex = inputs(tmp_path, "20261122T190000Z-aaaaaa")
+    docs = home / "runs" / "r1" / "data_docs"
+    docs.mkdir(parents=True)
+    (docs / "index.html").write_text("<html></html>")
+    gates = [{"name": "raw_gate", "passed": True, "data_docs": str(docs / "index.html")},
+             {"name": "extract_gate", "passed": True, "failures": [f"see {home}/runs/r1/gates/extract.json"]}]
+    path = publish_release(home, release_id="20261122T190000Z-aaaaaa", warehouse=wh, extracts_dir=ex,
+                           data_docs_dir=docs, manifest_extra={"gates": gates, "run_id": "r1"})
+    text = (path / "manifest.json").read_text()
+    assert str(tmp_path) not in text
+    manifest = json.loads(text)
+    assert manifest["gates"][0]["data_docs"] == "validation/index.html"
+    assert (path / manifest["gates"][0]["data_docs"]).is_file()
+    assert manifest["gates"][1]["failures"] == ["see runs/r1/gates/extract.json"]
+    for p in path.rglob("*"):
+        if p.is_file():
+            assert str(tmp_path).encode() not in p.read_bytes(), p
+
+
+def test_a_machine_path_outside_the_home_is_refused(tmp_path):
+    home = tmp_path / "home"
+    wh, ex = inputs(tmp_path, "20261122T190000Z-aaaaaa")
+    with pytest.raises(ReleaseError, match="absolute path"):
+        publish_release(home, release_id="20261122T190000Z-aaaaaa", warehouse=wh, extracts_dir=ex,
+                        manifest_extra={"inputs": [{"file": "/srv/elsewhere/a.csv"}]})
+    assert list_releases(home) == [] and current_release(home) is None
