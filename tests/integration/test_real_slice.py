@@ -4,8 +4,10 @@ establishment number) and the real GIAS sample plus generated rows, through dbt 
 from __future__ import annotations
 
 import csv
+import io
 import shutil
 
+import polars as pl
 import pytest
 
 from tests.pipeline_helpers import (
@@ -25,9 +27,15 @@ PHASES = {"State-funded primary": "Primary", "State-funded secondary": "Secondar
 TYPE_GROUPS = {"Special": ("Community special school", "Special schools")}
 
 
+# names a careless or hostile GIAS file can carry: spreadsheet formulas (the first schools, the first trust)
+FORMULA_NAMES = ['=HYPERLINK("http://x","y")', "@SUM(1)"]
+FORMULA_TRUST = "+cmd|' /C calc'!A0"
+
+
 def gias_rows(schools: dict[str, dict]) -> tuple[list[dict], dict[str, str]]:
     """One generated GIAS row per school (LAESTAB) of the real exclusions file; academies in a trust."""
     rows, urns = [], {}
+    first_trust = None
     for i, s in enumerate(sorted(schools.values(), key=lambda s: s["laestab"])):
         academy = "academy" in s["academy_type"].lower() or "free school" in s["academy_type"].lower()
         type_name, group = TYPE_GROUPS.get(s["school_type"], (
@@ -45,6 +53,11 @@ def gias_rows(schools: dict[str, dict]) -> tuple[list[dict], dict[str, str]]:
             "Trusts (name)": f"{s['la_name']} Academies Trust" if academy else "",
             "HeadFirstName": "Ada", "HeadLastName": "Planted-Head-Name",
         })
+        if i < len(FORMULA_NAMES):
+            rows[-1]["EstablishmentName"] = FORMULA_NAMES[i]
+        if academy and first_trust in (None, rows[-1]["Trusts (code)"]):
+            first_trust = rows[-1]["Trusts (code)"]
+            rows[-1]["Trusts (name)"] = FORMULA_TRUST
     return rows, urns
 
 
@@ -109,6 +122,70 @@ def test_la_rate_is_ratio_of_sums_of_its_schools(real_home):
           and breakdown = 'Total'""")
     assert value == pytest.approx(expected)
     assert included == len(rows)
+
+
+def test_formula_names_from_gias_are_neutralised_in_published_csvs(real_home):
+    release = current(real_home["home"])
+    school = (release / "extracts" / "admin_indicators_school.csv").read_text(encoding="utf-8")
+    for name in FORMULA_NAMES:
+        assert "'" + name.replace('"', '""') in school
+    rows = list(csv.DictReader(io.StringIO(school)))
+    assert not [r for r in rows if r["school_name"][:1] in "=+-@\t\r"]
+    mat = list(csv.DictReader(open(release / "extracts" / "admin_indicators_mat.csv", encoding="utf-8")))
+    assert "'" + FORMULA_TRUST in {r["trust_name"] for r in mat}
+    # the Parquet keeps the true names; the manifest says which cells were neutralised and why
+    true_names = set(pl.read_parquet(release / "extracts" / "admin_indicators_school.parquet")["school_name"])
+    assert set(FORMULA_NAMES) <= true_names
+    entries = {e["name"]: e for e in manifest(release)["extracts"]}
+    shown = sum(r["school_name"][:1] == "'" for r in rows)  # one row per school and year
+    assert shown >= 2 and entries["admin_indicators_school"]["formula_cells_neutralised"]["columns"] == {
+        "school_name": shown}
+    shown = sum(r["trust_name"][:1] == "'" for r in mat)
+    assert shown >= 1 and entries["admin_indicators_mat"]["formula_cells_neutralised"]["columns"] == {
+        "trust_name": shown}
+
+
+def test_no_machine_path_anywhere_in_the_release(real_home):
+    home = real_home["home"]
+    release = current(home)
+    for path in release.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert str(home).encode() not in data and str(home.parent).encode() not in data, path
+    assert not manifest(release)["warehouse"]["views_left_out"] == {}
+    assert all(not v.startswith("stg_") for v in manifest(release)["warehouse"]["views"])
+
+
+def test_links_in_landing_never_touch_a_release_or_a_file_outside(real_home, tmp_path):
+    """A supplier's links to a release's manifest, to one of its extracts and to a file outside the home:
+    the refresh refuses each (one line naming it), publishes, and every file it pointed at is unchanged."""
+    home = real_home["home"]
+    old = current(home)
+    before = tree_hashes(old)
+    outside = tmp_path / "passwd"
+    outside.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    links = {
+        home / "landing" / "dfe" / "manifest.csv": old / "manifest.json",
+        home / "landing" / "dfe" / "extract.csv": old / "extracts" / "admin_indicators_national.csv",
+        home / "landing" / "gias" / "passwd.csv": outside,
+    }
+    for link, target in links.items():
+        link.symlink_to(target)
+    proc = belonging("refresh", home=home, key=None)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for link in links:
+        assert link.is_symlink()
+        assert f"refused landing/{link.relative_to(home / 'landing').as_posix()}: a symbolic link" in (
+            proc.stdout + proc.stderr)
+    assert tree_hashes(old) == before
+    assert outside.read_text() == "root:x:0:0:root:/root:/bin/bash\n"
+    assert old.name in belonging("releases", home=home, key=None).stdout
+    assert belonging("publish", "--release", old.name, home=home, key=None).returncode == 0
+    assert current(home) == old
+    status = belonging("status", home=home, key=None).stdout
+    assert "refused in landing (never opened, moved or deleted): 3" in status
+    for link in links:
+        link.unlink()
 
 
 def test_failing_gate_keeps_current_and_names_the_check(real_home):
