@@ -58,7 +58,11 @@ def reference_headers(reference: Path) -> dict[str, list[str]]:
         (header,) = [h for t, h in blocks.items() if t.startswith(start)]
         return header
 
-    return {"spc": find("SPC school-level"), "sen": find("SEN school-level"), "gias2024": find("GIAS edubasealldata")}
+    return {
+        "spc": find("SPC school-level"),
+        "sen": find("SEN school-level"),
+        "gias2024": find("GIAS edubasealldata"),
+    }
 
 
 # ---------------------------------------------------------------------------------------------- files
