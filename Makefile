@@ -23,8 +23,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
-	$(BIN)/ruff check orchestration ingestion expectations publication tests
-	$(BIN)/ruff format --check orchestration ingestion expectations publication tests
+	$(BIN)/ruff check orchestration ingestion expectations publication demo tests
+	$(BIN)/ruff format --check orchestration ingestion expectations publication demo tests
 
 docs: $(STAMP)
 	$(BIN)/belonging docs

@@ -3,7 +3,7 @@
     .venv/bin/python bench/benchmark.py [--scale national|small] [--out bench/out] [--home DIR]
                                         [--landing-from HOME] [--seed N] [--keep]
 
-1. Writes the demo landing set (ingestion.demo) into a fresh home (or copies the landing/ of an earlier
+1. Writes the demo landing set (`demo.generate`) into a fresh home (or copies the landing/ of an earlier
    home with --landing-from, so two runs read identical inputs).
 2. Runs `belonging refresh` on it in a child process while a sampler thread reads the RSS of that process
    and every descendant (dbt runs as a grandchild) from /proc every 0.2 s.
@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     else:
         code = (
-            "import sys; from pathlib import Path; from ingestion.demo import generate; "
+            "import sys; from pathlib import Path; from demo import generate; "
             f"s = generate(Path(sys.argv[1]), scale={args.scale!r}, seed={args.seed}); "
             "print({k: v for k, v in s.items() if k != 'paths'})"
         )

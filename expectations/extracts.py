@@ -4,7 +4,7 @@ GX suites (value rules): no duplicate rows (one row per key), no leading/trailin
 Total/All in geography or time columns, geography code forms, only numbers or the GSS symbols in indicator
 columns, no cell that breaks disclosure control (respondents under the threshold shown, or figures shown
 beside suppressed respondents), no personal-data column. The screener's file-level rules
-(publication/screener.py) run beside them; `extract_gate` returns one result for both.
+(expectations/screener.py) run beside them; `extract_gate` returns one result for both.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 import polars as pl
 
 from expectations.runner import Check, Failure, GateResult, merge, python_result, run_suite
+from expectations.screener import RULES as SCREENER_RULES
+from expectations.screener import ScreenInput
 from publication.extracts import FILTERS, FORMULA_CELL, GEOGRAPHY_COLUMNS, TIME_COLUMNS
-from publication.screener import RULES as SCREENER_RULES
-from publication.screener import ScreenInput
 
 NUMBER_OR_SYMBOL = r"^(?:-?\d+(?:\.\d+)?|c|x|z|low)$"
 CODE_FORMS = {

@@ -68,7 +68,7 @@ def cmd_refresh(args) -> int:
 def cmd_demo(args) -> int:
     home = _set_home(args.home)
     os.environ.setdefault("BELONGING_PSEUDONYM_KEY", DEMO_PSEUDONYM_KEY)
-    from ingestion.demo import generate
+    from demo import generate
 
     started = time.perf_counter()
     summary = generate(home.landing, scale=args.scale, seed=args.seed)

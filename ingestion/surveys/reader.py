@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -204,6 +204,10 @@ def wave_of(instrument: str, d: date, by_term: bool) -> tuple[str, int, str | No
 
 
 # ----------------------------------------------------------------------------------------------- reader
+#
+# read_survey runs the steps below in order. The file-level steps find the instrument and the columns to read
+# (nothing else in the export is ever read: that is how personal data stays out); the row-level steps run
+# on each data row, and a row stops at the first step that excludes or quarantines it.
 
 
 def _date_columns(export: Export) -> list[Column]:
@@ -216,6 +220,475 @@ def _date_columns(export: Export) -> list[Column]:
         return 2
 
     return sorted(export.column("date"), key=rank)
+
+
+def _checked_key(pseudonym_key: bytes | str) -> bytes:
+    """The pseudonym key as bytes (a str is UTF-8 encoded). Raises ValueError for an empty key."""
+    if not pseudonym_key:
+        raise ValueError("read_survey: an empty pseudonym key is refused (set BELONGING_PSEUDONYM_KEY)")
+    if isinstance(pseudonym_key, str):
+        pseudonym_key = pseudonym_key.encode("utf-8")
+    return pseudonym_key
+
+
+def _register_or_none(schools: SchoolRegister | None) -> SchoolRegister | None:
+    """The GIAS register to resolve schools with, or None (keep the reported URN) for no or an empty one."""
+    if schools is not None and len(schools) == 0:
+        # no GIAS loaded yet: quarantining every response would lose them for good (the file is then
+        # recorded as loaded), so the reported URN is kept and dbt's join to GIAS decides later
+        return None
+    return schools
+
+
+@dataclass
+class _Columns:
+    """The export columns a response is read from. Columns not named here are never read."""
+
+    mapped: set[int]  # indices of the item and context question columns
+    school: Column | None  # the school field holding URNs
+    school_fields: list[str]  # the school fields tried, in order
+    file_urn: str | None  # the URN in the file name, when no school field holds URNs
+    respondent: Column | None  # a configured respondent field: only read into a keyed hash
+    response_id: Column | None
+    status: Column | None
+    dates: list[Column]  # most telling first (record date, then end/completion)
+    date_order: str  # dmy or mdy, for dates written a/b/yyyy
+    identity: list[int]  # indices of the cells that identify a response when the tool gives no id
+
+    def read(self) -> set[int]:
+        """Indices of every column whose values are read (the respondent field aside: it is only hashed)."""
+        return (
+            self.mapped
+            | {c.index for c in (self.school, self.response_id, self.status) if c is not None}
+            | {c.index for c in self.dates}
+        )
+
+
+def _find_columns(export: Export, mapping: Mapping, settings: dict, path: Path) -> _Columns:
+    """Takes the export, its instrument's column mapping, the `surveys:` settings (`school_fields`,
+    `respondent_fields`) and the file path (a URN in the file name); returns the columns to read."""
+    mapped = {c.index for c in mapping.items.values()} | {c.index for c in mapping.context.values()}
+    school_fields = list(settings.get("school_fields") or DEFAULT_SCHOOL_FIELDS)
+    school_col = school_column(export, school_fields, mapped)
+    respondent_col = None
+    for f in settings.get("respondent_fields") or []:
+        respondent_col = _find_column(export, f, mapped | ({school_col.index} if school_col else set()))
+        if respondent_col:
+            break
+    id_cols = export.column("response_id")
+    status_cols = export.column("status")
+    date_cols = _date_columns(export)
+    identity = sorted(
+        {c.index for c in date_cols}
+        | {c.index for c in export.columns if c.role == "personal"}
+        | mapped
+        | ({school_col.index} if school_col else set())
+    )
+    return _Columns(
+        mapped=mapped,
+        school=school_col,
+        school_fields=school_fields,
+        file_urn=None if school_col else urn_from_file_name(path),
+        respondent=respondent_col,
+        response_id=id_cols[0] if id_cols else None,
+        status=status_cols[0] if status_cols else None,
+        dates=date_cols,
+        date_order=date_order([r[c.index] for c in date_cols for r in export.rows]),
+        identity=identity,
+    )
+
+
+@dataclass
+class _Rows:
+    """What reading the rows gives: kept responses and their answers, quarantined rows, exclusion counts."""
+
+    name: str  # the file, as quarantine reasons name it
+    responses: list[dict] = field(default_factory=list)
+    answers: list[dict] = field(default_factory=list)
+    quarantine: list[dict] = field(default_factory=list)
+    exclusions: Counter[str] = field(default_factory=Counter)
+    seen_ids: set[str] = field(default_factory=set)
+
+    def quarantine_row(
+        self, row_number: int, column: str | None, value: str | None, rule: str, why: str
+    ) -> None:
+        self.quarantine.append(
+            {
+                "row_number": row_number,
+                "column": column,
+                "value": value,
+                "rule": rule,
+                "reason": f"{self.name}, row {row_number}: {why} [{rule}]",
+            }
+        )
+
+
+def _excluded_status(row: list[object], status_col: Column | None) -> str | None:
+    """Takes a row and the Qualtrics `Status` column (if any); returns the exclusion reason of a preview,
+    test or spam response (`preview`, `test`, `spam`, `status_<code>`, `status_other`), None to keep it."""
+    if status_col is None:
+        return None
+    status = normalise(_cell_text(row[status_col.index]) or "0")
+    if status in STATUS_KEEP:
+        return None
+    return STATUS_REASON.get(status) or (
+        f"status_{status}" if re.fullmatch(r"\w{1,20}", status) else "status_other"
+    )
+
+
+def _raw_response_id(row: list[object], columns: _Columns) -> str:
+    """Takes a row; returns its response id as the tool wrote it, or, for a tool without one, its identity
+    cells joined (the same response twice in a file has the same raw id)."""
+    raw_id = _cell_text(row[columns.response_id.index]) if columns.response_id is not None else None
+    if raw_id is None:
+        # Google Forms has no response id: its timestamp, the respondent's email if collected, and
+        # the answers read identify it (stable when a re-export adds unrelated columns)
+        raw_id = "\x1f".join("" if row[i] is None else str(row[i]) for i in columns.identity)
+    return raw_id
+
+
+def _item_codes(
+    row: list[object], row_number: int, instrument: Instrument, mapping: Mapping, rows: _Rows
+) -> dict[str, int]:
+    """Takes a row; returns item id -> answer code (1 .. scale points, read by label or code) for the items
+    answered. An answer off the scale is quarantined (`answer_not_on_scale`) and counts as unanswered."""
+    codes: dict[str, int] = {}
+    for item in instrument.items:
+        col = mapping.items.get(item.id)
+        if col is None:
+            continue
+        cell = row[col.index]
+        text = _cell_text(cell)
+        if text is None or text in UNANSWERED:
+            continue
+        code = item.code_of(cell)
+        if code is None:
+            rows.quarantine_row(
+                row_number,
+                col.name,
+                text,
+                "answer_not_on_scale",
+                f"answer {text!r} to item {item.id!r} is not on the {instrument.id} scale "
+                f"({', '.join(instrument.answers)} or codes 1-{instrument.scale_points}); treated as unanswered",
+            )
+            continue
+        codes[item.id] = code
+    return codes
+
+
+def _response_date(row: list[object], row_number: int, columns: _Columns, rows: _Rows) -> date | None:
+    """Takes a row; returns the date of the first date column that reads, or None after quarantining the
+    row (`response_date_unreadable`)."""
+    for c in columns.dates:
+        response_date = parse_date(row[c.index], columns.date_order)
+        if response_date is not None:
+            return response_date
+    col = columns.dates[0].name if columns.dates else None
+    value = _cell_text(row[columns.dates[0].index]) if columns.dates else None
+    rows.quarantine_row(row_number, col, value, "response_date_unreadable", "no readable response date")
+    return None
+
+
+def _school(
+    row: list[object],
+    row_number: int,
+    columns: _Columns,
+    schools: SchoolRegister | None,
+    response_date: date,
+    rows: _Rows,
+) -> tuple[str, str] | None:
+    """Takes a row and its response date; returns (reported URN, school_urn): the school field's URN (else
+    the file name's), resolved through GIAS links when there is a register. Returns None after
+    quarantining the row (`school_missing`, `school_urn_format`, `school_not_in_gias`,
+    `school_closed_no_successor`)."""
+    if columns.school is not None:
+        reported = _urn_value(row[columns.school.index])
+        school_source = columns.school.name
+    else:
+        reported, school_source = columns.file_urn, "file name"
+    if reported is None:
+        rows.quarantine_row(
+            row_number,
+            columns.school.name if columns.school else None,
+            None,
+            "school_missing",
+            f"no school: none of the school fields {columns.school_fields} holds a URN and the file name has none",
+        )
+        return None
+    if not _URN.match(reported):
+        shown = reported if re.fullmatch(r"\d{1,12}", reported) else "(not shown: not a URN)"
+        rows.quarantine_row(
+            row_number,
+            school_source,
+            shown,
+            "school_urn_format",
+            "the school identifier is not a 6-digit URN",
+        )
+        return None
+    if schools is None:
+        return reported, reported
+    school_urn, problem = schools.resolve(reported, response_date)
+    if problem is not None:
+        why = (
+            f"URN {reported} is not in GIAS"
+            if problem == "school_not_in_gias"
+            else f"URN {reported} closed before {response_date} and GIAS links give no open successor"
+        )
+        rows.quarantine_row(row_number, school_source, reported, problem, why)
+        return None
+    return reported, school_urn
+
+
+def _context_values(
+    row: list[object], row_number: int, instrument: Instrument, mapping: Mapping, rows: _Rows
+) -> dict[str, str | None]:
+    """Takes a row; returns context question id (year_group, gender, send, fsm, role) -> the instrument's
+    answer text, for the questions answered. An unknown answer is quarantined (`context_answer_unknown`)
+    and left unanswered."""
+    context_values: dict[str, str | None] = {}
+    for q in instrument.context:
+        col = mapping.context.get(q.id)
+        if col is None:
+            continue
+        cell = row[col.index]
+        text = _cell_text(cell)
+        if text is None or text in UNANSWERED:
+            continue
+        code = q.code_of(cell)
+        if code is None:
+            rows.quarantine_row(
+                row_number,
+                col.name,
+                text,
+                "context_answer_unknown",
+                f"answer {text!r} to {q.text!r} is not one of {list(q.answers)}; treated as unanswered",
+            )
+            continue
+        context_values[q.id] = q.answers[code - 1]
+    return context_values
+
+
+def _response_record(
+    row: list[object],
+    row_number: int,
+    *,
+    tool: str,
+    instrument: Instrument,
+    columns: _Columns,
+    pseudonym_key: bytes,
+    by_term: bool,
+    raw_id: str,
+    response_date: date,
+    school: tuple[str, str],
+    codes: dict[str, int],
+    context: dict[str, str | None],
+) -> dict:
+    """Takes a kept row and what the steps before read from it; returns its survey_responses row: the wave,
+    `response_key` (keyed hash of tool, instrument, reported URN, date and raw id) and `respondent_key`
+    (keyed hash of the respondent field, if configured and filled)."""
+    reported, school_urn = school
+    wave, period, term = wave_of(instrument.id, response_date, by_term)
+    response_key = _hash(pseudonym_key, tool, instrument.id, reported, response_date.isoformat(), raw_id)
+    respondent_key = None
+    if columns.respondent is not None:
+        who = _cell_text(row[columns.respondent.index])
+        if who is not None:
+            respondent_key = _hash(pseudonym_key, "respondent", normalise(who))
+    return {
+        "response_key": response_key,
+        "respondent_key": respondent_key,
+        "instrument": instrument.id,
+        "tool": tool,
+        "wave": wave,
+        "time_period": period,
+        "term": term,
+        "response_date": response_date,
+        "reported_urn": reported,
+        "school_urn": school_urn,
+        **{f: context.get(f) for f in ("year_group", "gender", "send", "fsm", "role")},
+        "items_answered": len(codes),
+        "items_total": len(instrument.items),
+        "row_number": row_number,
+    }
+
+
+def _answer_records(response_key: str, instrument: Instrument, codes: dict[str, int]) -> list[dict]:
+    """Takes a kept response's key and answer codes; returns its survey_answers rows, in item order, each
+    scored 0-100 (negative items reversed) and `agree` when the score is above 50."""
+    answers = []
+    for item in instrument.items:
+        if item.id in codes:
+            score = instrument.score(item, codes[item.id])
+            answers.append(
+                {
+                    "response_key": response_key,
+                    "instrument": instrument.id,
+                    "item_id": item.id,
+                    "answer_code": codes[item.id],
+                    "score": score,
+                    "agree": score > 50.0,
+                }
+            )
+    return answers
+
+
+def _read_rows(
+    export: Export,
+    instrument: Instrument,
+    mapping: Mapping,
+    columns: _Columns,
+    schools: SchoolRegister | None,
+    pseudonym_key: bytes,
+    by_term: bool,
+    name: str,
+) -> _Rows:
+    """Takes the parsed export, its instrument and mapping, the columns to read, the register (or None),
+    the key and whether waves are by term; reads every data row and returns the responses kept, their
+    answers, the quarantined rows and the exclusion counts."""
+    rows = _Rows(name)
+    for row_number, row in enumerate(export.rows, start=1):
+        # Qualtrics Status: previews, tests and spam are excluded
+        excluded = _excluded_status(row, columns.status)
+        if excluded is not None:
+            rows.exclusions[excluded] += 1
+            continue
+        # the same response id twice in the file: the first counts
+        raw_id = _raw_response_id(row, columns)
+        if raw_id in rows.seen_ids:
+            rows.exclusions["duplicate"] += 1
+            continue
+        rows.seen_ids.add(raw_id)
+        # answers, then too few items answered
+        codes = _item_codes(row, row_number, instrument, mapping, rows)
+        if len(codes) < instrument.min_items_answered:
+            rows.exclusions["incomplete"] += 1
+            continue
+        response_date = _response_date(row, row_number, columns, rows)
+        if response_date is None:
+            continue
+        school = _school(row, row_number, columns, schools, response_date, rows)
+        if school is None:
+            continue
+        context = _context_values(row, row_number, instrument, mapping, rows)
+        response = _response_record(
+            row,
+            row_number,
+            tool=export.tool,
+            instrument=instrument,
+            columns=columns,
+            pseudonym_key=pseudonym_key,
+            by_term=by_term,
+            raw_id=raw_id,
+            response_date=response_date,
+            school=school,
+            codes=codes,
+            context=context,
+        )
+        rows.responses.append(response)
+        rows.answers.extend(_answer_records(response["response_key"], instrument, codes))
+    return rows
+
+
+def _tables(instrument: Instrument, rows: _Rows) -> dict[str, pl.DataFrame]:
+    """Takes the instrument and the rows read; returns the lake tables survey_responses, survey_answers and
+    survey_items (the instrument's items), in the lake schema."""
+    items_frame = pl.DataFrame(
+        [
+            {
+                "instrument": instrument.id,
+                "item_id": item.id,
+                "item_text": item.text,
+                "negative": item.negative,
+                "scale_points": instrument.scale_points,
+                "min_items_answered": instrument.min_items_answered,
+                "items_total": len(instrument.items),
+            }
+            for item in instrument.items
+        ],
+        schema=_schema(SURVEY_ITEMS),
+    )
+    return {
+        "survey_responses": pl.DataFrame(rows.responses, schema=_schema(SURVEY_RESPONSES)),
+        "survey_answers": pl.DataFrame(rows.answers, schema=_schema(SURVEY_ANSWERS)),
+        "survey_items": items_frame,
+    }
+
+
+def _personal_data_dropped(export: Export, columns: _Columns) -> list[str]:
+    """Takes the export and the columns read; returns the names of the personal-data and free-text columns
+    left unread, and of the respondent field (read only into a hash), for the summary."""
+    read = columns.read()
+    return [
+        c.name
+        for c in export.columns
+        if (c.index not in read and (c.role == "personal" or c.free_text))
+        or (columns.respondent is not None and c.index == columns.respondent.index)
+    ]
+
+
+def _summary(
+    name: str,
+    export: Export,
+    instrument: Instrument,
+    mapping: Mapping,
+    columns: _Columns,
+    rows: _Rows,
+    schools: SchoolRegister | None,
+) -> dict:
+    """Takes everything read; returns the summary `belonging validate` shows: instrument and columns
+    matched, where the school came from, counts read, kept, excluded and quarantined, personal data
+    dropped."""
+    read = columns.read()
+    unmatched = [
+        c.label for c in export.columns if c.index not in read and c.role is None and not c.free_text
+    ]
+    rules = Counter(q["rule"] for q in rows.quarantine)
+    return {
+        "file": name,
+        "tool": export.tool,
+        "instrument": instrument.id,
+        "items_matched": {k: v.name for k, v in mapping.items.items()},
+        "items_unmatched": [i.id for i in instrument.items if i.id not in mapping.items],
+        "context_matched": {k: v.name for k, v in mapping.context.items()},
+        "unmatched_columns": unmatched,
+        "school_from": columns.school.name if columns.school else ("file name" if columns.file_urn else None),
+        # only meaningful where the export wrote locale dates a/b/yyyy
+        "date_order": (
+            columns.date_order
+            if any(slash_date(r[c.index]) for c in columns.dates for r in export.rows)
+            else None
+        ),
+        "responses_read": len(export.rows),
+        "responses_kept": len(rows.responses),
+        "excluded": dict(sorted(rows.exclusions.items())),
+        "quarantined": dict(sorted(rules.items())),
+        "personal_data_dropped": _personal_data_dropped(export, columns),
+        "gias_resolution": schools is not None,
+    }
+
+
+def _result(
+    name: str,
+    export: Export,
+    instrument: Instrument,
+    mapping: Mapping,
+    columns: _Columns,
+    rows: _Rows,
+    schools: SchoolRegister | None,
+) -> ReadResult:
+    """Takes everything read from the file; returns the ReadResult: lake tables, quarantine rows, exclusion
+    counts and the summary."""
+    return ReadResult(
+        tables=_tables(instrument, rows),
+        quarantine=quarantine_frame(rows.quarantine),
+        source_kind="survey",
+        publication=export.tool,
+        vintage=instrument.id,
+        encoding=export.encoding,
+        rows_read=len(export.rows),
+        exclusions=dict(sorted(rows.exclusions.items())),
+        summary=_summary(name, export, instrument, mapping, columns, rows, schools),
+    )
 
 
 def read_survey(
@@ -236,280 +709,14 @@ def read_survey(
     Raises ValueError for an empty pseudonym key, UnknownFormat for a file of no known tool or
     matching no instrument.
     """
-    if not pseudonym_key:
-        raise ValueError("read_survey: an empty pseudonym key is refused (set BELONGING_PSEUDONYM_KEY)")
-    if isinstance(pseudonym_key, str):
-        pseudonym_key = pseudonym_key.encode("utf-8")
+    pseudonym_key = _checked_key(pseudonym_key)
     settings = settings or {}
-    name = source.relative
-    if schools is not None and len(schools) == 0:
-        # no GIAS loaded yet: quarantining every response would lose them for good (the file is then
-        # recorded as loaded), so the reported URN is kept and dbt's join to GIAS decides later
-        schools = None
-    export = parse_export(source.path)
+    schools = _register_or_none(schools)
+    export = parse_export(source.path)  # the tool, recognised from the headers, and its layout parsed
     if instruments is None:
         instruments = load_instruments(settings.get("instruments_dir"))
-    instrument, mapping = choose_instrument(export, instruments, name)
-    tool = export.tool
-
-    mapped = {c.index for c in mapping.items.values()} | {c.index for c in mapping.context.values()}
-    school_fields = list(settings.get("school_fields") or DEFAULT_SCHOOL_FIELDS)
-    school_col = school_column(export, school_fields, mapped)
-    file_urn = None if school_col else urn_from_file_name(source.path)
-    respondent_col = None
-    for f in settings.get("respondent_fields") or []:
-        respondent_col = _find_column(export, f, mapped | ({school_col.index} if school_col else set()))
-        if respondent_col:
-            break
-
-    id_cols = export.column("response_id")
-    id_col = id_cols[0] if id_cols else None
-    status_cols = export.column("status")
-    status_col = status_cols[0] if status_cols else None
-    date_cols = _date_columns(export)
-    order = date_order([r[c.index] for c in date_cols for r in export.rows])
+    instrument, mapping = choose_instrument(export, instruments, source.relative)
+    columns = _find_columns(export, mapping, settings, source.path)  # the only columns ever read
     by_term = bool(settings.get("wave_by_term", True))
-
-    identity = sorted(
-        {c.index for c in date_cols}
-        | {c.index for c in export.columns if c.role == "personal"}
-        | mapped
-        | ({school_col.index} if school_col else set())
-    )
-    exclusions: Counter[str] = Counter()
-    quarantine: list[dict] = []
-    responses: list[dict] = []
-    answers: list[dict] = []
-    seen_ids: set[str] = set()
-
-    def quarantine_row(row_number: int, column: str | None, value: str | None, rule: str, why: str) -> None:
-        quarantine.append(
-            {
-                "row_number": row_number,
-                "column": column,
-                "value": value,
-                "rule": rule,
-                "reason": f"{name}, row {row_number}: {why} [{rule}]",
-            }
-        )
-
-    for row_number, row in enumerate(export.rows, start=1):
-        # 1. Qualtrics Status: previews, tests and spam are excluded
-        if status_col is not None:
-            status = normalise(_cell_text(row[status_col.index]) or "0")
-            if status not in STATUS_KEEP:
-                reason = STATUS_REASON.get(status) or (
-                    f"status_{status}" if re.fullmatch(r"\w{1,20}", status) else "status_other"
-                )
-                exclusions[reason] += 1
-                continue
-        # 2. the same response id twice in the file: the first counts
-        raw_id = _cell_text(row[id_col.index]) if id_col is not None else None
-        if raw_id is None:
-            # Google Forms has no response id: its timestamp, the respondent's email if collected, and
-            # the answers read identify it (stable when a re-export adds unrelated columns)
-            raw_id = "\x1f".join("" if row[i] is None else str(row[i]) for i in identity)
-        if raw_id in seen_ids:
-            exclusions["duplicate"] += 1
-            continue
-        seen_ids.add(raw_id)
-        # 3. answers: by label or code; off the scale -> quarantined and treated as unanswered
-        codes: dict[str, int] = {}
-        for item in instrument.items:
-            col = mapping.items.get(item.id)
-            if col is None:
-                continue
-            cell = row[col.index]
-            text = _cell_text(cell)
-            if text is None or text in UNANSWERED:
-                continue
-            code = item.code_of(cell)
-            if code is None:
-                quarantine_row(
-                    row_number,
-                    col.name,
-                    text,
-                    "answer_not_on_scale",
-                    f"answer {text!r} to item {item.id!r} is not on the {instrument.id} scale "
-                    f"({', '.join(instrument.answers)} or codes 1-{instrument.scale_points}); treated as unanswered",
-                )
-                continue
-            codes[item.id] = code
-        # 4. too few items answered
-        if len(codes) < instrument.min_items_answered:
-            exclusions["incomplete"] += 1
-            continue
-        # 5. the date
-        response_date = None
-        for c in date_cols:
-            response_date = parse_date(row[c.index], order)
-            if response_date is not None:
-                break
-        if response_date is None:
-            col = date_cols[0].name if date_cols else None
-            value = _cell_text(row[date_cols[0].index]) if date_cols else None
-            quarantine_row(row_number, col, value, "response_date_unreadable", "no readable response date")
-            continue
-        # 6. the school
-        if school_col is not None:
-            reported = _urn_value(row[school_col.index])
-            school_source = school_col.name
-        else:
-            reported, school_source = file_urn, "file name"
-        if reported is None:
-            quarantine_row(
-                row_number,
-                school_col.name if school_col else None,
-                None,
-                "school_missing",
-                f"no school: none of the school fields {school_fields} holds a URN and the file name has none",
-            )
-            continue
-        if not _URN.match(reported):
-            shown = reported if re.fullmatch(r"\d{1,12}", reported) else "(not shown: not a URN)"
-            quarantine_row(
-                row_number,
-                school_source,
-                shown,
-                "school_urn_format",
-                "the school identifier is not a 6-digit URN",
-            )
-            continue
-        if schools is None:
-            school_urn = reported
-        else:
-            school_urn, problem = schools.resolve(reported, response_date)
-            if problem is not None:
-                why = (
-                    f"URN {reported} is not in GIAS"
-                    if problem == "school_not_in_gias"
-                    else f"URN {reported} closed before {response_date} and GIAS links give no open successor"
-                )
-                quarantine_row(row_number, school_source, reported, problem, why)
-                continue
-        # 7. context questions
-        context_values: dict[str, str | None] = {}
-        for q in instrument.context:
-            col = mapping.context.get(q.id)
-            if col is None:
-                continue
-            cell = row[col.index]
-            text = _cell_text(cell)
-            if text is None or text in UNANSWERED:
-                continue
-            code = q.code_of(cell)
-            if code is None:
-                quarantine_row(
-                    row_number,
-                    col.name,
-                    text,
-                    "context_answer_unknown",
-                    f"answer {text!r} to {q.text!r} is not one of {list(q.answers)}; treated as unanswered",
-                )
-                continue
-            context_values[q.id] = q.answers[code - 1]
-
-        wave, period, term = wave_of(instrument.id, response_date, by_term)
-        response_key = _hash(pseudonym_key, tool, instrument.id, reported, response_date.isoformat(), raw_id)
-        respondent_key = None
-        if respondent_col is not None:
-            who = _cell_text(row[respondent_col.index])
-            if who is not None:
-                respondent_key = _hash(pseudonym_key, "respondent", normalise(who))
-        responses.append(
-            {
-                "response_key": response_key,
-                "respondent_key": respondent_key,
-                "instrument": instrument.id,
-                "tool": tool,
-                "wave": wave,
-                "time_period": period,
-                "term": term,
-                "response_date": response_date,
-                "reported_urn": reported,
-                "school_urn": school_urn,
-                **{f: context_values.get(f) for f in ("year_group", "gender", "send", "fsm", "role")},
-                "items_answered": len(codes),
-                "items_total": len(instrument.items),
-                "row_number": row_number,
-            }
-        )
-        for item in instrument.items:
-            if item.id in codes:
-                score = instrument.score(item, codes[item.id])
-                answers.append(
-                    {
-                        "response_key": response_key,
-                        "instrument": instrument.id,
-                        "item_id": item.id,
-                        "answer_code": codes[item.id],
-                        "score": score,
-                        "agree": score > 50.0,
-                    }
-                )
-
-    items_frame = pl.DataFrame(
-        [
-            {
-                "instrument": instrument.id,
-                "item_id": item.id,
-                "item_text": item.text,
-                "negative": item.negative,
-                "scale_points": instrument.scale_points,
-                "min_items_answered": instrument.min_items_answered,
-                "items_total": len(instrument.items),
-            }
-            for item in instrument.items
-        ],
-        schema=_schema(SURVEY_ITEMS),
-    )
-    tables = {
-        "survey_responses": pl.DataFrame(responses, schema=_schema(SURVEY_RESPONSES)),
-        "survey_answers": pl.DataFrame(answers, schema=_schema(SURVEY_ANSWERS)),
-        "survey_items": items_frame,
-    }
-
-    used = (
-        mapped
-        | {c.index for c in (school_col, id_col, status_col) if c is not None}
-        | {c.index for c in date_cols}
-    )
-    personal = [
-        c.name
-        for c in export.columns
-        if (c.index not in used and (c.role == "personal" or c.free_text))
-        or (respondent_col is not None and c.index == respondent_col.index)
-    ]
-    unmatched = [
-        c.label for c in export.columns if c.index not in used and c.role is None and not c.free_text
-    ]
-    rules = Counter(q["rule"] for q in quarantine)
-    summary = {
-        "file": name,
-        "tool": tool,
-        "instrument": instrument.id,
-        "items_matched": {k: v.name for k, v in mapping.items.items()},
-        "items_unmatched": [i.id for i in instrument.items if i.id not in mapping.items],
-        "context_matched": {k: v.name for k, v in mapping.context.items()},
-        "unmatched_columns": unmatched,
-        "school_from": school_col.name if school_col else ("file name" if file_urn else None),
-        # only meaningful where the export wrote locale dates a/b/yyyy
-        "date_order": order if any(slash_date(r[c.index]) for c in date_cols for r in export.rows) else None,
-        "responses_read": len(export.rows),
-        "responses_kept": len(responses),
-        "excluded": dict(sorted(exclusions.items())),
-        "quarantined": dict(sorted(rules.items())),
-        "personal_data_dropped": personal,
-        "gias_resolution": schools is not None,
-    }
-    return ReadResult(
-        tables=tables,
-        quarantine=quarantine_frame(quarantine),
-        source_kind="survey",
-        publication=tool,
-        vintage=instrument.id,
-        encoding=export.encoding,
-        rows_read=len(export.rows),
-        exclusions=dict(sorted(exclusions.items())),
-        summary=summary,
-    )
+    rows = _read_rows(export, instrument, mapping, columns, schools, pseudonym_key, by_term, source.relative)
+    return _result(source.relative, export, instrument, mapping, columns, rows, schools)

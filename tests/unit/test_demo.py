@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
 import re
@@ -10,8 +11,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingestion.demo import generate
-from ingestion.demo.surveys import NOT_IN_GIAS_URN
+from demo import generate
+from demo.surveys import NOT_IN_GIAS_URN
+from tests.conftest import REPO
 
 PUB_FILES = {
     "exclusions": ("exc_school", "exclusions_by_geographic_level"),
@@ -56,7 +58,11 @@ def reference_headers(reference: Path) -> dict[str, list[str]]:
         (header,) = [h for t, h in blocks.items() if t.startswith(start)]
         return header
 
-    return {"spc": find("SPC school-level"), "sen": find("SEN school-level"), "gias2024": find("GIAS edubasealldata")}
+    return {
+        "spc": find("SPC school-level"),
+        "sen": find("SEN school-level"),
+        "gias2024": find("GIAS edubasealldata"),
+    }
 
 
 # ---------------------------------------------------------------------------------------------- files
@@ -556,3 +562,16 @@ def test_census_columns_are_filled_consistently(demo):
     pct = num["% of pupils known to be eligible for free school meals (Performa"]
     assert ((fsm / base * 100).round(1) - pct).abs().max() < 0.051
     assert spc["URN"].str.contains(r"^\d{6}$").all() and spc["LAEstab"].str.contains(r"^\d{7}$").all()
+
+
+def test_ingestion_does_not_import_the_demo():
+    """ingestion/ is production code: the demo generator may use it, never the other way round."""
+    offenders = []
+    for path in sorted((REPO / "ingestion").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            if any(n == "demo" or n.startswith("demo.") for n in names):
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert offenders == []

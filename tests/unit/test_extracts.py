@@ -8,9 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from expectations.screener import screen
 from publication.disclosure import apply_disclosure_control
 from publication.extracts import GEOGRAPHY_COLUMNS, TIME_COLUMNS, ExtractError, build_extracts
-from publication.screener import screen
 from tests.conftest import REPO
 from tests.unit.test_disclosure import load_mart
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingestion.demo.dfe import school_numbers, write_dfe
-from ingestion.demo.gias import write_gias
-from ingestion.demo.schools import YEARS, build_world
-from ingestion.demo.surveys import write_surveys
+from demo.dfe import school_numbers, write_dfe
+from demo.gias import write_gias
+from demo.schools import YEARS, build_world
+from demo.surveys import write_surveys
 
 __all__ = ["generate"]
 

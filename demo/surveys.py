@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ingestion.demo.dfe import GROUPS
-from ingestion.demo.schools import World
+from demo.dfe import GROUPS
+from demo.schools import World
 
 PUPIL_STEM = "Thinking about your school: to what extent do you agree with the following statements?"
 PUPIL_ITEMS = (

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ingestion.demo.headers import SEN_2223, SPC_2223
-from ingestion.demo.schools import LEGACY_YEARS, World
+from demo.headers import SEN_2223, SPC_2223
+from demo.schools import LEGACY_YEARS, World
 
 GROUPS = (
     ["Early 1", "Early 2", "Nursery 1", "Nursery 2", "Reception"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-GEOGRAPHY_LOOKUP = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "geography_lookups.csv"
+GEOGRAPHY_LOOKUP = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "geography_lookups.csv"
 
 # Academic years (start year) the demo covers and the GIAS snapshot taken at the start of each.
 YEARS = (2018, 2022, 2023, 2024)

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ingestion.demo.headers import GIAS_2018, GIAS_2024
-from ingestion.demo.schools import GIAS_REGION, LEGACY_YEARS, SNAPSHOTS, World
+from demo.headers import GIAS_2018, GIAS_2024
+from demo.schools import GIAS_REGION, LEGACY_YEARS, SNAPSHOTS, World
 
 TYPE_CODES = {
     "Community school": ("01", "4"),
