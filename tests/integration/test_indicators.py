@@ -5,7 +5,9 @@ North East; Leeds, Yorkshire and The Humber, which GIAS spells "Yorkshire and th
 (TR01: 100001 + 100002; TR02: 100003 + 100004), one LA-maintained primary (100005); 100004 is the academy
 that replaced 100014 on 1 September 2017 (GIAS links); 100003's suspensions are suppressed in 2017/18; the
 2016/17 exclusions file has only LAESTAB; 100001's 2017/18 exclusions were re-issued (latest load wins);
-a cumulative pupil-survey export repeats response r1; r4 answered 3 of 6 items (below the minimum of 4).
+a cumulative pupil-survey export repeats response r1, re-coded (Year 8, Boy, SEND, FSM, every item 0): the
+first-loaded copy counts, so every figure below is the first export's; r4 answered 3 of 6 items (below the
+minimum of 4).
 """
 
 from __future__ import annotations
@@ -379,23 +381,27 @@ def test_items_breakdowns_and_gaps(warehouse):
 
 
 def test_excluded_and_duplicate_responses_are_counted_once_or_not_at_all(warehouse):
-    scored = dict(
-        warehouse.execute(
-            "select response_key, coalesce(excluded_reason, 'included') from int_survey_responses_scored"
-        ).fetchall()
-    )
-    assert scored == {
-        "r1": "included",
-        "r2": "included",
-        "r3": "included",
-        "r4": "too_few_items",
-        "r5": "included",
-        "r6": "included",
-        "r7": "included",
-        "r8": "included",
-        "s1": "included",
-        "s2": "included",
-    }
+    scored = warehouse.execute(
+        "select response_key, gender, year_group, raw_scale_score, coalesce(excluded_reason, 'included') "
+        "from int_survey_responses_scored order by response_key"
+    ).fetchall()
+    assert scored == [
+        ("r1", "Girl", "Year 7", 100.0, "included"),  # once, as first loaded (the cumulative copy: Boy, 0)
+        ("r2", "Boy", "Year 7", pytest.approx(100 / 3), "included"),
+        ("r3", "Girl", "Year 8", pytest.approx(200 / 3), "included"),
+        ("r4", "Boy", "Year 8", 100.0, "too_few_items"),
+        ("r5", "Girl", "Year 7", 100.0, "included"),
+        ("r6", "Boy", "Year 7", 0.0, "included"),
+        ("r7", "Girl", "Year 9", pytest.approx(200 / 3), "included"),
+        ("r8", "Boy", "Year 9", pytest.approx(100 / 3), "included"),
+        ("s1", None, None, 75.0, "included"),
+        ("s2", None, None, 50.0, "included"),
+    ]
+    # r1's answers are the first export's too: six, all scoring 100
+    answers = warehouse.execute(
+        "select count(*), min(score), max(score) from stg_surveys__answers where response_key = 'r1'"
+    ).fetchall()
+    assert answers == [(6, 100.0, 100.0)]
 
 
 def test_staff_indicators_by_role(warehouse):

@@ -4,13 +4,18 @@ reproducible extracts, the screener on the published files, releases and roll ba
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import os
+import re
 import stat
 import time
+from collections import Counter
 
 import pytest
 
+from ingestion.demo.surveys import NOT_IN_GIAS_URN
 from orchestration.settings import GEOGRAPHY_LOOKUP
 from tests.pipeline_helpers import belonging, current, manifest, popen_belonging, release_query, tree_hashes
 
@@ -20,8 +25,14 @@ LEVELS = {"School", "MAT", "Local authority", "Regional", "National"}
 ADMIN = ["pupils_headcount", "fsm_percent", "sen_support_percent", "ehcp_percent", "overall_absence_percent",
          "persistent_absence_percent", "severe_absence_percent", "suspension_rate", "one_plus_suspension_percent",
          "permanent_exclusion_rate", "send_representation_ratio", "fsm_representation_ratio"]
+RAW_TABLES = ["dfe_absence", "dfe_census", "dfe_exclusions", "dfe_sen", "gias_establishments", "gias_links",
+              "survey_answers", "survey_items", "survey_responses"]
 PUPIL = ["respondents", "response_rate_percent", "belonging_score_mean", "belonging_positive_percent",
          "belonging_gap_send", "belonging_gap_fsm", "outsider_agree_percent", "lonely_agree_percent"]
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +57,22 @@ def test_demo_publishes_a_complete_read_only_release(demo):
             assert (release / "extracts" / f"{name}{suffix}").exists()
     kinds = {i["kind"] for i in m["inputs"]}
     assert {"dfe", "gias_establishments", "gias_links", "survey"} <= kinds
-    assert all(len(i["sha256"]) == 64 for i in m["inputs"])
-    assert m["gates"] and all(g["passed"] for g in m["gates"])
-    assert (release / "warehouse.duckdb").exists()
+    # every landing data file is an input, with the sha256 of its bytes (metadata files ride with their data)
+    landing = demo["home"] / "landing"
+    files = {p.relative_to(landing).as_posix(): p for p in landing.rglob("*")
+             if p.is_file() and not p.name.endswith(".meta.csv")}
+    assert sorted(i["file"] for i in m["inputs"]) == sorted(files)
+    assert all(i["sha256"] == sha256(files[i["file"]]) for i in m["inputs"])
+    # every gate ran and passed: one raw gate per lake table, dbt's tests, the mart and extract gates
+    assert {g["name"]: g["passed"] for g in m["gates"]} == dict.fromkeys(
+        ["dbt_build", "extract_gates", "mart_gates", *(f"raw_{t}" for t in RAW_TABLES)], True)
+    # the manifest describes the files next to it: their sha256 and data rows, the warehouse's sha256
+    for extract in m["extracts"]:
+        for entry in extract["files"].values():
+            assert entry["sha256"] == sha256(release / entry["file"]), entry
+        csv_bytes = (release / extract["files"]["csv"]["file"]).read_bytes()
+        assert extract["rows"] == csv_bytes.count(b"\n") - 1 > 0, extract["name"]
+    assert m["warehouse"]["sha256"] == sha256(release / "warehouse.duckdb")
     assert list(release.rglob("index.html")), "Great Expectations Data Docs are in the release"
     for path in release.rglob("*"):
         if path.is_file():
@@ -62,8 +86,39 @@ def test_every_indicator_at_every_level(demo):
         found.setdefault(indicator, set()).add(level)
     for indicator in ADMIN + PUPIL + ["staff_belonging_score_mean"]:
         assert found.get(indicator) == LEVELS, (indicator, found.get(indicator))
-    (n,), = release_query(demo["home"], "select count(*) from mart_inclusion_profile")
-    assert n > 0
+    # England's figures are ratios of sums of its schools' published cells, every year, wave and breakdown
+    # (gaps and response rates excepted: their parts are not school sums of one row)
+    rows = release_query(demo["home"], """
+        with schools as (
+            select time_period, time_identifier, indicator, breakdown, breakdown_value,
+                   sum(numerator) filter (where value_status = 'value') as num,
+                   sum(denominator) filter (where value_status = 'value') as den,
+                   count(*) filter (where value_status = 'value') as included
+            from mart_indicators where geographic_level = 'School' group by all)
+        select n.indicator, n.numerator, s.num, n.denominator, s.den, n.schools_included, s.included, n.value,
+               n.value_status
+        from mart_indicators as n
+        join schools as s using (time_period, time_identifier, indicator, breakdown, breakdown_value)
+        where n.geographic_level = 'National' and n.indicator not like '%gap%' and n.indicator not like '%response_rate%'
+        """)
+    assert {r[0] for r in rows} >= set(ADMIN) | (set(PUPIL) - {"response_rate_percent", "belonging_gap_send",
+                                                              "belonging_gap_fsm"})
+    for indicator, num, s_num, den, s_den, included, s_included, value, status in rows:
+        assert (num, den, included) == (pytest.approx(s_num), pytest.approx(s_den), s_included), indicator
+        scale = 100 if indicator.endswith(("_percent", "_rate")) else 1
+        if status == "value":
+            assert value == pytest.approx(num / (den or 1) * scale), indicator
+    # the inclusion profile: one row per school and year of the spine, with the school's own suspension rate
+    profile = release_query(demo["home"], """
+        select count(*), count(*) filter (where abs(p.suspension_rate - m.value) < 1e-8
+                                                or p.suspension_rate is null and m.value is null),
+               min(suspension_rate_percentile), max(suspension_rate_percentile)
+        from mart_inclusion_profile as p
+        left join mart_indicators as m on m.geographic_level = 'School' and m.geography_code = p.school_urn
+            and m.time_period = p.time_period and m.indicator = 'suspension_rate' and m.breakdown = 'Total'
+            and m.time_identifier = 'Academic year'""")
+    (spine,), = release_query(demo["home"], "select count(*) from int_school_years_spined")
+    assert profile == [(spine, spine, 0.0, 100.0)] and spine > 0
 
 
 def test_demo_extracts_pass_the_screener_read_as_files(demo):
@@ -126,11 +181,34 @@ def test_releases_list_and_roll_back(demo):
 
 
 def test_status_reports_release_refresh_and_quarantine(demo):
-    out = belonging("status", home=demo["home"], check=True).stdout
+    home = demo["home"]
+    out = belonging("status", home=home, check=True).stdout
     assert f"current release: {demo['first'].name}" in out
     assert "last refresh: published" in out
-    assert "school_not_in_gias" in out  # the demo's survey response from a URN GIAS does not know
-    assert "survey responses excluded" in out and "preview=" in out and "duplicate=" in out
+    # each extract's rows as counted in its file; every gate; every landing data file
+    lines = out.splitlines()
+    for path in sorted((demo["first"] / "extracts").glob("*.csv")):
+        if not path.name.endswith(".meta.csv"):
+            rows = path.read_bytes().count(b"\n") - 1
+            assert f"  {path.stem}: {rows} rows" in lines, path.name
+    gates = len(manifest(demo["first"])["gates"])
+    assert f"  gates: {gates}/{gates} passed" in lines
+    data_files = [p for p in (home / "landing").rglob("*") if p.is_file() and not p.name.endswith(".meta.csv")]
+    assert f"lake: {len(data_files)} files loaded" in out
+    # Qualtrics previews (Status 1) and spam (Status 8), as counted in the landing files themselves
+    statuses = Counter()
+    for path in (home / "landing" / "surveys").rglob("*.csv"):
+        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+        if rows and "Status" in rows[0]:
+            i = rows[0].index("Status")
+            statuses.update(r[i] for r in rows[1:] if r[i] in ("1", "8"))
+    assert statuses["1"] > 0 and statuses["8"] > 0
+    excluded = next(line for line in out.splitlines() if line.startswith("survey responses excluded"))
+    assert f"preview={statuses['1']}" in excluded and f"spam={statuses['8']}" in excluded
+    assert re.search(r"duplicate=[1-9]", excluded) and re.search(r"incomplete=[1-9]", excluded)
+    # the demo's survey response from a URN GIAS does not know, quarantined with its reason
+    assert f"URN {NOT_IN_GIAS_URN} is not in GIAS [school_not_in_gias]" in out
+    assert "quarantined inputs: 0 whole files," in out
 
 
 def test_validate_names_what_would_load_and_what_would_not(demo, tmp_path):
@@ -139,6 +217,15 @@ def test_validate_names_what_would_load_and_what_would_not(demo, tmp_path):
     ok = belonging("validate", str(dfe_file), home=home)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "recognised: dfe /" in ok.stdout and "rows_by_level" in ok.stdout
+    # the numbers are the file's: its data rows, all of them to load, and its rows by geographic level
+    with open(dfe_file, encoding="utf-8-sig", newline="") as fh:
+        levels = Counter(r["geographic_level"] for r in csv.DictReader(fh))
+    publication = re.search(r"recognised: dfe / (\w+) /", ok.stdout).group(1)
+    n = sum(levels.values())
+    assert f"rows read: {n}; would load: dfe_{publication}={n}" in ok.stdout
+    by_level = json.loads(re.search(r"^rows_by_level: (.*)$", ok.stdout, re.M).group(1))
+    assert by_level == dict(levels)
+    assert "rows that would be quarantined: 0" in ok.stdout
     bad = tmp_path / "suspensions.csv"
     bad.write_text("time_period,time_identifier,geographic_level,country_code,country_name,mystery_col\n"
                    "202324,Academic year,National,E92000001,England,1\n", encoding="utf-8")

@@ -3,10 +3,15 @@ establishment number) and the real GIAS sample plus generated rows, through dbt 
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
+import json
+import re
 import shutil
+from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -77,7 +82,7 @@ def real_home(tmp_path_factory, reference):
     # cannot reconcile with the sums of the rows it has, so this home allows any difference.
     (home / "settings.yaml").write_text("gates:\n  reconciliation_tolerance: 1000000000\n", encoding="utf-8")
     proc = belonging("refresh", home=home, key=None)
-    return {"home": home, "proc": proc, "urns": urns, "rows": school_rows}
+    return {"home": home, "proc": proc, "urns": urns, "rows": school_rows, "reference": reference}
 
 
 def test_real_exclusions_file_is_published(real_home):
@@ -186,6 +191,64 @@ def test_links_in_landing_never_touch_a_release_or_a_file_outside(real_home, tmp
     assert "refused in landing (never opened, moved or deleted): 3" in status
     for link in links:
         link.unlink()
+
+
+def test_a_refresh_whose_headline_doubles_fails_on_drift_and_keeps_current(real_home):
+    """A re-issued exclusions file with every suspension count doubled loads (the latest copy of a row wins),
+    so England's suspension rate doubles against the current release: the mart gate's drift check stops the
+    refresh (tolerance 25%), names the headline, and nothing published changes. Nothing else moved: drift is
+    the only failed check, on that headline alone. (It leaves the doubled file loaded; the next test fails on reconciliation anyway.)"""
+    home = real_home["home"]
+    before = current(home)
+    hashes = tree_hashes(before)
+    (previous,), = release_query(home, """
+        select value from mart_indicators where geographic_level = 'National' and indicator = 'suspension_rate'
+          and time_period = 201617 and breakdown = 'Total'""")
+    with open(real_home["reference"] / "dfe" / EXCLUSIONS, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        header, rows = reader.fieldnames, list(reader)
+    for r in rows:
+        if r["fixed_excl"].isdigit():
+            r["fixed_excl"] = str(2 * int(r["fixed_excl"]))
+            if re.fullmatch(r"\d+(\.\d+)?", r["fixed_excl_rate"]):
+                r["fixed_excl_rate"] = f"{2 * float(r['fixed_excl_rate']):.2f}"
+    revised = home / "landing" / "dfe" / EXCLUSIONS.replace(".csv", "_revised.csv")
+    with open(revised, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    shutil.copy(real_home["reference"] / "dfe" / EXCLUSIONS.replace(".csv", ".meta.csv"),
+                revised.with_name(revised.name.replace(".csv", ".meta.csv")))
+    proc = belonging("refresh", home=home, key=None)
+    assert proc.returncode == 1, f"a doubled headline was published (exit {proc.returncode}): {proc.stdout[-500:]}"
+    assert "releases/current unchanged" in proc.stdout and "mart_indicators / mart_gate" in proc.stdout
+    run_dir = Path(re.search(r"details: (\S+)", proc.stdout).group(1))
+    gate = json.loads((run_dir / "gates" / "mart_gates.json").read_text(encoding="utf-8"))
+    assert not gate["passed"]
+    assert [f["rule"] for f in gate["failures"]] == ["drift_within_tolerance"]
+    # England's suspension rate of every year the file holds (school-row and aggregate-only years) doubled,
+    # and nothing else moved (the gate shows the first few offending rows and counts them all)
+    (years,), = release_query(home, """
+        select count(*) from mart_indicators where geographic_level = 'National' and indicator = 'suspension_rate'
+          and breakdown = 'Total' and value > 0""")
+    failure = gate["failures"][0]
+    assert f"({years} rows)" in failure["message"]
+    offending = [ast.literal_eval(o) for o in failure["offending"]]
+    assert len(offending) == min(years, 5)
+    for o in offending:
+        assert re.fullmatch(r"national suspension_rate \d{6} Academic year", o["measure"]), o
+        assert o["current"] == pytest.approx(2 * o["previous"], rel=1e-6), o
+        assert o["relative_change"] == pytest.approx(1.0, rel=1e-6), o
+    # the refresh built the doubled figure; it was never published
+    con = duckdb.connect(str(home / "warehouse" / "warehouse.duckdb"), read_only=True)
+    try:
+        (built,), = con.execute("""
+            select value from mart_indicators where geographic_level = 'National' and indicator = 'suspension_rate'
+              and time_period = 201617 and breakdown = 'Total'""").fetchall()
+    finally:
+        con.close()
+    assert built == pytest.approx(2 * previous, rel=1e-6)
+    assert current(home) == before and tree_hashes(before) == hashes
 
 
 def test_failing_gate_keeps_current_and_names_the_check(real_home):

@@ -133,9 +133,8 @@ def test_cross_level_trust_with_one_suppressed_school_gets_a_second():
     assert st[("MAT", "1001", "Total")] == "value"
 
 
-def test_cell_figures_follow_the_cell_and_gaps_follow_their_means():
-    mart = load_mart()
-    out = apply_disclosure_control(mart)
+def test_tiny_school_every_figure_of_its_cell_suppressed_and_masked():
+    out = apply_disclosure_control(load_mart())
     # school 100004 (the tiny one: 8 respondents): every survey figure of its Total cell is suppressed
     tiny = out.filter(
         (pl.col("geography_code") == "100004")
@@ -144,14 +143,126 @@ def test_cell_figures_follow_the_cell_and_gaps_follow_their_means():
     )
     assert tiny.height >= 5 and set(tiny["published_status"]) == {"suppressed"}
     assert tiny["value"].null_count() == tiny.height
-    # a gap is shown only if both SEND means are shown
-    gaps = out.filter(pl.col("indicator") == "belonging_gap_send")
-    means = out.filter((pl.col("indicator") == "belonging_score_mean") & (pl.col("breakdown") == "send"))
-    for g in gaps.iter_rows(named=True):
-        m = means.filter(pl.col("geography_code") == g["geography_code"])
-        shown = m.height == 2 and set(m["published_status"]) == {"value"}
-        assert (g["published_status"] == "value") == shown, g["geography_code"]
-    assert "value" in set(gaps["published_status"]) and "suppressed" in set(gaps["published_status"])
+
+
+# --- an irregular trust: counts differ by figure, so the cell and gap rules have something to do ----------
+# Trust T9 and its four schools, one wave. Item agree percentages count the respondents who answered the
+# item, so an item's count can be well below its cell's respondents (200003: 25 of 40 answered `belong`).
+# Level-secondary suppression then picks a different next-smallest school for the item (200003: 25) than for
+# the cell-level figures (200002: 30); within 200004's gender breakdown likewise (Boy for the item, Girl for
+# the cell). 200004's SEND subgroups are 6 and 54: the small one is primary, the other secondary, and the
+# SEND gap built from them must go too; its FSM subgroups (20, 40) are shown and so is its FSM gap.
+CELL_LEVEL = ("respondents", "belonging_score_mean", "belonging_positive_percent")
+ITEM = "belong_agree_percent"
+
+
+def cell_rows(level, code, bd, bv, *, n, answered, trust=None, schools=1) -> list[dict]:
+    """The cell-level figures of one cell (n respondents) and its `belong` item (answered by `answered`)."""
+    rows = [cell(level, code, bd, bv, n=n, trust=trust, schools=schools, ind=ind) for ind in CELL_LEVEL]
+    item = cell(level, code, bd, bv, n=answered, trust=trust, schools=schools, ind=ITEM)
+    return [*rows, item | {"numerator": answered * 0.7, "value": 70.0}]
+
+
+def irregular_trust() -> list[dict]:
+    rows = cell_rows("MAT", "T9", "Total", "Total", n=8 + 30 + 40 + 60, answered=8 + 30 + 25 + 49, schools=4)
+    for code, n, answered in (("200001", 8, 8), ("200002", 30, 30), ("200003", 40, 25), ("200004", 60, 49)):
+        rows += cell_rows("School", code, "Total", "Total", n=n, answered=answered, trust="T9")
+    for bv, n, answered in (("Boy", 30, 20), ("Girl", 25, 24), ("In another way", 5, 5)):
+        rows += cell_rows("School", "200004", "gender", bv, n=n, answered=answered, trust="T9")
+    for code, bd, yes, no in (("200003", "send", 15, 25), ("200004", "send", 6, 54), ("200004", "fsm", 20, 40)):
+        for bv, n in (("Yes", yes), ("No", no)):
+            rows += [cell("School", code, bd, bv, n=n, trust="T9", ind=ind) for ind in ("respondents", "belonging_score_mean")]
+        gap = cell("School", code, "Total", "Total", n=yes + no, trust="T9", ind=f"belonging_gap_{bd}")
+        rows.append(gap | {"numerator": None, "denominator": None, "value": 4.5})
+    return rows
+
+
+def published_statuses(rows: list[dict], **kw) -> dict[tuple, str]:
+    """(geography code, indicator, breakdown, breakdown value) -> published status."""
+    out = run(rows, **kw)
+    return {(r["geography_code"], r["indicator"], r["breakdown"], r["breakdown_value"]): r["published_status"]
+            for r in out.iter_rows(named=True)}  # fmt: skip
+
+
+V, S = "value", "suppressed"
+# (code, breakdown, breakdown value) -> status of (respondents, mean, positive share, `belong` item)
+IRREGULAR_CELLS = {
+    ("T9", "Total", "Total"): (V, V, V, V),
+    ("200001", "Total", "Total"): (S, S, S, S),  # 8 respondents: primary
+    ("200002", "Total", "Total"): (S, S, S, S),  # next-smallest school for the cell-level figures; its item follows
+    ("200003", "Total", "Total"): (V, V, V, S),  # next-smallest school for the item only: the cell stays shown
+    ("200004", "Total", "Total"): (V, V, V, V),
+    ("200004", "gender", "Boy"): (V, V, V, S),  # next-smallest subgroup for the item only
+    ("200004", "gender", "Girl"): (S, S, S, S),  # next-smallest subgroup for the cell-level figures; item follows
+    ("200004", "gender", "In another way"): (S, S, S, S),  # 5 respondents: primary
+}
+# (code, breakdown, breakdown value) -> status of (respondents, mean) of the SEND and FSM subgroups
+IRREGULAR_SUBGROUPS = {
+    ("200003", "send", "Yes"): (V, V),
+    ("200003", "send", "No"): (V, V),
+    ("200004", "send", "Yes"): (S, S),  # 6 respondents: primary
+    ("200004", "send", "No"): (S, S),  # the only other subgroup: secondary
+    ("200004", "fsm", "Yes"): (V, V),
+    ("200004", "fsm", "No"): (V, V),
+}
+IRREGULAR_GAPS = {("200003", "belonging_gap_send"): V, ("200004", "belonging_gap_send"): S,
+                  ("200004", "belonging_gap_fsm"): V}  # fmt: skip
+
+
+def test_irregular_trust_every_status():
+    st = published_statuses(irregular_trust())
+    assert len(st) == 4 * len(IRREGULAR_CELLS) + 2 * len(IRREGULAR_SUBGROUPS) + len(IRREGULAR_GAPS)
+    cells = {k: tuple(st[(k[0], ind, *k[1:])] for ind in (*CELL_LEVEL, ITEM)) for k in IRREGULAR_CELLS}
+    assert cells == IRREGULAR_CELLS
+    subgroups = {k: tuple(st[(k[0], ind, *k[1:])] for ind in CELL_LEVEL[:2]) for k in IRREGULAR_SUBGROUPS}
+    assert subgroups == IRREGULAR_SUBGROUPS
+    assert {(code, ind): st[(code, ind, "Total", "Total")] for code, ind in IRREGULAR_GAPS} == IRREGULAR_GAPS
+
+
+def test_a_suppressed_cell_level_figure_takes_every_figure_of_its_cell():
+    """200002's respondents, mean and positive share are suppressed (level-secondary) while its `belong` item
+    was not picked by any rule of its own: it goes with its cell. So does the Girl cell's item at 200004."""
+    st = published_statuses(irregular_trust())
+    assert st[("200002", "respondents", "Total", "Total")] == S
+    assert st[("200002", ITEM, "Total", "Total")] == S, "an item shown in a cell whose respondents are `c`"
+    assert st[("200004", "respondents", "gender", "Girl")] == S
+    assert st[("200004", ITEM, "gender", "Girl")] == S, "an item shown in a cell whose respondents are `c`"
+    # an item is not a cell-level figure: its own suppression leaves the cell shown
+    assert st[("200003", ITEM, "Total", "Total")] == S and st[("200003", "respondents", "Total", "Total")] == V
+    assert st[("200004", ITEM, "gender", "Boy")] == S and st[("200004", "respondents", "gender", "Boy")] == V
+
+
+def test_a_gap_is_suppressed_when_a_subgroup_mean_behind_it_is():
+    """200004's SEND gap has 60 respondents and its Total cell is shown, but the SEND means it is the
+    difference of are suppressed (6 respondents, then the only other subgroup): the gap goes too."""
+    st = published_statuses(irregular_trust())
+    assert st[("200004", "belonging_score_mean", "send", "Yes")] == S
+    assert st[("200004", "belonging_score_mean", "send", "No")] == S
+    assert st[("200004", "respondents", "Total", "Total")] == V
+    assert st[("200004", "belonging_gap_send", "Total", "Total")] == S, "a gap shown beside its suppressed means"
+    # both means shown: the gap is shown (200003 SEND 15 / 25; 200004 FSM 20 / 40)
+    assert st[("200003", "belonging_gap_send", "Total", "Total")] == V
+    assert st[("200004", "belonging_gap_fsm", "Total", "Total")] == V
+    # at a threshold of 25 the FSM Yes mean (20) is hidden: the FSM gap follows it
+    strict = published_statuses(irregular_trust(), min_respondents=25)
+    assert strict[("200004", "belonging_score_mean", "fsm", "Yes")] == S
+    assert strict[("200004", "belonging_gap_fsm", "Total", "Total")] == S
+
+
+@pytest.mark.xfail(strict=True, reason="real bug, reported not fixed: cell propagation knows the pupil names of "
+                   "the cell-level figures only (respondents, ...), not their staff_ forms, so a staff item stays "
+                   "shown beside suppressed staff_respondents (the demo release has 9 such school rows)")
+def test_staff_cells_follow_their_cell_level_figures_too():
+    """The same trust surveyed with the staff instrument (indicators staff_..., breakdown role)."""
+    staff = [
+        r | {"source": "staff_belonging", "indicator": f"staff_{r['indicator']}",
+             "breakdown": "role" if r["breakdown"] == "gender" else r["breakdown"]}
+        for r in irregular_trust() if r["breakdown"] in ("Total", "gender") and "gap" not in r["indicator"]
+    ]  # fmt: skip
+    st = published_statuses(staff)
+    assert st[("200002", "staff_respondents", "Total", "Total")] == S
+    assert st[("200002", f"staff_{ITEM}", "Total", "Total")] == S, "an item shown beside `c` staff_respondents"
+    assert st[("200004", f"staff_{ITEM}", "role", "Girl")] == S, "an item shown beside `c` staff_respondents"
 
 
 def test_admin_rows_keep_the_dfe_status(published):
@@ -167,6 +278,12 @@ def test_fixture_has_suppression_at_every_step(published):
     # primary, breakdown-secondary and level-secondary all happen on the fixture
     assert status(published, "School", "100004", "respondents") == "suppressed"  # 8 respondents
     assert status(published, "School", "100001", "respondents", "gender", "In another way") == "suppressed"
+    # breakdown-secondary: 100003's other gender (2) is primary; Boy and Girl tie at 43, Boy goes (first)
+    assert status(published, "School", "100003", "respondents", "gender", "Boy") == "suppressed"
+    assert status(published, "School", "100003", "respondents", "gender", "Girl") == "value"
+    # level-secondary: 100001 (54) is the next-smallest school of its LA and trust after the tiny 100004
+    assert status(published, "School", "100001", "respondents") == "suppressed"
+    assert status(published, "School", "100002", "respondents") == "value"
     counts = survey.group_by("published_status").len()
     assert set(counts["published_status"]) == {"value", "suppressed"}
 

@@ -158,6 +158,90 @@ def test_raw_gias_and_survey_tables():
     assert raw_gate("survey_responses", responses.head(1)).passed
 
 
+# each DfE publication's own raw suite: one measure per publication, its status from the known set
+DFE_MEASURE = {"dfe_absence": "sess_overall", "dfe_census": "fsm_eligible", "dfe_sen": "ehc_plan"}
+
+
+def publication_rows(table: str, **changes) -> pl.DataFrame:
+    """Three school rows and a national row of `table`, well formed; `r<i>={...}` changes row i."""
+    m = DFE_MEASURE[table]
+    base = {
+        "time_period": 202324, "time_identifier": "Academic year", "geographic_level": "School",
+        "country_code": "E92000001", "country_name": "England", "new_la_code": "E06000001", "old_la_code": "805",
+        "school_urn": "100001", "school_laestab": "8054001", "phase": "Total", "publication": table[4:],
+        "vintage": "ees2024", m: 12.0, f"{m}_status": "value", "row_number": 1,
+    }  # fmt: skip
+    rows = [
+        base,
+        base | {"school_urn": "100002", "school_laestab": "8054002", m: None, f"{m}_status": "suppressed",
+                "row_number": 2},
+        base | {"geographic_level": "National", "school_urn": None, "school_laestab": None, "new_la_code": None,
+                "old_la_code": None, "row_number": 3},
+        base | {"school_urn": "100003", "school_laestab": "8054003", "row_number": 4},
+    ]  # fmt: skip
+    for i, ch in changes.items():
+        rows[int(i.removeprefix("r"))] |= ch
+    frame = pl.DataFrame(rows, infer_schema_length=None).with_columns(**{k: pl.lit(v) for k, v in PROV.items()})
+    return conform(table, frame)
+
+
+@pytest.mark.parametrize("table", sorted(DFE_MEASURE))
+def test_raw_absence_census_sen_pass_good_rows_and_fail_bad_ones(table):
+    m = DFE_MEASURE[table]
+    good = raw_gate(table, publication_rows(table))
+    assert good.passed, good.summary()
+    bad = publication_rows(
+        table,
+        r0={f"{m}_status": "c"},  # a GSS symbol the reader did not map
+        r1={"school_urn": "100001", "school_laestab": "8054001"},  # the same key as row 0
+        r2={"geographic_level": "Country", "time_period": 202325},
+        r3={"school_urn": "10003", "school_laestab": "805403"},  # leading digits lost
+    )
+    f = failed(raw_gate(table, bad))
+    assert set(f) == {"school_urn_format", "school_laestab_format", "geographic_level_known",
+                      "time_period_consecutive_years", f"{m}_status_known", "no_duplicate_keys"}  # fmt: skip
+    assert all(x.table == table for fs in f.values() for x in fs)
+    assert [o["school_urn"] for o in f["school_urn_format"][0].offending] == ["10003"]
+    assert [o["school_laestab"] for o in f["school_laestab_format"][0].offending] == ["805403"]
+    assert [o["geographic_level"] for o in f["geographic_level_known"][0].offending] == ["Country"]
+    assert [o["time_period"] for o in f["time_period_consecutive_years"][0].offending] == [202325]
+    assert [o[f"{m}_status"] for o in f[f"{m}_status_known"][0].offending] == ["c"]
+    assert sorted(o["row_number"] for o in f["no_duplicate_keys"][0].offending) == [1, 2]
+
+
+def test_raw_survey_answers_and_items_fail_duplicate_keys():
+    answers = conform("survey_answers", pl.DataFrame({
+        "response_key": ["k1", "k1", "k2"], "instrument": ["pupil_belonging"] * 3,
+        "item_id": ["belong", "lonely", "belong"], "answer_code": [4, 1, 3], "score": [100.0, 100.0, 66.7],
+        "agree": [True, True, True],
+    }).with_columns(**{k: pl.lit(v) for k, v in PROV.items()}))  # fmt: skip
+    twice = pl.concat([answers, answers.filter(pl.col("item_id") == "lonely").with_columns(score=pl.lit(0.0))])
+    result = raw_gate("survey_answers", twice)
+    assert not result.passed, f"an answer twice in one file passed the raw gate: {result.summary()}"
+    f = failed(result)
+    assert set(f) == {"no_duplicate_keys"}
+    dup = f["no_duplicate_keys"][0]
+    assert dup.table == "survey_answers"
+    assert {(o["response_key"], o["item_id"]) for o in dup.offending} == {("k1", "lonely")}
+    assert raw_gate("survey_answers", answers).passed
+
+    items = conform("survey_items", pl.DataFrame({
+        "instrument": ["pupil_belonging", "pupil_belonging", "staff_belonging"],
+        "item_id": ["belong", "lonely", "belong"], "item_text": ["I belong.", "I feel lonely.", "I belong here."],
+        "negative": [False, True, False], "scale_points": [4, 4, 5], "min_items_answered": [4, 4, 4],
+        "items_total": [6, 6, 5],
+    }).with_columns(**{k: pl.lit(v) for k, v in PROV.items()}))  # fmt: skip
+    twice = pl.concat([items, items.head(1).with_columns(item_text=pl.lit("I feel I belong."))])
+    result = raw_gate("survey_items", twice)
+    assert not result.passed, f"an item twice in one load passed the raw gate: {result.summary()}"
+    f = failed(result)
+    assert set(f) == {"no_duplicate_keys"}
+    dup = f["no_duplicate_keys"][0]
+    assert dup.table == "survey_items"
+    assert {(o["instrument"], o["item_id"]) for o in dup.offending} == {("pupil_belonging", "belong")}
+    assert raw_gate("survey_items", items).passed
+
+
 # --- marts -------------------------------------------------------------------------------------------------
 
 
@@ -216,6 +300,27 @@ def test_mart_gate_fails_on_bad_mart(mart):
     assert {o["school_row_urn"] for o in f["school_rows_join_gias"][0].offending} == {"100016"}
     rec = f["reconciles_with_dfe_aggregates"][0]
     assert rec.table == "mart_reconciliation" and rec.offending[0]["geography_code"] == "E92000001"
+
+
+def test_mart_gate_reconciles_a_row_only_within_tolerance_or_explained_by_suppression(mart):
+    """The gate takes mart_reconciliation's verdicts: a shortfall behind suppressed school cells (explained), a
+    difference of 0.4% (within 0.5%) and a withheld aggregate pass; a surplus beside a suppressed school cell
+    (not explained: suppression cannot add) fails, and it is the only offending row."""
+    rec = pl.DataFrame({
+        "publication": ["exclusions"] * 4, "time_period": [202526] * 4, "time_identifier": ["Academic year"] * 4,
+        "geographic_level": ["Local authority", "Local authority", "Local authority", "National"],
+        "geography_code": ["E06000001", "E06000002", "E06000006", "E92000001"], "phase": ["Total"] * 4,
+        "measure": ["suspension", "headcount", "suspension", "suspension"],
+        "ours": [100.0, 1000.0, 100.0, 400.0], "theirs": [130.0, 1004.0, 95.0, None],
+        "theirs_status": ["value", "value", "value", "suppressed"], "difference": [-30.0, -4.0, 5.0, None],
+        "school_cells": [2, 1, 2, 4], "school_cells_unpublished": [1, 0, 1, 0],
+        "explained_by_suppression": [True, False, False, True], "within_tolerance": [False, True, False, None],
+    })  # fmt: skip
+    f = failed(mart_gate(mart, gias_urns=urns(mart), reconciliation=rec))
+    assert set(f) == {"reconciles_with_dfe_aggregates"}
+    offending = f["reconciles_with_dfe_aggregates"][0].offending
+    assert [(o["geography_code"], o["ours"], o["theirs"]) for o in offending] == [("E06000006", 100.0, 95.0)]
+    assert mart_gate(mart, gias_urns=urns(mart), reconciliation=rec.filter(pl.col("geography_code") != "E06000006")).passed
 
 
 def test_one_plus_suspension_share_may_pass_100_but_other_shares_may_not(mart):
@@ -352,3 +457,19 @@ def test_extract_file_rules_fail(extracts, tmp_path):
         "time_identifier": "Academic year",
     }
     assert f["filters_have_levels_and_default"][0].message.startswith("pupil belonging la.csv:")
+
+
+@pytest.mark.xfail(strict=True, reason="real bug, reported not fixed: the extract gate's disclosure checks look for "
+                   "a column named `respondents`; staff extracts name it `staff_respondents`, so a staff extract "
+                   "showing cells of 2 respondents (and items beside `c`) passes")
+def test_extract_gate_checks_staff_extracts_for_small_cells(tmp_path):
+    pupil = load_mart().filter((pl.col("source") == "pupil_belonging") & (pl.col("geographic_level") == "School")
+                               & pl.col("breakdown").is_in(["Total", "gender"]) & ~pl.col("indicator").str.contains("gap"))
+    undisclosed = pupil.with_columns(
+        source=pl.lit("staff_belonging"), indicator="staff_" + pl.col("indicator"),
+        breakdown=pl.col("breakdown").replace({"gender": "role"}), published_status=pl.col("value_status"),
+    )  # fmt: skip
+    (info,) = build_extracts(undisclosed, tmp_path, LOOKUP)
+    assert info.name == "staff_belonging_school"
+    f = failed(extract_gate(info.csv_path, info.meta_path, LOOKUP))
+    assert "respondents_below_threshold_suppressed" in f, "a staff extract shows cells of 2 respondents"

@@ -157,3 +157,87 @@ def test_unknown_la_code_is_a_clear_error(published, tmp_path):
 def test_refuses_a_mart_without_disclosure_control(tmp_path):
     with pytest.raises(ExtractError, match="apply_disclosure_control"):
         build_extracts(load_mart(), tmp_path, LOOKUP)
+
+
+# Every published indicator as it appears in the extracts: mart indicator -> (extract family, column, label,
+# EES unit, decimal places). The values as published today, written out: a catalogue of indicator definitions
+# must reproduce them (or change this table on purpose).
+PUBLISHED = [
+    ("pupils_headcount", "admin_indicators", "pupils_headcount", "Pupils (headcount)", "", 0),
+    ("fsm_percent", "admin_indicators", "fsm_percent", "Pupils eligible for free school meals (%)", "%", 1),
+    ("sen_support_percent", "admin_indicators", "special_needs_support_percent", "Pupils receiving SEN support (%)", "%", 1),
+    ("ehcp_percent", "admin_indicators", "ehc_plan_percent", "Pupils with an EHC plan (%)", "%", 1),
+    ("overall_absence_percent", "admin_indicators", "overall_absence_percent", "Overall absence rate (%)", "%", 1),
+    ("persistent_absence_percent", "admin_indicators", "persistent_absence_percent", "Persistent absentees, 10% or more sessions missed (%)", "%", 1),
+    ("severe_absence_percent", "admin_indicators", "severe_absence_percent", "Severe absentees, 50% or more sessions missed (%)", "%", 1),
+    ("suspension_rate", "admin_indicators", "suspension_rate", "Suspensions per 100 pupils", "", 2),
+    ("one_plus_suspension_percent", "admin_indicators", "one_plus_suspension_percent", "Pupils with one or more suspensions (%)", "%", 2),
+    ("permanent_exclusion_rate", "admin_indicators", "permanent_exclusion_rate", "Permanent exclusions per 100 pupils", "", 2),
+    ("send_representation_ratio", "admin_indicators", "special_needs_representation_ratio", "SEN representation ratio (school share / LA phase share)", "", 2),
+    ("fsm_representation_ratio", "admin_indicators", "free_meals_representation_ratio", "FSM representation ratio (school share / LA phase share)", "", 2),
+    ("respondents", "pupil_belonging", "respondents", "Respondents (valid responses)", "", 0),
+    ("response_rate_percent", "pupil_belonging", "response_rate_percent", "Response rate (%)", "%", 1),
+    ("belonging_score_mean", "pupil_belonging", "belonging_score_mean", "Mean belonging score (0-100)", "", 1),
+    ("belonging_positive_percent", "pupil_belonging", "belonging_positive_percent", "Respondents with a belonging score above 50 (%)", "%", 1),
+    ("belonging_gap_send", "pupil_belonging", "belonging_gap_special_needs_points", "Belonging gap: pupils without minus pupils with special needs (score points)", "", 1),
+    ("belonging_gap_fsm", "pupil_belonging", "belonging_gap_free_meals_points", "Belonging gap: pupils not receiving minus receiving free school meals (score points)", "", 1),
+    ("outsider_agree_percent", "pupil_belonging", "outsider_agree_percent", "Agree or strongly agree: outsider (%)", "%", 1),
+    ("make_friends_agree_percent", "pupil_belonging", "make_friends_agree_percent", "Agree or strongly agree: make friends (%)", "%", 1),
+    ("belong_agree_percent", "pupil_belonging", "belong_agree_percent", "Agree or strongly agree: belong (%)", "%", 1),
+    ("awkward_agree_percent", "pupil_belonging", "awkward_agree_percent", "Agree or strongly agree: awkward (%)", "%", 1),
+    ("liked_agree_percent", "pupil_belonging", "liked_agree_percent", "Agree or strongly agree: liked (%)", "%", 1),
+    ("lonely_agree_percent", "pupil_belonging", "lonely_agree_percent", "Agree or strongly agree: lonely (%)", "%", 1),
+    ("staff_respondents", "staff_belonging", "staff_respondents", "Staff respondents", "", 0),
+    ("staff_response_rate_percent", "staff_belonging", "staff_response_rate_percent", "Staff response rate percent", "%", 1),
+    ("staff_belonging_score_mean", "staff_belonging", "staff_belonging_score_mean", "Staff belonging score mean", "", 1),
+    ("staff_belonging_positive_percent", "staff_belonging", "staff_belonging_positive_percent", "Staff belonging positive percent", "%", 1),
+    ("staff_valued_agree_percent", "staff_belonging", "staff_valued_agree_percent", "Agree or strongly agree: staff valued (%)", "%", 1),
+    ("staff_be_myself_agree_percent", "staff_belonging", "staff_be_myself_agree_percent", "Agree or strongly agree: staff be myself (%)", "%", 1),
+    ("staff_listened_to_agree_percent", "staff_belonging", "staff_listened_to_agree_percent", "Agree or strongly agree: staff listened to (%)", "%", 1),
+    ("staff_part_of_team_agree_percent", "staff_belonging", "staff_part_of_team_agree_percent", "Agree or strongly agree: staff part of team (%)", "%", 1),
+    ("staff_recommend_agree_percent", "staff_belonging", "staff_recommend_agree_percent", "Agree or strongly agree: staff recommend (%)", "%", 1),
+]  # fmt: skip
+# means and gaps also publish their 95% CI bounds, with the figure's unit and decimal places
+WITH_CI = ("belonging_score_mean", "belonging_gap_send", "belonging_gap_fsm", "staff_belonging_score_mean")
+
+
+def test_every_published_indicator_name_label_unit_and_decimal_places(tmp_path):
+    """One school row per mart indicator (value 12.34567) through build_extracts: each extract's .meta.csv
+    gives every indicator's published name, label, unit and decimal places, and the .csv shows the value with
+    exactly those decimal places."""
+    mart = load_mart()
+    school = (pl.col("geography_code") == "100001") & (pl.col("breakdown") == "Total")
+    template = {
+        "admin": mart.filter(school & (pl.col("indicator") == "fsm_percent")),
+        "survey": mart.filter(school & (pl.col("indicator") == "belonging_score_mean")),
+    }
+    rows = []
+    for indicator, family, *_ in PUBLISHED:
+        row = template["admin" if family == "admin_indicators" else "survey"]
+        ci = indicator in WITH_CI
+        rows.append(row.with_columns(
+            indicator=pl.lit(indicator), source=pl.lit("admin" if family == "admin_indicators" else family),
+            value=pl.lit(12.34567), value_status=pl.lit("value"), published_status=pl.lit("value"),
+            ci_lower=pl.lit(10.98765 if ci else None, pl.Float64), ci_upper=pl.lit(13.5 if ci else None, pl.Float64),
+        ))  # fmt: skip
+    infos = build_extracts(pl.concat(rows, how="vertical_relaxed"), tmp_path, LOOKUP)
+    assert [i.name for i in infos] == ["admin_indicators_school", "pupil_belonging_school", "staff_belonging_school"]
+    published, shown = {}, {}
+    for info in infos:
+        family = info.name.removesuffix("_school")
+        for m in read(info.meta_path):
+            assert m["col_type"] == "Indicator", m
+            published[(family, m["col_name"])] = (m["label"], m["indicator_unit"], int(m["indicator_dp"]))
+        (data,) = read(info.csv_path)
+        shown |= {(family, c): v for c, v in data.items() if (family, c) in published}
+    expected = {}
+    for indicator, family, column, label, unit, dp in PUBLISHED:
+        expected[(family, column)] = (label, unit, dp)
+        if indicator in WITH_CI:
+            for bound in ("lower", "upper"):
+                expected[(family, f"{column}_ci_{bound}")] = (f"{label}: 95% confidence interval, {bound}", unit, dp)
+    assert published == expected
+    value = {"": 12.34567, "_ci_lower": 10.98765, "_ci_upper": 13.5}
+    for (family, column), (_label, _unit, dp) in expected.items():
+        suffix = next(s for s in ("_ci_lower", "_ci_upper", "") if column.endswith(s))
+        assert shown[(family, column)] == f"{value[suffix]:.{dp}f}", (family, column, dp)

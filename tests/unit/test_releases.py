@@ -190,3 +190,45 @@ def test_a_machine_path_outside_the_home_is_refused(tmp_path):
         publish_release(home, release_id="20261122T190000Z-aaaaaa", warehouse=wh, extracts_dir=ex,
                         manifest_extra={"inputs": [{"file": "/srv/elsewhere/a.csv"}]})
     assert list_releases(home) == [] and current_release(home) is None
+
+
+def test_current_is_never_absent_while_it_is_switched(tmp_path, monkeypatch):
+    """`current` is replaced by renaming a temporary symlink over it, never unlinked and made again: at every
+    filesystem call of a publish, a roll back and a roll forward, `current` resolves to a whole release."""
+    home = tmp_path / "home"
+    first, second = "20261122T190000Z-aaaaaa", "20261123T190000Z-bbbbbb"
+    publish(home, tmp_path, first)
+    link = home / "releases" / "current"
+    calls: list[str] = []
+
+    def current_is_whole(after: str) -> None:
+        assert link.is_symlink(), f"releases/current absent after {after} (calls so far: {calls})"
+        target = os.readlink(link)
+        assert target in (first, second), f"releases/current -> {target!r} after {after}"
+        assert (link / "manifest.json").is_file(), f"releases/current -> {target} has no manifest after {after}"
+
+    def watched(name: str):
+        real = getattr(os, name)
+
+        def call(*args, **kwargs):
+            current_is_whole(f"before os.{name}{args}")
+            result = real(*args, **kwargs)
+            calls.append(f"{name}({', '.join(Path(a).name if isinstance(a, str | Path) else str(a) for a in args)})")
+            current_is_whole(f"os.{name}{args}")
+            return result
+
+        return call
+
+    for name in ("symlink", "replace", "rename", "unlink", "remove", "rmdir"):
+        monkeypatch.setattr(os, name, watched(name))
+    publish(home, tmp_path, second)
+    assert os.readlink(link) == second
+    set_current(home, first)
+    assert os.readlink(link) == first
+    set_current(home, second)
+    monkeypatch.undo()
+    assert os.readlink(link) == second
+    # the switches did happen through the watched calls, and none of them removed `current`
+    assert any(c.startswith("symlink(") for c in calls) and any(c.endswith(", current)") for c in calls), calls
+    assert not any(c in ("unlink(current)", "remove(current)", "rmdir(current)") for c in calls), calls
+    assert not list((home / "releases").glob(".current*"))

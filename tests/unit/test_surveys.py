@@ -3,7 +3,10 @@ instruments as configuration, pseudonymisation and personal data."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import re
 import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -573,7 +576,15 @@ def test_response_key_is_a_keyed_hash_stable_across_reads(schools):
     b = read(path, schools).tables["survey_responses"]["response_key"].to_list()
     other = read_survey(source_of(path), schools=schools, pseudonym_key=b"another-key", settings=SETTINGS)
     assert a == b and len(set(a)) == 3
-    assert all(len(k) == 64 and int(k, 16) >= 0 for k in a)
+    # HMAC-SHA256 under the pseudonym key of tool, instrument, reported URN, response date and response id:
+    # pinned exactly, because a key computed any other way no longer matches the keys already in the lake and
+    # every cumulative re-export would count its responses again
+    first = responses(read(path, schools))[0]
+    assert (first["tool"], first["instrument"], first["reported_urn"], first["response_date"]) == (
+        "qualtrics", "pupil_belonging", "100001", date(2026, 3, 10))  # fmt: skip
+    message = "\x1f".join(["qualtrics", "pupil_belonging", "100001", "2026-03-10", "R_3kLpQ2aVb1"]).encode()
+    assert first["response_key"] == hmac.new(KEY, message, hashlib.sha256).hexdigest()
+    assert all(re.fullmatch(r"[0-9a-f]{64}", k) for k in a)
     assert set(a).isdisjoint(other.tables["survey_responses"]["response_key"].to_list())
     assert "R_3kLpQ2aVb1" not in _everything(read(path, schools))
 
@@ -619,6 +630,24 @@ def test_no_personal_data_leaves_the_reader_msforms(msforms_pupil, msforms_staff
         assert result.tables["survey_responses"].height == 2
         assert "PIIMARK" not in _everything(result)
         assert {"Email", "Name"} <= set(result.summary["personal_data_dropped"])
+
+
+def test_a_response_id_twice_in_one_export_the_first_counts(tmp_path, schools):
+    """Qualtrics labels export with its first response repeated at the end, re-answered: the first copy counts."""
+    lines = (SURVEYS / "qualtrics_pupil_labels.csv").read_text(encoding="utf-8-sig").splitlines()
+    again = lines[3].replace("Strongly disagree,Agree,Strongly agree", "Strongly agree,Disagree,Strongly disagree")
+    assert again != lines[3] and "R_3kLpQ2aVb1" in again
+    path = tmp_path / "qualtrics_repeated.csv"
+    path.write_text("\r\n".join([*lines, again]) + "\r\n", encoding="utf-8")
+    original = read(SURVEYS / "qualtrics_pupil_labels.csv", schools)
+    repeated = read(path, schools)
+    assert repeated.exclusions == original.exclusions | {"duplicate": 1}
+    assert [r["response_key"] for r in responses(repeated)] == [r["response_key"] for r in responses(original)]
+    assert answers_of(repeated, 1) == answers_of(original, 1)
+    # the second copy's answers are other answers: had it counted, the first response's answers would differ
+    swapped = tmp_path / "qualtrics_swapped.csv"
+    swapped.write_text("\r\n".join([*lines[:3], again, *lines[4:]]) + "\r\n", encoding="utf-8")
+    assert answers_of(read(swapped, schools), 1) != answers_of(original, 1)
 
 
 def test_googleforms_cumulative_reexport_keeps_response_keys(tmp_path, schools):

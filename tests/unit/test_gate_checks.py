@@ -1,0 +1,69 @@
+"""The blocking Dagster checks read their thresholds from the home's settings (config/settings.yaml overlaid
+with <home>/settings.yaml), not from defaults: the extract gate's `disclosure.min_respondents`.
+
+In process and fast (~10 s): the extracts asset is stood in by one that writes, into the run's folder,
+extracts disclosure-controlled at a threshold of the test's choosing; the real `extract_gate` check then
+audits them with the home's setting.
+"""
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from publication.disclosure import apply_disclosure_control
+from publication.extracts import build_extracts
+from tests.conftest import REPO
+from tests.unit.test_disclosure import load_mart
+
+LOOKUP = REPO / "dbt_project" / "seeds" / "geography_lookups.csv"
+
+
+def run_extract_gate(home: Path, *, disclosed_at: int, setting: int) -> tuple[bool, str]:
+    import dagster as dg
+
+    from orchestration.assets.publication import EXTRACTS_KEY
+    from orchestration.checks import extract_gate_check
+    from orchestration.resources import HomeResource
+
+    home.mkdir(parents=True)
+    (home / "settings.yaml").write_text(f"disclosure:\n  min_respondents: {setting}\n", encoding="utf-8")
+    published = apply_disclosure_control(load_mart(), min_respondents=disclosed_at)
+    schools = published.filter((pl.col("source") == "pupil_belonging") & (pl.col("geographic_level") == "School"))
+
+    @dg.asset(key=EXTRACTS_KEY)
+    def extracts(context: dg.AssetExecutionContext, home: HomeResource) -> None:
+        build_extracts(schools, home.home().run_dir(context.run_id) / "extracts", LOOKUP)
+
+    result = dg.materialize(
+        [extracts, extract_gate_check], resources={"home": HomeResource(root=str(home))}, raise_on_error=False
+    )
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.check_name == "extract_gate"
+    return evaluation.passed, str(evaluation.metadata["message"].value)
+
+
+def test_extract_gate_check_uses_the_homes_min_respondents(tmp_path, monkeypatch):
+    monkeypatch.setenv("BELONGING_HOME", str(tmp_path / "unused"))  # orchestration.resources reads it at import
+    # extracts shown from 10 respondents, a home that asks for 15: cells of 10-14 respondents must fail
+    passed, message = run_extract_gate(tmp_path / "strict", disclosed_at=10, setting=15)
+    assert not passed, f"settings say min_respondents 15, the gate passed cells of 10-14 respondents: {message}"
+    assert "respondents_below_threshold_suppressed" in message and "fewer than 15 respondents" in message
+    # extracts shown from 5 respondents, a home that allows 5: they pass (the default 10 would fail them)
+    passed, message = run_extract_gate(tmp_path / "lenient", disclosed_at=5, setting=5)
+    assert passed, f"settings say min_respondents 5, the gate failed cells of 5-9 respondents: {message}"
+
+
+@pytest.mark.parametrize(("disclosed_at", "threshold", "shown"), [(10, 15, {10, 12, 13}), (5, 10, {5, 6, 8, 9})])
+def test_extracts_gate_uses_the_min_respondents_it_is_given(tmp_path, disclosed_at, threshold, shown):
+    from expectations.extracts import extracts_gate
+
+    published = apply_disclosure_control(load_mart(), min_respondents=disclosed_at)
+    schools = published.filter((pl.col("source") == "pupil_belonging") & (pl.col("geographic_level") == "School"))
+    infos = build_extracts(schools, tmp_path, LOOKUP)
+    assert [i.name for i in infos] == ["pupil_belonging_school"]
+    assert extracts_gate(infos, LOOKUP, min_respondents=disclosed_at).passed
+    result = extracts_gate(infos, LOOKUP, min_respondents=threshold)
+    assert [f.rule for f in result.failures] == ["respondents_below_threshold_suppressed"]
+    offending = {int(o["respondents"]) for o in result.failures[0].offending}
+    assert offending <= shown and min(offending) >= disclosed_at and max(offending) < threshold

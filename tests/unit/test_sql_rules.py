@@ -1,0 +1,58 @@
+"""The SQL rules, fast: every dbt unit test (dbt_project/models/**/_*unit_tests.yml) on an empty lake.
+
+`dbt build --empty` (seeds and models) creates every model with no rows (the unit tests need their inputs to exist, for column
+types), then `dbt test --select test_type:unit` runs every unit test on its own given rows, each independent of
+the others; data tests are left to the integration suite. About 15 s. Each rule below names the unit test that pins it, so a failure says which rule broke and shows dbt's
+diff of expected and actual rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import pytest
+
+from ingestion.lake import Lake
+from tests.dbt_helpers import DbtFailed, run_dbt
+
+
+@pytest.fixture(scope="module")
+def unit_tests(tmp_path_factory) -> dict[str, dict]:
+    """Unit test name -> its run result (status, message)."""
+    home = tmp_path_factory.mktemp("home")
+    work = tmp_path_factory.mktemp("dbt")
+    Lake(home / "lake").ensure_tables()  # every raw table readable, with no rows
+    # seeds and models only; a model that cannot even be built fails here, with dbt's message
+    run_dbt(home, work, "build", "--empty", "--exclude", "test_type:data", "test_type:unit")
+    with contextlib.suppress(DbtFailed):  # a failing unit test fails dbt; the results below say which one
+        run_dbt(home, work, "test", "--no-use-colors", "--select", "test_type:unit")
+    results = json.loads((work / "target" / "run_results.json").read_text(encoding="utf-8"))["results"]
+    return {r["unique_id"].rsplit(".", 1)[1]: r for r in results if r["unique_id"].startswith("unit_test.")}
+
+
+def passed(unit_tests: dict[str, dict], name: str) -> None:
+    assert name in unit_tests, f"dbt unit test {name} not found (renamed?); found {sorted(unit_tests)}"
+    r = unit_tests[name]
+    assert r["status"] == "pass", f"dbt unit test {name}: {r['status']}\n{r.get('message')}"
+
+
+def test_every_dbt_unit_test_passes(unit_tests):
+    assert len(unit_tests) >= 17
+    failing = {n: r["status"] for n, r in unit_tests.items() if r["status"] != "pass"}
+    assert failing == {}, "\n\n".join(f"{n}:\n{unit_tests[n].get('message')}" for n in failing)
+
+
+def test_reconciliation_suppression_explains_only_a_shortfall(unit_tests):
+    """Our sum may fall below the DfE's aggregate when school cells were suppressed, never exceed it."""
+    passed(unit_tests, "reconciliation_suppression_explains_only_a_shortfall")
+
+
+def test_reconciliation_tolerance_is_a_fraction_of_the_published_figure(unit_tests):
+    passed(unit_tests, "reconciliation_tolerance_is_a_fraction_of_the_published_figure")
+    passed(unit_tests, "reconciliation_tolerance_comes_from_the_var")
+
+
+def test_cumulative_survey_exports_first_loaded_copy_counts(unit_tests):
+    passed(unit_tests, "cumulative_exports_first_loaded_response_counts")
+    passed(unit_tests, "cumulative_exports_first_loaded_answers_count")
