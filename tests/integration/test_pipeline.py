@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 
-from ingestion.demo.surveys import NOT_IN_GIAS_URN
+from demo.surveys import NOT_IN_GIAS_URN
 from orchestration.settings import GEOGRAPHY_LOOKUP
 from tests.pipeline_helpers import belonging, current, manifest, popen_belonging, release_query, tree_hashes
 

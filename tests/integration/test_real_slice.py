@@ -136,7 +136,7 @@ def test_formula_names_from_gias_are_neutralised_in_published_csvs(real_home):
         assert "'" + name.replace('"', '""') in school
     rows = list(csv.DictReader(io.StringIO(school)))
     assert not [r for r in rows if r["school_name"][:1] in "=+-@\t\r"]
-    mat = list(csv.DictReader(open(release / "extracts" / "admin_indicators_mat.csv", encoding="utf-8")))
+    mat = list(csv.DictReader(io.StringIO((release / "extracts" / "admin_indicators_mat.csv").read_text("utf-8"))))
     assert "'" + FORMULA_TRUST in {r["trust_name"] for r in mat}
     # the Parquet keeps the true names; the manifest says which cells were neutralised and why
     true_names = set(pl.read_parquet(release / "extracts" / "admin_indicators_school.parquet")["school_name"])
@@ -157,7 +157,7 @@ def test_no_machine_path_anywhere_in_the_release(real_home):
         if path.is_file():
             data = path.read_bytes()
             assert str(home).encode() not in data and str(home.parent).encode() not in data, path
-    assert not manifest(release)["warehouse"]["views_left_out"] == {}
+    assert manifest(release)["warehouse"]["views_left_out"] != {}
     assert all(not v.startswith("stg_") for v in manifest(release)["warehouse"]["views"])
 
 
