@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -22,8 +23,34 @@ def dbt_env(home: Path | None = None) -> dict[str, str]:
     return env
 
 
+def dbt_vars() -> dict:
+    """What dbt reads from Python, as vars: the indicator catalogue (indicators/catalogue.yaml) and the DfE
+    counts staged per publication. Every dbt invocation passes them (dbt_vars_args)."""
+    from indicators import catalogue, dfe_counts
+
+    counts: dict[str, list[str]] = {}
+    for name in sorted(dfe_counts(), key=_measure_order):
+        publication, measure = name.split(".")
+        counts.setdefault(publication, []).append(measure)
+    return {**catalogue().dbt_vars(), "dfe_counts": counts}
+
+
+def _measure_order(name: str) -> tuple[int, int]:
+    from ingestion.lake_schema import DFE_MEASURES
+
+    publication, measure = name.split(".")
+    return list(DFE_MEASURES).index(publication), DFE_MEASURES[publication].index(measure)
+
+
+def dbt_vars_args() -> list[str]:
+    return ["--vars", json.dumps(dbt_vars(), sort_keys=True)]
+
+
 def _newest_source_mtime() -> float:
-    newest = 0.0
+    from indicators import catalogue_path
+    from ingestion.surveys.instruments import INSTRUMENTS_DIR
+
+    newest = max(catalogue_path().stat().st_mtime, *(p.stat().st_mtime for p in INSTRUMENTS_DIR.glob("*.yaml")))
     for sub in ("models", "macros", "seeds", "tests", "dbt_project.yml", "profiles.yml"):
         path = DBT_PROJECT_DIR / sub
         paths = [path] if path.is_file() else path.rglob("*") if path.exists() else []
@@ -39,7 +66,7 @@ def ensure_manifest(force: bool = False) -> Path:
     if force or not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime():
         dbt = Path(sys.executable).with_name("dbt")
         cmd = [str(dbt), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
-               "--profiles-dir", str(DBT_PROJECT_DIR)]
+               "--profiles-dir", str(DBT_PROJECT_DIR), *dbt_vars_args()]
         proc = subprocess.run(cmd, env=dbt_env(), capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"dbt parse failed:\n{proc.stdout}\n{proc.stderr}")

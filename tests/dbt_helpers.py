@@ -48,6 +48,10 @@ def run_dbt(home: Path, work: Path, *args: str) -> subprocess.CompletedProcess:
         "--log-path",
         str(work / "logs"),
     ]
+    if args and args[0] in ("build", "run", "test", "compile", "parse", "docs"):
+        from orchestration.dbt import dbt_vars_args
+
+        cmd += dbt_vars_args()
     proc = subprocess.run(cmd, env=dbt_env(home, work), capture_output=True, text=True, cwd=work)
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.splitlines()[-60:])

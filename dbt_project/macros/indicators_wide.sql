@@ -1,8 +1,9 @@
 {#- A wide convenience view of mart_indicators for one geographic level: one row per year and geography,
-    each Total admin indicator as a column with its GSS symbol beside it (`<indicator>_symbol`), and the
-    pupil and staff belonging means of the year's latest wave. -#}
+    each Total admin indicator of the catalogue as a column with its GSS symbol beside it
+    (`<indicator>_symbol`), and each instrument's scale mean (`<instrument>_score_mean`) of the year's latest
+    wave. -#}
 {% macro indicators_wide(level, geography_columns) -%}
-{%- set admin = admin_indicators() + representation_indicators() %}
+{%- set admin = catalogue('admin') %}
 with mart as (
     select * from {{ ref('mart_indicators') }}
     where geographic_level = '{{ level }}' and breakdown = 'Total'
@@ -16,9 +17,9 @@ admin as (
         max({{ c }}) as {{ c }},
         {%- endfor %}
         {%- for d in admin %}
-        max(value) filter (where indicator = '{{ d["indicator"] }}') as {{ d['indicator'] }},
-        max({{ gss_symbol('value_status') }}) filter (where indicator = '{{ d["indicator"] }}')
-            as {{ d['indicator'] }}_symbol,
+        max(value) filter (where indicator = '{{ d["id"] }}') as {{ d['id'] }},
+        max({{ gss_symbol('value_status') }}) filter (where indicator = '{{ d["id"] }}')
+            as {{ d['id'] }}_symbol,
         {%- endfor %}
         max(schools_total) as schools_total
     from mart
@@ -30,8 +31,9 @@ survey as (
     select
         time_period,
         geography_code,
-        {%- for s in ['pupil_belonging', 'staff_belonging'] %}
-        {%- set ind = 'belonging_score_mean' if s == var('primary_survey_instrument') else s.replace('_belonging', '') ~ '_belonging_score_mean' %}
+        {%- set means = catalogue('survey', formula='scale_mean') %}
+        {%- for e in means %}
+        {%- set s, ind = e['source'], e['id'] %}
         arg_max(value, {{ wave_order('time_identifier') }})
             filter (where source = '{{ s }}' and indicator = '{{ ind }}') as {{ s }}_score_mean,
         arg_max(respondents, {{ wave_order('time_identifier') }})

@@ -1,14 +1,13 @@
 """dbt models as Dagster assets: `dbt build` (models, seeds and dbt tests) into the warehouse."""
 
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration.dbt import dbt_project
+from orchestration.dbt import dbt_project, dbt_vars_args
 from orchestration.resources import HomeResource
 
 
@@ -31,36 +30,15 @@ class Translator(DagsterDbtTranslator):
 def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, home: HomeResource):
     """`dbt build` into the warehouse: staging views, intermediate models, contracted marts, dbt tests."""
     h = home.home()
-    run_dir = h.run_dir(context.run_id)
     # one target folder per home (not per run): dbt's partial parse is reused, saving a full parse each refresh;
     # refreshes of a home never overlap (the refresh lock)
     target = h.dbt_target
-    # settings a user changes reach dbt as vars (dbt_project.yml holds the same defaults)
-    dbt_vars = {"reconciliation_tolerance": h.settings["gates"]["reconciliation_tolerance"]}
     # dbt unit tests check the SQL, not the data: they run in the test suite (tests/integration), not per refresh
-    invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars)],
+    invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test", *dbt_vars_args()],
                          context=context, target_path=target, raise_on_error=False)
-    yield from invocation.stream()
-    results = invocation.get_artifact("run_results.json")
-    summary = {
-        "name": "dbt_build",
-        "passed": invocation.is_successful(),
-        "results": [
-            {"unique_id": r["unique_id"], "status": r["status"], "message": r.get("message")}
-            for r in results.get("results", [])
-            if r["status"] not in ("success", "pass")
-        ],
-        "counts": _count_statuses(results),
-    }
-    (run_dir / "gates").mkdir(parents=True, exist_ok=True)
-    (run_dir / "gates" / "dbt_build.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    yield from invocation.stream()  # dbt's tests become asset check evaluations of this run (the release's gates)
     if not invocation.is_successful():
-        failed = "; ".join(f"{r['unique_id']}: {r['status']} {r['message'] or ''}" for r in summary["results"][:10])
-        raise dg.Failure(description=f"dbt build failed: {failed}")
-
-
-def _count_statuses(results: dict) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for r in results.get("results", []):
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
-    return counts
+        results = invocation.get_artifact("run_results.json").get("results", [])
+        failed = "; ".join(f"{r['unique_id']}: {r['status']} {r.get('message') or ''}"
+                           for r in results if r["status"] not in ("success", "pass"))
+        raise dg.Failure(description=f"dbt build failed: {failed[:3000]}")

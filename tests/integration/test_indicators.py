@@ -414,12 +414,15 @@ def test_staff_indicators_by_role(warehouse):
 
 
 def test_reconciliation_with_dfe_aggregates(warehouse):
+    """dbt states the facts (ours, theirs, explained by suppression); the mart gate judges the tolerance."""
+    from expectations.marts import reconciliation_frame
+
+    judged = reconciliation_frame(warehouse.sql("select * from mart_reconciliation").pl(), tolerance=0.005)
     rows = {
-        (level, code, measure): (ours, theirs, diff, explains, ok)
-        for level, code, measure, ours, theirs, diff, explains, ok in warehouse.execute(
-            "select geographic_level, geography_code, measure, ours, theirs, difference, explained_by_suppression, "
-            "within_tolerance from mart_reconciliation where time_period = 201718 and phase = 'Total'"
-        ).fetchall()
+        (r["geographic_level"], r["geography_code"], r["measure"]): (
+            r["ours"], r["theirs"], r["difference"], r["explained_by_suppression"], r["within_tolerance"])
+        for r in judged.filter((pl.col("time_period") == 201718) & (pl.col("phase") == "Total")).iter_rows(
+            named=True)
     }
     # 100003's suspensions were suppressed: Leeds sums to 30 of the published 35, explained
     assert rows[("Local authority", LEEDS, "suspension")] == (30, 35, -5, True, False)
@@ -428,11 +431,9 @@ def test_reconciliation_with_dfe_aggregates(warehouse):
     # the fixture's North East published 5 permanent exclusions; its schools sum to 2, nothing suppressed
     assert rows[("Regional", NE, "perm_excl")] == (2, 5, -3, False, False)
     # 2016/17 (LAESTAB-only school rows) reconciles exactly
-    nat = warehouse.execute(
-        "select ours, theirs, within_tolerance from mart_reconciliation where time_period = 201617 "
-        "and geographic_level = 'National' and phase = 'Total' and measure = 'suspension'"
-    ).fetchall()
-    assert nat == [(186, 186, True)]
+    nat = judged.filter((pl.col("time_period") == 201617) & (pl.col("geographic_level") == "National")
+                        & (pl.col("phase") == "Total") & (pl.col("measure") == "suspension"))
+    assert nat.select("ours", "theirs", "within_tolerance").rows() == [(186, 186, True)]
 
 
 def test_inclusion_profile_percentiles_within_phase(warehouse):

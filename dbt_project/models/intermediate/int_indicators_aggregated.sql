@@ -42,6 +42,7 @@ school_rows as (
         cast(case when included then 1 else 0 end as integer) as schools_included,
         cast(1 as integer) as schools_total
     from cells
+    where catalogue_id in {{ sql_list(catalogue_ids_at_level('School')) }}
 ),
 
 {%- set levels = ['MAT', 'Local authority', 'Regional', 'National'] %}

@@ -1,7 +1,7 @@
--- School-level survey cells per instrument and wave (time_period + time_identifier): respondents, response
--- rate, scale mean (with the sums behind its CI), positive share, item agreement and the SEND/FSM gaps, by
--- breakdown (Total, year_group, gender, send, fsm, role). Only responses included in the scale count.
--- Indicator names are bare for the primary (pupil) instrument, prefixed for the others (staff_...).
+-- School-level survey cells per instrument and wave (time_period + time_identifier) and breakdown: one row
+-- per survey indicator of the catalogue (indicators/catalogue.yaml), computed by its formula
+-- (macros/indicators/survey_formulas.sql): respondents, response rate, scale mean (with the sums behind its
+-- CI), positive share, item agreement and the SEND/FSM gaps. Only responses included in the scale count.
 with responses as (
     select * from {{ ref('int_survey_responses_scored') }}
     where included
@@ -13,7 +13,7 @@ answers as (
 
 by_breakdown as (
     select *, 'Total' as breakdown, 'Total' as breakdown_value from responses
-    {%- for b in ['year_group', 'gender', 'send', 'fsm', 'role'] %}
+    {%- for b in survey_breakdowns()[1:] %}
     union all
     select *, '{{ b }}' as breakdown, {{ b }} as breakdown_value from responses where {{ b }} is not null
     {%- endfor %}
@@ -93,72 +93,10 @@ roll_cells as (
     from roll
 ),
 
-cells as (
-    select k.*, 'respondents' as indicator, 'sum' as kind, 1.0 as scale, true as included, 'value' as value_status,
-        cast(s.n as double) as num, cast(null as double) as den, cast(null as double) as num_sq,
-        cast(null as double) as num2, cast(null as double) as den2, cast(null as double) as num2_sq,
-        s.n as respondents
-    from keys as k
-    inner join scale as s using (time_period, time_identifier, instrument, urn, breakdown, breakdown_value)
-
-    union all
-    select k.*, 'belonging_score_mean', 'mean', 1.0, true, 'value',
-        s.sum_score, s.n, s.sum_sq, null, null, null, s.n
-    from keys as k
-    inner join scale as s using (time_period, time_identifier, instrument, urn, breakdown, breakdown_value)
-
-    union all
-    select k.*, 'belonging_positive_percent', 'ratio', 100.0, true, 'value',
-        s.n_positive, s.n, null, null, null, null, s.n
-    from keys as k
-    inner join scale as s using (time_period, time_identifier, instrument, urn, breakdown, breakdown_value)
-
-    union all
-    select k.*, i.item_id || '_agree_percent', 'ratio', 100.0, i.answered > 0,
-        case when i.answered > 0 then 'value' else 'missing' end,
-        i.agreed, i.answered, null, null, null, null, i.answered
-    from keys as k
-    inner join items as i using (time_period, time_identifier, instrument, urn, breakdown, breakdown_value)
-
-    union all
-    -- pupils: against the census roll of the year groups surveyed; staff: no invited count in the lake
-    -- more respondents than pupils on the roll of those year groups: that census does not describe the
-    -- surveyed cohort (an earlier year's roll, misreported year groups), so no rate is published and the
-    -- school is left out of the aggregate rates
-    select k.*, 'response_rate_percent', 'ratio', 100.0,
-        coalesce(r.usable and s.n <= r.pupils, false),
-        case
-            when k.instrument like 'staff%' then 'not_available'
-            when r.usable and r.pupils = 0 then 'not_applicable'
-            when r.usable and s.n > r.pupils then 'not_available'
-            when r.usable then 'value'
-            else coalesce(r.status, 'missing')
-        end,
-        case when r.usable and s.n <= r.pupils then s.n end,
-        case when r.usable and s.n <= r.pupils then r.pupils end,
-        null, null, null, null, s.n
-    from keys as k
-    inner join scale as s using (time_period, time_identifier, instrument, urn, breakdown, breakdown_value)
-    left join roll_cells as r using (time_period, time_identifier, instrument, urn, breakdown, breakdown_value)
-    where k.breakdown in ('Total', 'year_group')
-
-    {%- for g in ['send', 'fsm'] %}
-    union all
-    -- non-{{ g }} mean minus {{ g }} mean: positive = {{ g }} pupils feel they belong less
-    select k.*, 'belonging_gap_{{ g }}', 'gap', 1.0, (coalesce(no_.n, 0) + coalesce(yes_.n, 0)) > 0,
-        case when no_.n > 0 and yes_.n > 0 then 'value' else 'missing' end,
-        no_.sum_score, no_.n, no_.sum_sq, yes_.sum_score, yes_.n, yes_.sum_sq,
-        coalesce(no_.n, 0) + coalesce(yes_.n, 0)
-    from keys as k
-    left join scale as no_
-        on no_.time_period = k.time_period and no_.time_identifier = k.time_identifier
-        and no_.instrument = k.instrument and no_.urn = k.urn
-        and no_.breakdown = '{{ g }}' and no_.breakdown_value = 'No'
-    left join scale as yes_
-        on yes_.time_period = k.time_period and yes_.time_identifier = k.time_identifier
-        and yes_.instrument = k.instrument and yes_.urn = k.urn
-        and yes_.breakdown = '{{ g }}' and yes_.breakdown_value = 'Yes'
-    where k.breakdown = 'Total' and k.instrument not like 'staff%'
+cells (time_period, time_identifier, instrument, urn, breakdown, breakdown_value, {{ survey_cell_columns() }}) as (
+    {%- for e in catalogue('survey') %}
+    {{ survey_cell(e) }}
+    {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 )
 
@@ -167,12 +105,8 @@ select
     time_identifier,
     urn,
     instrument as source,
-    -- the mart's key has no `source`: indicators of other instruments carry the instrument's prefix
-    -- (staff_belonging -> staff_belonging_score_mean, staff_valued_agree_percent)
-    case
-        when instrument = '{{ var("primary_survey_instrument") }}' then indicator
-        else replace(instrument, '_belonging', '') || '_' || indicator
-    end as indicator,
+    catalogue_id,
+    indicator,
     breakdown,
     breakdown_value,
     kind,

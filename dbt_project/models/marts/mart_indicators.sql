@@ -1,3 +1,5 @@
+{#- the catalogue's definitions travel with the model into the dbt docs (meta `indicators`) -#}
+{{ config(meta={'indicators': var('indicators')}) }}
 -- THE indicators table (docs/ARCHITECTURE.md "Marts"): every indicator, every level, every breakdown, with
 -- the year-on-year change. School series follow GIAS links: a converted academy's previous value is its
 -- predecessor's (urn_changed = true).

@@ -1,8 +1,8 @@
 -- Our sums of school rows by local authority, region and nation against the aggregate rows the DfE
 -- published in the same publication and year, per phase and count measure. A shortfall is explained by
--- suppression when some school cells of that geography were not published as numbers. A row reconciles
--- when within_tolerance or explained_by_suppression (the mart gate's rule, expectations/marts.py).
-{%- set tolerance = var('reconciliation_tolerance') %}
+-- suppression when some school cells of that geography were not published as numbers and our sum is not
+-- above theirs. Whether a difference is within tolerance is the mart gate's to judge (expectations/marts.py,
+-- config/settings.yaml gates.reconciliation_tolerance): this model states the facts.
 with measures as (
     select * from {{ ref('int_dfe_measures_unpivoted') }}
     where time_identifier ilike 'academic year'
@@ -111,8 +111,5 @@ case
     -- the DfE withheld its own aggregate cell: nothing to compare with
     when theirs is null then theirs_status in ('suppressed', 'low', 'not_available') or ours = 0
     else school_cells_unpublished > 0 and ours <= theirs
-end as explained_by_suppression,
-case
-    when theirs is not null then abs(ours - theirs) <= {{ tolerance }} * abs(theirs)
-end as within_tolerance
+end as explained_by_suppression
 from joined

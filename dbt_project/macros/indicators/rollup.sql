@@ -12,7 +12,9 @@
     denominator, sums of squares, respondents) is summed over the schools whose inputs are usable
     (`included`); a school with a suppressed or missing input is left out of numerator and denominator alike,
     and `schools_included` counts the schools that entered. Survey means pool respondents (each counted once).
-    `cells` must carry the spine's geography columns (int_indicator_cells_located). -#}
+    `cells` must carry the spine's geography columns (int_indicator_cells_located); only the catalogue entries
+    published at `level` roll up to it. `kind` (indicators/catalogue.yaml formula) says how the sums make the
+    value (indicator_value). -#}
 {% macro indicator_rollup(cells, level) -%}
     {%- set code = level_code(level) %}
     select
@@ -64,7 +66,7 @@
         sum(respondents) filter (where included) as respondents,
         cast(count(*) filter (where included) as integer) as schools_included
     from {{ cells }}
-    where {{ code }} is not null
+    where {{ code }} is not null and catalogue_id in {{ sql_list(catalogue_ids_at_level(level)) }}
     group by time_period, time_identifier, {{ code }}, source, indicator, breakdown, breakdown_value
 {%- endmacro %}
 

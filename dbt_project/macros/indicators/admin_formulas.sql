@@ -1,0 +1,75 @@
+{#- The admin formulas of the catalogue (indicators/catalogue.yaml `formula`), each the SQL of one indicator's
+    school cells over the `schools` CTE of int_admin_cells_computed (spine x int_admin_inputs_pivoted):
+      count           numerator (summed counts)
+      ratio           numerator / denominator x scale
+      representation  numerator / (denominator x the same share across all schools of the school's phase in
+                      its LA): summed above school level, pupils over the pupils expected at the local share
+    Every cell: the summable parts num and den, whether the school enters aggregates (`included`: every input
+    published as a number) and its status (the first unusable input's status, never turned into 0). -#}
+{% macro admin_cell(e) -%}
+    {%- set inputs = e['num_columns'] + ([e['den_column']] if e['den_column'] else []) %}
+    {%- set num = e['num_columns'] | join(' + ') %}
+    {%- if e['formula'] in ('count', 'ratio') %}
+    select
+        {{ admin_cell_key(e) }},
+        {{ cell_included(inputs) }} as included,
+        {{ cell_status(inputs, e['den_column']) }} as value_status,
+        case when {{ cell_included(inputs) }} then {{ num }} end as num,
+        case when {{ cell_included(inputs) }} then {{ e['den_column'] or 'null' }} end as den
+    from schools
+    {%- elif e['formula'] == 'representation' %}
+    select
+        {{ admin_cell_key(e) }},
+        {{ cell_included(inputs) }} and local_share is not null as included,
+        case
+            when not {{ cell_included(inputs) }} then {{ cell_status(inputs, none) }}
+            when local_share is null then 'missing'
+            when {{ e['den_column'] }} * local_share = 0 then 'not_applicable'
+            else 'value'
+        end as value_status,
+        case when {{ cell_included(inputs) }} and local_share is not null then {{ num }} end as num,
+        case when {{ cell_included(inputs) }} and local_share is not null then {{ e['den_column'] }} * local_share end as den
+    from (
+        select
+            schools.*,
+            -- the same share across all schools of the same phase in the same LA (those with usable inputs)
+            sum(case when {{ cell_included(inputs) }} then {{ num }} end)
+                over (partition by schools.time_period, schools.new_la_code, schools.phase)
+            / nullif(sum(case when {{ cell_included(inputs) }} then {{ e['den_column'] }} end)
+                over (partition by schools.time_period, schools.new_la_code, schools.phase), 0) as local_share
+        from schools
+    ) as schools
+    {%- else %}
+        {{ exceptions.raise_compiler_error("indicator " ~ e['id'] ~ ": no admin formula " ~ e['formula']) }}
+    {%- endif %}
+    -- the indicator exists for a year when its (first) numerator was published for some school that year
+    inner join published on published.time_period = schools.time_period and published.has_{{ e['num_columns'][0] }}
+{%- endmacro %}
+
+{#- The leading columns of every admin cell: the school year, the catalogue entry and how its value is made. -#}
+{% macro admin_cell_key(e) -%}
+    schools.time_period,
+        schools.urn,
+        '{{ e["id"] }}' as catalogue_id,
+        '{{ e["id"] }}' as indicator,
+        '{{ e["kind"] }}' as kind,
+        cast({{ e['scale'] }} as double) as scale
+{%- endmacro %}
+
+{#- Status of a school cell whose inputs are the listed `<input>` / `<input>_status` columns: the first
+    unusable input's status (never turned into 0), `not_applicable` for a zero denominator, else `value`. -#}
+{% macro cell_status(inputs, den) -%}
+    case
+        {%- for i in inputs %}
+        when not {{ is_usable(i, i ~ '_status') }} then coalesce(nullif({{ i }}_status, 'value'), 'missing')
+        {%- endfor %}
+        {%- if den %}
+        when {{ den }} = 0 then 'not_applicable'
+        {%- endif %}
+        else 'value'
+    end
+{%- endmacro %}
+
+{% macro cell_included(inputs) -%}
+    ({%- for i in inputs %}{{ is_usable(i, i ~ '_status') }}{{ ' and ' if not loop.last }}{% endfor -%})
+{%- endmacro %}

@@ -1,0 +1,371 @@
+"""The indicator catalogue (indicators/catalogue.yaml), read and checked once for every layer.
+
+`catalogue()` returns the checked entries. Each consumer asks it what it needs:
+- dbt gets the entries as the `indicators` var (`dbt_vars`), and its macros generate the cell and roll-up SQL;
+- the mart gate asks each indicator's `range` and `share`;
+- extracts ask the published name, label, grouping, unit and decimal places (`published`);
+- disclosure control asks the class of each figure (`disclosure`, `gap_of`).
+
+A pattern entry (`{item}` in its id) stands for one indicator per item of its survey instrument; `lookup`
+resolves a warehouse name to its entry (with the item filled in) and `expanded` lists every concrete one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, replace
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+CATALOGUE = Path(__file__).resolve().parent / "catalogue.yaml"
+CATALOGUE_ENV = "BELONGING_CATALOGUE"  # another catalogue file (a test's toy indicator, a fork's own)
+
+LEVELS = ("School", "MAT", "Local authority", "Regional", "National")
+SURVEY_BREAKDOWNS = ("year_group", "gender", "send", "fsm", "role")  # ingestion CONTEXT_FIELDS
+FAMILIES = ("admin", "pupil_survey", "staff_survey")
+# formula -> (families it computes, how its parts add up above school level, dbt `kind` of the value)
+FORMULAS = {
+    "count": ("admin", "sum", "sum"),
+    "ratio": ("admin", "ratio_of_sums", "ratio"),
+    "representation": ("admin", "ratio_of_sums", "ratio"),
+    "respondents": ("survey", "sum", "sum"),
+    "response_rate": ("survey", "ratio_of_sums", "ratio"),
+    "scale_mean": ("survey", "pooled_mean", "mean"),
+    "positive_share": ("survey", "ratio_of_sums", "ratio"),
+    "item_agree": ("survey", "ratio_of_sums", "ratio"),
+    "gap": ("survey", "difference_of_pooled_means", "gap"),
+}
+UNITS = {  # unit -> EES indicator_unit
+    "percent": "%",
+    "rate_per_100": "",
+    "ratio": "",
+    "count": "",
+    "score": "",
+    "score_points": "",
+}
+DISCLOSURE = ("admin", "survey_cell", "survey_figure", "survey_gap")
+FIELDS = {
+    "id", "family", "source", "definition", "formula", "numerator", "denominator", "scale", "rollup", "unit",
+    "range", "share", "dp", "published", "disclosure", "gap_of", "ci", "breakdowns", "levels",
+}  # fmt: skip
+ITEM = "{item}"
+SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class CatalogueError(ValueError):
+    """The catalogue breaks one of its rules; the message names the file, the entry and the rule."""
+
+
+@dataclass(frozen=True)
+class Published:
+    name: str  # the extract column
+    label: str
+    grouping: str
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    family: str
+    source: str
+    definition: str
+    formula: str
+    rollup: str
+    unit: str
+    range: tuple[float | None, float | None]
+    dp: int
+    published: Published
+    disclosure: str
+    numerator: tuple[str, ...] = ()
+    denominator: str | None = None
+    scale: float = 1
+    share: bool = False
+    gap_of: str | None = None
+    ci: bool = False
+    breakdowns: tuple[str, ...] = ("Total",)
+    levels: tuple[str, ...] = LEVELS
+    item: str | None = None  # the item of a pattern entry filled in (lookup / expanded)
+
+    @property
+    def is_pattern(self) -> bool:
+        return ITEM in self.id
+
+    @property
+    def kind(self) -> str:
+        """How dbt computes the value from the summed parts: sum | ratio | mean | gap."""
+        return FORMULAS[self.formula][2]
+
+    @property
+    def ees_unit(self) -> str:
+        return UNITS[self.unit]
+
+    def for_item(self, item: str) -> Indicator:
+        """The concrete indicator of one item of a pattern entry."""
+        words = item.replace("_", " ")
+        fill = {"{item}": item, "{item_words}": words}
+
+        def sub(text: str) -> str:
+            for key, value in fill.items():
+                text = text.replace(key, value)
+            return text
+
+        published = Published(sub(self.published.name), sub(self.published.label), self.published.grouping)
+        return replace(self, id=sub(self.id), published=published, definition=self.definition, item=item)
+
+    def item_of(self, name: str) -> str | None:
+        """The item a warehouse name stands for under this pattern entry (None when it does not match)."""
+        head, _, tail = self.id.partition(ITEM)
+        if self.is_pattern and name.startswith(head) and name.endswith(tail) and len(name) > len(head + tail):
+            return name[len(head) : len(name) - len(tail)]
+        return None
+
+    def as_dbt(self) -> dict:
+        """What the dbt macros read (dbt_project/macros/indicators/): the docs' fields, how the value is made of
+        the summed parts (`kind`), a gap's breakdown and, for admin entries, the input columns."""
+        return {
+            **self.as_doc(),
+            "kind": self.kind,
+            # admin inputs as columns of int_admin_inputs_pivoted (`census.headcount` -> `census__headcount`)
+            "num_columns": [m.replace(".", "__") for m in self.numerator],
+            "den_column": self.denominator.replace(".", "__") if self.denominator else None,
+            "gap_of": self.gap_of,
+        }
+
+    def as_doc(self) -> dict:
+        """What a reader of the docs needs (dbt docs `meta`, `belonging docs`)."""
+        return {
+            "id": self.id,
+            "family": self.family,
+            "source": self.source,
+            "definition": self.definition,
+            "formula": self.formula,
+            "numerator": list(self.numerator),
+            "denominator": self.denominator,
+            "scale": self.scale,
+            "rollup": self.rollup,
+            "unit": self.unit,
+            "range": list(self.range),
+            "dp": self.dp,
+            "published_name": self.published.name,
+            "label": self.published.label,
+            "disclosure": self.disclosure,
+            "breakdowns": list(self.breakdowns),
+            "levels": list(self.levels),
+        }
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    entries: tuple[Indicator, ...]
+    path: Path
+    _by_id: dict[str, Indicator] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self):
+        self._by_id.update({e.id: e for e in self.entries if not e.is_pattern})
+
+    def __iter__(self):
+        return iter(self.entries)
+
+    def lookup(self, name: str, source: str | None = None) -> Indicator | None:
+        """The entry of warehouse indicator `name` (of `source`), a pattern's item filled in; None if unknown."""
+        entry = self._by_id.get(name)
+        if entry is not None and (source is None or entry.source == source):
+            return entry
+        for entry in self.entries:
+            if entry.is_pattern and (source is None or entry.source == source):
+                item = entry.item_of(name)
+                # with its source, any item (the lake's items of that instrument); without, its own items only
+                if item is not None and (source is not None or item in items_of(entry.source)):
+                    return entry.for_item(item)
+        return None
+
+    def get(self, name: str, source: str | None = None) -> Indicator:
+        entry = self.lookup(name, source)
+        if entry is None:
+            raise CatalogueError(
+                f"{self.path}: no entry for indicator {name!r}" + (f" of {source!r}" if source else "")
+            )
+        return entry
+
+    def position(self, name: str, source: str | None = None) -> tuple[int, str]:
+        """Where an indicator sorts: its entry's place in the catalogue, then (a pattern's) item."""
+        e = self.get(name, source)
+        pattern = e.id if e.item is None else next(p.id for p in self.entries if p.is_pattern and p.source == e.source
+                                                   and p.item_of(name) == e.item)  # fmt: skip
+        return [x.id for x in self.entries].index(pattern), e.item or ""
+
+    def expanded(self) -> list[Indicator]:
+        """Every concrete indicator: pattern entries once per item of their instrument, in catalogue order."""
+        out: list[Indicator] = []
+        for entry in self.entries:
+            if entry.is_pattern:
+                out += [entry.for_item(item) for item in sorted(items_of(entry.source))]
+            else:
+                out.append(entry)
+        return out
+
+    def of(self, **where) -> list[Indicator]:
+        """Entries whose attributes equal the given values (`of(family="admin")`)."""
+        return [e for e in self.entries if all(getattr(e, k) == v for k, v in where.items())]
+
+    def dbt_vars(self) -> dict:
+        return {"indicators": [e.as_dbt() for e in self.entries]}
+
+
+def catalogue_path() -> Path:
+    return Path(os.environ.get(CATALOGUE_ENV) or CATALOGUE)
+
+
+def catalogue(path: Path | str | None = None) -> Catalogue:
+    """The checked catalogue (of `path`, else $BELONGING_CATALOGUE, else indicators/catalogue.yaml)."""
+    path = Path(path) if path else catalogue_path()
+    return _load(str(path.resolve()), path.stat().st_mtime_ns)
+
+
+@cache
+def _load(path: str, _mtime: int) -> Catalogue:
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise CatalogueError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+    defaults = raw.get("defaults", {})
+    entries = raw.get("indicators") or []
+    if not isinstance(entries, list) or not entries:
+        raise CatalogueError(f"{path}: `indicators` must be a list of entries")
+    parsed = [_entry({**defaults, **e}, path, i) for i, e in enumerate(entries, start=1)]
+    for attr, what in (("id", "id"), (lambda e: e.published.name, "published name"),
+                       (lambda e: (e.source, e.published.label), "published label")):  # fmt: skip
+        key = (lambda e, a=attr: getattr(e, a)) if isinstance(attr, str) else attr
+        seen: dict = {}
+        for e in parsed:
+            if key(e) in seen:
+                raise CatalogueError(f"{path}: entries {seen[key(e)]!r} and {e.id!r} have the same {what}")
+            seen[key(e)] = e.id
+    return Catalogue(tuple(parsed), Path(path))
+
+
+def _entry(raw: dict, path: str, number: int) -> Indicator:
+    where = f"{path}: entry {raw.get('id', number)!r}"
+
+    def fail(rule: str):
+        raise CatalogueError(f"{where}: {rule}")
+
+    unknown = sorted(set(raw) - FIELDS)
+    if unknown:
+        fail(f"unknown field(s) {unknown} (known: {sorted(FIELDS)})")
+    for required in ("id", "family", "source", "definition", "formula", "rollup", "unit", "range", "dp",
+                     "published", "disclosure"):  # fmt: skip
+        if raw.get(required) in (None, ""):
+            fail(f"`{required}` is required")
+    ident, family, formula = str(raw["id"]), raw["family"], raw["formula"]
+    if not SNAKE.match(ident.replace(ITEM, "item")):
+        fail("`id` must be snake_case (with `{item}` for a pattern)")
+    if family not in FAMILIES:
+        fail(f"`family` {family!r} is not one of {FAMILIES}")
+    if formula not in FORMULAS:
+        fail(f"`formula` {formula!r} is not one of {sorted(FORMULAS)}")
+    computes, rollup, _kind = FORMULAS[formula]
+    if computes != ("admin" if family == "admin" else "survey"):
+        fail(f"formula {formula!r} computes {computes} indicators, not {family}")
+    if raw["rollup"] != rollup:
+        fail(f"formula {formula!r} rolls up as {rollup!r}, not {raw['rollup']!r}")
+    if raw["unit"] not in UNITS:
+        fail(f"`unit` {raw['unit']!r} is not one of {sorted(UNITS)}")
+    if (family == "admin") != (raw["source"] == "admin"):
+        fail("admin indicators have source `admin`; survey indicators the instrument's id")
+    if family != "admin" and raw["source"] not in instrument_ids():
+        fail(f"`source` {raw['source']!r} is no survey instrument (ingestion/instruments/: {instrument_ids()})")
+    numerator = tuple(raw.get("numerator") or ())
+    denominator = raw.get("denominator")
+    if family == "admin":
+        if not numerator:
+            fail(f"formula {formula!r} needs a `numerator`: DfE counts as <publication>.<measure>")
+        if (formula == "count") == bool(denominator):
+            fail("a count has no `denominator`; a ratio or representation needs one")
+        for measure in (*numerator, *([denominator] if denominator else [])):
+            if measure not in dfe_counts():
+                fail(f"{measure!r} is no DfE count of the lake (ingestion/lake_schema.py DFE_MEASURES)")
+    elif numerator or denominator:
+        fail("survey formulas take no `numerator`/`denominator`: the formula names what it counts")
+    lo_hi = raw["range"]
+    if not (isinstance(lo_hi, list) and len(lo_hi) == 2 and all(v is None or isinstance(v, int | float)
+                                                                 for v in lo_hi)):  # fmt: skip
+        fail("`range` must be [min, max] (numbers or null)")
+    if None not in lo_hi and lo_hi[0] > lo_hi[1]:
+        fail("`range` min is above max")
+    disclosure = raw["disclosure"]
+    if disclosure not in DISCLOSURE or (disclosure == "admin") != (family == "admin"):
+        fail(f"`disclosure` {disclosure!r}: admin figures are `admin`, survey figures one of {DISCLOSURE[1:]}")
+    gap_of = raw.get("gap_of")
+    if (formula == "gap") != bool(gap_of) or (formula == "gap") != (disclosure == "survey_gap"):
+        fail("a gap has `gap_of` (the breakdown of its two means) and disclosure `survey_gap`; nothing else does")
+    if gap_of and gap_of not in SURVEY_BREAKDOWNS:
+        fail(f"`gap_of` {gap_of!r} is not one of {SURVEY_BREAKDOWNS}")
+    breakdowns = tuple(raw.get("breakdowns") or ("Total",))
+    if breakdowns[0] != "Total" or any(b not in SURVEY_BREAKDOWNS for b in breakdowns[1:]):
+        fail(f"`breakdowns` start with Total, then any of {SURVEY_BREAKDOWNS}")
+    if family == "admin" and breakdowns != ("Total",):
+        fail("admin indicators have the Total breakdown only")
+    levels = tuple(raw.get("levels") or LEVELS)
+    if any(level not in LEVELS for level in levels):
+        fail(f"`levels` must be among {LEVELS}")
+    published = raw["published"]
+    if not isinstance(published, dict) or set(published) != {"name", "label", "grouping"}:
+        fail("`published` has exactly name, label and grouping")
+    if not SNAKE.match(str(published["name"]).replace(ITEM, "item")):
+        fail("the published name must be snake_case")
+    if (ITEM in ident) != (ITEM in str(published["name"])):
+        fail("a pattern entry ({item} in its id) has {item} in its published name, and only a pattern does")
+    if ITEM in ident and family == "admin":
+        fail("only survey indicators can be patterns over an instrument's items")
+    if not isinstance(raw["dp"], int) or not 0 <= raw["dp"] <= 6:
+        fail("`dp` must be a whole number of decimal places, 0 to 6")
+    return Indicator(
+        id=ident,
+        family=family,
+        source=raw["source"],
+        definition=" ".join(str(raw["definition"]).split()),
+        formula=formula,
+        rollup=raw["rollup"],
+        unit=raw["unit"],
+        range=(lo_hi[0], lo_hi[1]),
+        dp=raw["dp"],
+        published=Published(str(published["name"]), str(published["label"]), str(published["grouping"])),
+        disclosure=disclosure,
+        numerator=numerator,
+        denominator=denominator,
+        scale=raw.get("scale", 1),
+        share=bool(raw.get("share", False)),
+        gap_of=gap_of,
+        ci=bool(raw.get("ci", False)),
+        breakdowns=breakdowns,
+        levels=levels,
+    )
+
+
+def instrument_ids() -> list[str]:
+    from ingestion.surveys.instruments import load_instruments
+
+    return sorted(i.id for i in load_instruments())
+
+
+@cache
+def _items(source: str) -> frozenset[str]:
+    from ingestion.surveys.instruments import load_instruments
+
+    return frozenset(q.id for i in load_instruments() if i.id == source for q in i.items)
+
+
+def items_of(source: str) -> frozenset[str]:
+    """The item ids of survey instrument `source` (what a pattern entry stands for)."""
+    return _items(source)
+
+
+def dfe_counts() -> set[str]:
+    """The DfE counts an admin formula can use, `<publication>.<measure>` (published rates are never summed)."""
+    from ingestion.lake_schema import DFE_MEASURES
+
+    return {f"{p}.{m}" for p, ms in DFE_MEASURES.items() for m in ms if not m.endswith(("_rate", "_percent"))}
