@@ -16,6 +16,7 @@ import polars as pl
 from expectations.runner import Check, Failure, GateResult, merge, python_result, run_suite
 from expectations.screener import RULES as SCREENER_RULES
 from expectations.screener import ScreenInput
+from indicators import catalogue
 from publication.extracts import FILTERS, FORMULA_CELL, GEOGRAPHY_COLUMNS, TIME_COLUMNS
 
 NUMBER_OR_SYMBOL = r"^(?:-?\d+(?:\.\d+)?|c|x|z|low)$"
@@ -61,6 +62,14 @@ def _key(columns: list[str]) -> list[str]:
     return [c for c in columns if c in TIME_COLUMNS or c in GEOGRAPHY_COLUMNS or c in FILTERS]
 
 
+def respondents_column(columns: list[str]) -> str | None:
+    """The extract's respondents column: the published name of a catalogue `respondents` indicator
+    (`respondents`, `staff_respondents`, ...), or None for an extract without survey cells."""
+    names = {e.published.name for e in catalogue() if e.formula == "respondents"}
+    found = [c for c in columns if c in names]
+    return found[0] if found else None
+
+
 def wide_checks(columns: list[str], min_respondents: int, table: str) -> list[Check]:
     ctx = tuple(c for c in KEY_CONTEXT if c in columns)
     key = _key(columns)
@@ -95,7 +104,8 @@ def wide_checks(columns: list[str], min_respondents: int, table: str) -> list[Ch
                     context_columns=ctx,
                 )
             )
-    if "respondents" in columns:
+    respondents = respondents_column(columns)
+    if respondents:
         checks += [
             Check(
                 "respondents_below_threshold_suppressed",
@@ -103,7 +113,7 @@ def wide_checks(columns: list[str], min_respondents: int, table: str) -> list[Ch
                 {"column": "respondents_shown", "min_value": min_respondents},
                 f"{table}: a survey cell with fewer than {min_respondents} respondents is shown: it must be `c` "
                 "(run apply_disclosure_control before build_extracts)",
-                context_columns=(*ctx, "respondents"),
+                context_columns=(*ctx, respondents),
             ),
             Check(
                 "no_figure_beside_suppressed_respondents",
@@ -158,13 +168,14 @@ def column_checks(table: str) -> list[Check]:
 
 
 def prepare_wide(data: pl.DataFrame, indicators: list[str]) -> pl.DataFrame:
-    if "respondents" not in data.columns:
+    respondents = respondents_column(data.columns)
+    if respondents is None:
         return data
-    others = [c for c in indicators if c != "respondents" and c in data.columns]
-    suppressed = pl.col("respondents") == "c"
+    others = [c for c in indicators if c != respondents and c in data.columns]
+    suppressed = pl.col(respondents) == "c"
     shown = [pl.when(suppressed & ~pl.col(c).is_in(["c", "z", "x"])).then(pl.lit(c)) for c in others]
     return data.with_columns(
-        pl.col("respondents").cast(pl.Float64, strict=False).alias("respondents_shown"),
+        pl.col(respondents).cast(pl.Float64, strict=False).alias("respondents_shown"),
         (pl.concat_str(shown, separator=",", ignore_nulls=True) if shown else pl.lit(None, pl.String))
         .replace("", None)
         .alias("shown_beside_suppressed"),
@@ -185,7 +196,7 @@ def extract_gate(
     meta_path: Path,
     geography_lookup: Path,
     *,
-    min_respondents: int = 10,
+    min_respondents: int,
     data_docs_dir: Path | None = None,
 ) -> GateResult:
     s = ScreenInput.read(csv_path, meta_path, geography_lookup)
@@ -223,7 +234,7 @@ def extract_gate(
 
 
 def extracts_gate(
-    infos, geography_lookup: Path, *, min_respondents: int = 10, data_docs_dir: Path | None = None
+    infos, geography_lookup: Path, *, min_respondents: int, data_docs_dir: Path | None = None
 ) -> GateResult:
     """Every extract written by publication.extracts.build_extracts (a list of ExtractInfo)."""
     return merge(

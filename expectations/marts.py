@@ -1,24 +1,26 @@
-"""Mart gates on `mart_indicators` (and `mart_reconciliation`).
+"""Mart gates on `mart_indicators` (and `mart_reconciliation`): the thresholds, drift and reconciliation.
 
-- percentages within 0-100 (`*_percent`); rates per 100 (`*_rate`) and ratios non-negative, not capped:
-  suspensions per 100 pupils can exceed 100;
-- numerator <= denominator for shares (`*_percent`) with a value (UNCAPPED_SHARES excepted);
-- one row per key;
-- every School row joins GIAS (the set of URNs is a parameter);
+- every indicator is in the indicator catalogue (indicators/catalogue.yaml), and every value lies in its
+  entry's `range` (percentages 0-100; rates per 100 and ratios not negative, not capped: suspensions per 100
+  pupils can exceed 100; gaps -100 to 100);
+- a share's numerator is not above its denominator (entries with `share: true`, with a value);
 - drift against the previous release's mart: row counts per level and headline national values (Total
   breakdown) within the configured tolerances; no previous release = pass;
 - reconciliation with the DfE's own aggregates: every `mart_reconciliation` row within tolerance or
   explained by suppression.
+
+Keys (one row per key) and relationships (every School row's URN in GIAS) are dbt's tests of the same build
+(dbt_project/models/marts/_marts__models.yml); the tolerances are settings (config/settings.yaml `gates`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 import polars as pl
 
 from expectations.runner import Check, GateResult, merge, run_suite
+from indicators import Catalogue, catalogue
 
 KEY = [
     "time_period",
@@ -30,71 +32,71 @@ KEY = [
     "breakdown_value",
 ]
 ROW = ("geographic_level", "geography_code", "time_period", "indicator", "breakdown_value")
-# Shares whose numerator counts pupils over the whole year but whose denominator is the January census
-# headcount: pupil mobility lets them pass 100, and the DfE publishes such values (the real 2016/17 file has
-# a special school with 25 pupils suspended of 22 on roll: one_plus_fixed_rate 113.64). Not capped at 100.
-UNCAPPED_SHARES = ("one_plus_suspension_percent",)
 
 
-def prepare_mart(mart: pl.DataFrame) -> pl.DataFrame:
-    ind = pl.col("indicator")
-    uncapped = ind.is_in(UNCAPPED_SHARES)
-    share = ind.str.ends_with("_percent") & ~uncapped
+def catalogue_rules(pairs: pl.DataFrame, cat: Catalogue) -> pl.DataFrame:
+    """Per (source, indicator) of the mart: its catalogue range and share flag; `in_catalogue` false when
+    the catalogue has no entry for it."""
+    rows = []
+    for source, indicator in pairs.select("source", "indicator").unique().sort("source", "indicator").iter_rows():
+        e = cat.lookup(indicator, source)
+        rows.append({"source": source, "indicator": indicator, "in_catalogue": e is not None,
+                     "range_min": None if e is None else e.range[0], "range_max": None if e is None else e.range[1],
+                     "share": bool(e and e.share)})  # fmt: skip
+    schema = {"source": pl.String, "indicator": pl.String, "in_catalogue": pl.Boolean, "range_min": pl.Float64,
+              "range_max": pl.Float64, "share": pl.Boolean}  # fmt: skip
+    return pl.DataFrame(rows, schema=schema)
+
+
+def prepare_mart(mart: pl.DataFrame, cat: Catalogue | None = None) -> pl.DataFrame:
+    """The columns the checks read: the value outside its catalogue range, a share's numerator minus its
+    denominator, an indicator the catalogue does not know."""
+    rules = catalogue_rules(mart, cat or catalogue())
+    value = pl.col("value")
+    outside = (value < pl.col("range_min")).fill_null(False) | (value > pl.col("range_max")).fill_null(False)
     published = pl.col("value_status") == "value"
+    numbers = pl.col("numerator").is_not_null() & pl.col("denominator").is_not_null()
     # only the columns the checks read go to Great Expectations (pandas objects cost ~5x polars memory)
-    return mart.select(
-        *KEY,
+    return mart.join(rules, on=["source", "indicator"], how="left").select(
+        *ROW,
         "numerator",
         "denominator",
-        pl.when(share).then(pl.col("value")).alias("percent_value"),
-        pl.when(ind.str.ends_with("_rate") | ind.str.ends_with("_ratio") | uncapped)
-        .then(pl.col("value"))
-        .alias("rate_value"),
-        pl.when(share & published & pl.col("numerator").is_not_null() & pl.col("denominator").is_not_null())
+        "value",
+        "range_min",
+        "range_max",
+        pl.when(outside).then(value).alias("value_outside_range"),
+        pl.when(pl.col("share") & published & numbers)
         .then(pl.col("numerator") - pl.col("denominator"))
         .alias("numerator_minus_denominator"),
-        pl.when(pl.col("geographic_level") == "School")
-        .then(pl.col("geography_code"))
-        .alias("school_row_urn"),
+        pl.when(~pl.col("in_catalogue")).then(pl.col("indicator")).alias("indicator_not_in_catalogue"),
     )
 
 
-def mart_checks(gias_urns: Iterable[str]) -> list[Check]:
+def mart_checks() -> list[Check]:
     return [
         Check(
-            "percent_within_0_100",
-            "expect_column_values_to_be_between",
-            {"column": "percent_value", "min_value": 0, "max_value": 100},
-            "mart_indicators.value of a *_percent indicator is outside 0-100: check its numerator and denominator",
+            "indicator_in_catalogue",
+            "expect_column_values_to_be_null",
+            {"column": "indicator_not_in_catalogue"},
+            "mart_indicators has an indicator with no entry in the indicator catalogue (indicators/catalogue.yaml): "
+            "add its entry, or stop computing it",
             context_columns=ROW,
         ),
         Check(
-            "rates_not_negative",
-            "expect_column_values_to_be_between",
-            {"column": "rate_value", "min_value": 0},
-            "mart_indicators.value of a rate or ratio is negative (rates per 100 may exceed 100, never go below 0)",
-            context_columns=ROW,
+            "value_within_catalogue_range",
+            "expect_column_values_to_be_null",
+            {"column": "value_outside_range"},
+            "mart_indicators.value lies outside its indicator's range in the catalogue (indicators/catalogue.yaml "
+            "`range`): check its numerator and denominator",
+            context_columns=(*ROW, "numerator", "denominator", "range_min", "range_max"),
         ),
         Check(
             "numerator_not_above_denominator",
             "expect_column_values_to_be_between",
             {"column": "numerator_minus_denominator", "max_value": 0},
-            "mart_indicators: a share's numerator exceeds its denominator: the two come from different bases",
+            "mart_indicators: a share's numerator exceeds its denominator (`share: true` in the catalogue): the two "
+            "come from different bases",
             context_columns=(*ROW, "numerator", "denominator"),
-        ),
-        Check(
-            "one_row_per_key",
-            "expect_compound_columns_to_be_unique",
-            {"column_list": KEY},
-            f"mart_indicators has more than one row per key {KEY}: a join fans out",
-            context_columns=(),
-        ),
-        Check(
-            "school_rows_join_gias",
-            "expect_column_values_to_be_in_set",
-            {"column": "school_row_urn", "value_set": sorted(set(gias_urns))},
-            "mart_indicators has School rows whose URN is not in GIAS: load a newer GIAS extract or fix the URN",
-            context_columns=("time_period", "indicator"),
         ),
     ]
 
@@ -186,18 +188,32 @@ def reconciliation_checks() -> list[Check]:
     ]
 
 
+def reconciliation_frame(reconciliation: pl.DataFrame, *, tolerance: float) -> pl.DataFrame:
+    """mart_reconciliation with the gate's verdict: `within_tolerance` (|ours - theirs| within `tolerance` as a
+    fraction of |theirs|; null where the DfE published no number) and `reconciled` (within tolerance, or the
+    difference explained by suppression: see mart_reconciliation.sql)."""
+    within = (pl.col("ours") - pl.col("theirs")).abs() <= tolerance * pl.col("theirs").abs()
+    return reconciliation.with_columns(
+        pl.when(pl.col("theirs").is_not_null()).then(within).alias("within_tolerance")
+    ).with_columns(
+        (pl.col("within_tolerance").fill_null(False) | pl.col("explained_by_suppression").fill_null(False))
+        .alias("reconciled")
+    )
+
+
 def mart_gate(
     mart: pl.DataFrame,
     *,
-    gias_urns: Iterable[str],
     previous: pl.DataFrame | None = None,
     reconciliation: pl.DataFrame | None = None,
-    row_count_tolerance: float = 0.25,
-    headline_tolerance: float = 0.25,
+    row_count_tolerance: float,
+    headline_tolerance: float,
+    reconciliation_tolerance: float,
     data_docs_dir: Path | None = None,
 ) -> GateResult:
+    """The mart gate; the tolerances are settings (config/settings.yaml `gates`), with no default here."""
     results = [
-        run_suite("mart_indicators", prepare_mart(mart), mart_checks(gias_urns), data_docs_dir=data_docs_dir),
+        run_suite("mart_indicators", prepare_mart(mart), mart_checks(), data_docs_dir=data_docs_dir),
     ]
     drift = drift_frame(
         mart, previous, row_count_tolerance=row_count_tolerance, headline_tolerance=headline_tolerance
@@ -205,12 +221,7 @@ def mart_gate(
     if drift.height:
         results.append(run_suite("mart_indicators_drift", drift, drift_checks(), data_docs_dir=data_docs_dir))
     if reconciliation is not None and reconciliation.height:
-        rec = reconciliation.with_columns(
-            (
-                pl.col("within_tolerance").fill_null(False)
-                | pl.col("explained_by_suppression").fill_null(False)
-            ).alias("reconciled")
-        )
+        rec = reconciliation_frame(reconciliation, tolerance=reconciliation_tolerance)
         results.append(
             run_suite("mart_reconciliation", rec, reconciliation_checks(), data_docs_dir=data_docs_dir)
         )

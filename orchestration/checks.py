@@ -1,12 +1,9 @@
 """Gates: Great Expectations suites (expectations/) run as blocking Dagster asset checks.
 
-A failing check stops every downstream asset, so nothing is published. Each check writes its result to
-runs/<run_id>/gates/<name>.json (collected into the release manifest) and GX Data Docs to
-runs/<run_id>/data_docs/ (copied into the release).
+A failing check stops every downstream asset, so nothing is published. Each check's evaluation (passed,
+message, checks run, Data Docs page) is recorded by Dagster; the release collects the run's evaluations into
+its manifest. GX Data Docs are written to runs/<run_id>/data_docs/ (copied into the release).
 """
-
-
-import json
 
 import dagster as dg
 import polars as pl
@@ -20,14 +17,12 @@ from orchestration.settings import GEOGRAPHY_LOOKUP, Home
 MAX_FAILURES_SHOWN = 10
 # what the mart gate reads of mart_indicators (the key, the figures and their status): at national scale the
 # whole mart is millions of rows, so the gate does not load columns it does not check
-MART_GATE_COLUMNS = ("time_period", "time_identifier", "geographic_level", "geography_code", "indicator",
+MART_GATE_COLUMNS = ("time_period", "time_identifier", "geographic_level", "geography_code", "source", "indicator",
                      "breakdown", "breakdown_value", "numerator", "denominator", "value", "value_status")
 
 
 def to_check_result(context, h: Home, gate) -> dg.AssetCheckResult:
-    run_dir = h.run_dir(context.run.run_id)
-    (run_dir / "gates").mkdir(parents=True, exist_ok=True)
-    (run_dir / "gates" / f"{gate.name}.json").write_text(json.dumps(gate.as_dict(), indent=2), encoding="utf-8")
+    """The gate as a Dagster check evaluation: the release reads these back from the run (gate_results)."""
     failures = gate.failures[:MAX_FAILURES_SHOWN]
     if gate.passed:
         message = f"{gate.name}: all {gate.checks_run} checks passed"
@@ -39,6 +34,8 @@ def to_check_result(context, h: Home, gate) -> dg.AssetCheckResult:
         "checks_run": gate.checks_run,
         "failures": "\n".join(str(f) for f in failures) + (
             f"\n... and {len(gate.failures) - len(failures)} more" if len(gate.failures) > len(failures) else ""),
+        # the same, structured (table, column, rule, message, offending rows): what `last_refresh.json` keeps
+        "failure_details": dg.MetadataValue.json(gate.as_dict()["failures"][:MAX_FAILURES_SHOWN]),
     }
     if gate.data_docs:
         metadata["data_docs"] = dg.MetadataValue.path(str(gate.data_docs))
@@ -47,15 +44,16 @@ def to_check_result(context, h: Home, gate) -> dg.AssetCheckResult:
 
 def _raw_check(table: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=lake_key(table), name="raw_gate", blocking=True,
-                    description=f"Raw gate on {table}: keys well-formed, symbols known, no duplicate keys, "
-                    "time periods valid (expectations/raw.py).")
+                    description=f"Raw gate on {table}: no duplicate keys within a file, no newer file with far "
+                    "fewer schools (expectations/raw.py; row rules are ingestion's).")
     def check(context: dg.AssetCheckExecutionContext, home: HomeResource) -> dg.AssetCheckResult:
         from expectations.raw import raw_gate
 
         h = home.home()
         frame = Lake(h.lake).read(table)
-        return to_check_result(context, h, raw_gate(table, frame, data_docs_dir=h.run_dir(context.run.run_id)
-                                                    / "data_docs"))
+        gate = raw_gate(table, frame, row_count_tolerance=h.settings["gates"]["row_count_tolerance"],
+                        data_docs_dir=h.run_dir(context.run.run_id) / "data_docs")
+        return to_check_result(context, h, gate)
 
     return check
 
@@ -73,22 +71,22 @@ def _previous_mart(h: Home) -> pl.DataFrame | None:
 
 
 @dg.asset_check(asset=MART_KEY, name="mart_gate", blocking=True,
-                description="Ranges, numerator <= denominator, one row per key, every school in GIAS, drift "
-                "against the current release, reconciliation with the DfE's own aggregate rows.")
+                description="Every indicator in the catalogue and within its range, numerator <= denominator "
+                "for shares, drift against the current release, reconciliation with the DfE's own aggregate rows "
+                "(expectations/marts.py; keys and relationships are dbt tests).")
 def mart_gate_check(context: dg.AssetCheckExecutionContext, home: HomeResource) -> dg.AssetCheckResult:
     from expectations.marts import mart_gate
 
     h = home.home()
     gates = h.settings["gates"]
     mart = read_mart(h.warehouse, columns=MART_GATE_COLUMNS)
-    urns = Lake(h.lake).read("gias_establishments")["urn"].unique().to_list()
     gate = mart_gate(
         mart,
-        gias_urns=urns,
         previous=_previous_mart(h),
         reconciliation=read_mart(h.warehouse, "mart_reconciliation"),
         row_count_tolerance=gates["row_count_tolerance"],
         headline_tolerance=gates["headline_tolerance"],
+        reconciliation_tolerance=gates["reconciliation_tolerance"],
         data_docs_dir=h.run_dir(context.run.run_id) / "data_docs",
     )
     return to_check_result(context, h, gate)

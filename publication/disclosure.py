@@ -16,7 +16,11 @@ Rules (spec/publication.md "Disclosure control"), applied until nothing changes:
    trust, schools of the LA, LAs of the region, regions of the nation) include exactly one suppressed child
    gets its next-smallest child suppressed (the parent itself if there is none), so neither respondents nor
    score sums can be recovered by subtraction.
-5. Gaps (`belonging_gap_send`, `belonging_gap_fsm`) follow the SEND/FSM subgroup means they are built from.
+5. Gaps follow the subgroup means they are built from (both shown, or the gap is not).
+
+Which figure follows which rule is its disclosure class in the indicator catalogue (indicators/catalogue.yaml):
+`survey_cell` figures describe the whole cell (rule 2), `survey_figure` figures follow their cell, `survey_gap`
+figures follow their `gap_of` subgroup means (rule 5), `admin` figures are the DfE's own.
 
 With `mask=True` (the default) the numbers of a suppressed row (value, CI, numerator, denominator,
 respondents) are set to null, so the returned frame is safe to publish as it is.
@@ -24,7 +28,11 @@ respondents) are set to null, so the returned frame is safe to publish as it is.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
+
+from indicators import Catalogue, catalogue
 
 CELL = [
     "time_period",
@@ -35,17 +43,7 @@ CELL = [
     "breakdown",
     "breakdown_value",
 ]
-# a figure that describes the whole cell: if it is suppressed, every figure of the cell is
-CELL_INDICATORS = (
-    "respondents",
-    "response_rate_percent",
-    "belonging_score_mean",
-    "belonging_score_ci_lower",
-    "belonging_score_ci_upper",
-    "belonging_positive_percent",
-)
-# gap indicator -> the breakdown whose subgroup means it is the difference of
-GAPS = {"belonging_gap_send": "send", "belonging_gap_fsm": "fsm"}
+SHOWN = ("value", "low_reliability")  # statuses whose number an extract shows
 MASKED = ("value", "ci_lower", "ci_upper", "numerator", "denominator", "respondents")
 
 # child level -> (parent level, column on the child row holding the parent's geography_code)
@@ -73,11 +71,12 @@ _MAX_ROUNDS = 100
 def apply_disclosure_control(
     indicators: pl.DataFrame,
     *,
-    min_respondents: int = 10,
-    min_schools: int = 3,
+    min_respondents: int,
+    min_schools: int,
     mask: bool = True,
 ) -> pl.DataFrame:
-    """Return `indicators` with `published_status` (see the module docstring for the rules)."""
+    """Return `indicators` with `published_status` (see the module docstring for the rules). The thresholds
+    are settings (config/settings.yaml `disclosure`), with no default here."""
     missing = [c for c in (*CELL, "indicator", "value_status", "respondents") if c not in indicators.columns]
     if missing:
         raise ValueError(f"mart_indicators: apply_disclosure_control needs columns {missing}")
@@ -91,9 +90,10 @@ def apply_disclosure_control(
 
     # only the columns the rules read (a national mart has millions of rows and dozens of columns)
     rule_columns = ["_rid", *CELL, "indicator", "trust_id", "new_la_code", "region_code", "country_code"]
-    survey = frame.select(*rule_columns, "respondents", "schools_included").filter(
+    survey = frame.select(*rule_columns, "value_status", "respondents", "schools_included").filter(
         pl.col("source") != "admin"
     )
+    classes = DisclosureClasses.of(catalogue())
     sup = _primary(survey, min_respondents, min_schools)
     work = survey.select(
         "_rid",
@@ -104,7 +104,7 @@ def apply_disclosure_control(
         "region_code",
         "country_code",
         pl.col("respondents").cast(pl.Float64).fill_null(0).alias("_n"),
-        pl.col("indicator").is_in(list(GAPS)).alias("_gap"),
+        pl.col("indicator").is_in(list(classes.gaps)).alias("_gap"),
     ).with_columns(pl.col("_rid").is_in(sup.implode()).alias("_sup"))
     # integer ids of the groupings the rounds below use again and again (a national mart has millions of
     # survey rows: grouping by one integer is much cheaper than by six text columns, with the same groups)
@@ -114,16 +114,16 @@ def apply_disclosure_control(
 
     for _ in range(_MAX_ROUNDS):
         before = int(work["_sup"].sum())
-        work = _propagate_cell(work)
+        work = _propagate_cell(work, classes.cell)
         work = _secondary_breakdowns(work)
         for child, parent, key in HIERARCHY:
             work = _secondary_levels(work, child, parent, key)
-        work = _propagate_cell(work)
+        work = _propagate_cell(work, classes.cell)
         if int(work["_sup"].sum()) == before:
             break
     else:  # pragma: no cover - the suppressed set only grows, so this needs > _MAX_ROUNDS rounds
         raise RuntimeError("disclosure control did not converge")
-    work = _gaps(work)
+    work = _gaps(work, classes.gaps)
 
     suppressed = work.filter(pl.col("_sup")).select("_rid")
     out = frame.with_columns(
@@ -142,14 +142,36 @@ def apply_disclosure_control(
     return out.select([c for c in indicators.columns] + ["published_status"])
 
 
+@dataclass(frozen=True)
+class DisclosureClasses:
+    """The figures each rule reads, from the catalogue's disclosure classes."""
+
+    cell: list[str]  # survey_cell: when suppressed, so is every figure of its cell
+    gaps: dict[str, tuple[str, str]]  # survey_gap -> (the breakdown of its subgroups, the mean it compares)
+
+    @classmethod
+    def of(cls, cat: Catalogue) -> DisclosureClasses:
+        cell = [e.id for e in cat.expanded() if e.disclosure == "survey_cell"]
+        gaps = {}
+        for e in cat.of(disclosure="survey_gap"):
+            (mean,) = [m.id for m in cat.of(source=e.source, formula="scale_mean")] or [None]
+            if mean is None:
+                raise ValueError(f"{cat.path}: gap {e.id!r} has no scale_mean indicator of {e.source!r} to follow")
+            gaps[e.id] = (e.gap_of, mean)
+        return cls(cell, gaps)
+
+
 def _primary(survey: pl.DataFrame, min_respondents: int, min_schools: int) -> pl.Series:
+    """Figures shown as numbers that rest on too few respondents or (above School) too few schools. A figure
+    with no number (not available, not applicable, missing) has nothing to protect and keeps its own symbol."""
+    shown = pl.col("value_status").is_in(SHOWN)
     few_respondents = pl.col("respondents").is_not_null() & (pl.col("respondents") < min_respondents)
     few_schools = (
         pl.col("geographic_level").is_in(AGGREGATE_LEVELS)
         & pl.col("schools_included").is_not_null()
         & (pl.col("schools_included") < min_schools)
     )
-    return survey.filter(few_respondents | few_schools)["_rid"]
+    return survey.filter(shown & (few_respondents | few_schools))["_rid"]
 
 
 def _with_id(work: pl.DataFrame, columns: list[str], name: str) -> pl.DataFrame:
@@ -158,8 +180,8 @@ def _with_id(work: pl.DataFrame, columns: list[str], name: str) -> pl.DataFrame:
     return work.join(ids, on=columns, how="left", nulls_equal=True, maintain_order="left")
 
 
-def _propagate_cell(work: pl.DataFrame) -> pl.DataFrame:
-    cell_sup = (pl.col("_sup") & pl.col("indicator").is_in(CELL_INDICATORS)).any().over("_cell")
+def _propagate_cell(work: pl.DataFrame, cell_indicators: list[str]) -> pl.DataFrame:
+    cell_sup = (pl.col("_sup") & pl.col("indicator").is_in(cell_indicators)).any().over("_cell")
     return work.with_columns((pl.col("_sup") | cell_sup).alias("_sup"))
 
 
@@ -230,12 +252,12 @@ def _secondary_levels(work: pl.DataFrame, child: str, parent: str, key_col: str)
     return _apply(_apply(work, pick["_rid"]), lone)
 
 
-def _gaps(work: pl.DataFrame) -> pl.DataFrame:
+def _gaps(work: pl.DataFrame, gaps: dict[str, tuple[str, str]]) -> pl.DataFrame:
     """A gap is shown only when both subgroup means behind it are shown."""
     geo = ["time_period", "time_identifier", "geographic_level", "geography_code", "source"]
-    for gap, breakdown in GAPS.items():
+    for gap, (breakdown, mean) in gaps.items():
         means = work.filter(
-            (pl.col("indicator") == "belonging_score_mean")
+            (pl.col("indicator") == mean)
             & (pl.col("breakdown") == breakdown)
             & pl.col("breakdown_value").is_in(["Yes", "No"])
         )

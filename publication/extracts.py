@@ -10,7 +10,8 @@ default). Each extract is written as
 - `<name>.parquet`: the same columns typed (Float64 indicators, null where a symbol is shown) plus a
   `<indicator>_status` column per indicator.
 Geography names come from the DfE geography lookup (dbt_project/seeds/geography_lookups.csv), never from the
-mart's spelling. Column names are chosen to pass the screener's harmonised-variable rule (see NAMES).
+mart's spelling. Column names, labels, units and decimal places come from the indicator catalogue
+(indicators/catalogue.yaml), whose published names pass the screener's harmonised-variable rule.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import polars as pl
 
+from indicators import catalogue
 from ingestion.files import sha256_file
 
 TIME_COLUMNS = ("time_period", "time_identifier")
@@ -49,7 +51,9 @@ SYMBOLS = {"suppressed": "c", "not_available": "x", "missing": "x", "not_applica
 
 
 @dataclass(frozen=True)
-class Indicator:
+class Column:
+    """An indicator column of an extract and its EES metadata."""
+
     name: str  # column name in the extract
     label: str
     unit: str  # EES indicator_unit: "%" or ""
@@ -57,91 +61,30 @@ class Indicator:
     grouping: str
 
 
-# mart indicator -> how it is published. Warehouse names with a harmonised-variable pattern (`sen_`) or a
-# filter value (`..._send`, `..._fsm` beside a `send`/`fsm` breakdown) get screener-safe names here.
-NAMES: dict[str, Indicator] = {
-    "pupils_headcount": Indicator("pupils_headcount", "Pupils (headcount)", "", 0, "Pupils"),
-    "fsm_percent": Indicator("fsm_percent", "Pupils eligible for free school meals (%)", "%", 1, "Pupils"),
-    "sen_support_percent": Indicator(
-        "special_needs_support_percent",
-        "Pupils receiving SEN support (%)",
-        "%",
-        1,
-        "Special educational needs",
-    ),
-    "ehcp_percent": Indicator(
-        "ehc_plan_percent", "Pupils with an EHC plan (%)", "%", 1, "Special educational needs"
-    ),
-    "overall_absence_percent": Indicator(
-        "overall_absence_percent", "Overall absence rate (%)", "%", 1, "Absence"
-    ),
-    "persistent_absence_percent": Indicator(
-        "persistent_absence_percent",
-        "Persistent absentees, 10% or more sessions missed (%)",
-        "%",
-        1,
-        "Absence",
-    ),
-    "severe_absence_percent": Indicator(
-        "severe_absence_percent", "Severe absentees, 50% or more sessions missed (%)", "%", 1, "Absence"
-    ),
-    "suspension_rate": Indicator("suspension_rate", "Suspensions per 100 pupils", "", 2, "Exclusions"),
-    "one_plus_suspension_percent": Indicator(
-        "one_plus_suspension_percent", "Pupils with one or more suspensions (%)", "%", 2, "Exclusions"
-    ),
-    "permanent_exclusion_rate": Indicator(
-        "permanent_exclusion_rate", "Permanent exclusions per 100 pupils", "", 2, "Exclusions"
-    ),
-    "send_representation_ratio": Indicator(
-        "special_needs_representation_ratio",
-        "SEN representation ratio (school share / LA phase share)",
-        "",
-        2,
-        "Representation",
-    ),  # fmt: skip
-    "fsm_representation_ratio": Indicator(
-        "free_meals_representation_ratio",
-        "FSM representation ratio (school share / LA phase share)",
-        "",
-        2,
-        "Representation",
-    ),  # fmt: skip
-    "respondents": Indicator("respondents", "Respondents (valid responses)", "", 0, "Responses"),
-    "response_rate_percent": Indicator("response_rate_percent", "Response rate (%)", "%", 1, "Responses"),
-    "belonging_score_mean": Indicator(
-        "belonging_score_mean", "Mean belonging score (0-100)", "", 1, "Belonging"
-    ),
-    "belonging_positive_percent": Indicator(
-        "belonging_positive_percent", "Respondents with a belonging score above 50 (%)", "%", 1, "Belonging"
-    ),
-    "belonging_gap_send": Indicator(
-        "belonging_gap_special_needs_points",
-        "Belonging gap: pupils without minus pupils with special needs (score points)",
-        "",
-        1,
-        "Gaps",
-    ),  # fmt: skip
-    "belonging_gap_fsm": Indicator(
-        "belonging_gap_free_meals_points",
-        "Belonging gap: pupils not receiving minus receiving free school meals (score points)",
-        "",
-        1,
-        "Gaps",
-    ),  # fmt: skip
-}
-UNIT_DP = (("_percent", "%", 1), ("_rate", "", 2), ("_ratio", "", 2), ("_mean", "", 1), ("_points", "", 1))
+def indicator_columns(indicator: str, source: str) -> list[Column]:
+    """The extract columns of a mart indicator, from its catalogue entry (indicators/catalogue.yaml): the
+    published (screener-safe) name, label, unit, grouping and decimal places; with a confidence interval, its
+    lower and upper bounds as columns of their own."""
+    e = catalogue().get(indicator, source)
+    main = Column(e.published.name, e.published.label, e.ees_unit, e.dp, e.published.grouping)
+    if not e.ci:
+        return [main]
+    return [main] + [
+        Column(f"{main.name}_ci_{bound}", f"{main.label}: 95% confidence interval, {bound}", main.unit, main.dp,
+               main.grouping)
+        for bound in ("lower", "upper")
+    ]  # fmt: skip
 
 
-def indicator_info(indicator: str) -> Indicator:
-    if indicator in NAMES:
-        return NAMES[indicator]
-    if indicator.endswith("_agree_percent"):
-        item = indicator.removesuffix("_agree_percent").replace("_", " ")
-        return Indicator(indicator, f"Agree or strongly agree: {item} (%)", "%", 1, "Items")
-    for suffix, unit, dp in UNIT_DP:
-        if indicator.endswith(suffix):
-            return Indicator(indicator, indicator.replace("_", " ").capitalize(), unit, dp, "Other")
-    return Indicator(indicator, indicator.replace("_", " ").capitalize(), "", 0, "Other")
+def _indicator_order(indicators: list[str], source: str) -> list[str]:
+    """The mart indicators of an extract in catalogue order (a pattern's items in item order)."""
+    unknown = [i for i in indicators if catalogue().lookup(i, source) is None]
+    if unknown:
+        raise ExtractError(
+            f"mart_indicators: indicators {sorted(unknown)} of {source!r} are not in the catalogue "
+            f"({catalogue().path}): every published indicator has an entry"
+        )
+    return sorted(indicators, key=lambda i: catalogue().position(i, source))
 
 
 @dataclass(frozen=True)
@@ -331,17 +274,6 @@ def _with_lookup_geography(frame: pl.DataFrame, lookup: pl.DataFrame) -> pl.Data
     return work.select(frame.columns)
 
 
-def _fmt(value: float | None, status: str | None, dp: int) -> str:
-    if status in SYMBOLS:
-        return SYMBOLS[status]
-    if status not in ("value", "low_reliability") or value is None:
-        return "x"
-    text = f"{value:.{dp}f}"
-    if text.lstrip("-").strip("0.") == "":  # no negative zero
-        text = text.lstrip("-")
-    return text
-
-
 def _fmt_column(values: pl.Series, statuses: pl.Series, dp: int) -> list[str]:
     """`_fmt` over a column: `values` already null wherever the status is not a number."""
     spec = f".{dp}f"
@@ -401,23 +333,17 @@ def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> 
     key_cols = [*TIME_COLUMNS, "geographic_level", *(geo_cols[2:] or geo_cols[:1])]
     has_filters = part.select(pl.struct(FILTERS).n_unique()).item() > 1
     # the published columns of each mart indicator (CI bounds of means and gaps become their own columns)
-    columns: dict[str, Indicator] = {}
+    columns: dict[str, Column] = {}
     long = []
-    for ind in _indicator_order(part["indicator"].unique().to_list()):
-        info = indicator_info(ind)
+    source = part["source"][0]
+    for ind in _indicator_order(part["indicator"].unique().to_list(), source):
         rows = part.filter(pl.col("indicator") == ind)
-        columns[info.name] = info
-        long.append(rows.with_columns(pl.lit(info.name).alias("_col"), pl.col("value").alias("_v")))
-        if rows["ci_lower"].is_not_null().any():
-            for bound in ("lower", "upper"):
-                ci = Indicator(
-                    f"{info.name}_ci_{bound}", f"{info.label}: 95% confidence interval, {bound}", info.unit, info.dp,
-                    info.grouping,
-                )  # fmt: skip
-                columns[ci.name] = ci
-                long.append(
-                    rows.with_columns(pl.lit(ci.name).alias("_col"), pl.col(f"ci_{bound}").alias("_v"))
-                )
+        main, *bounds = indicator_columns(ind, source)
+        columns[main.name] = main
+        long.append(rows.with_columns(pl.lit(main.name).alias("_col"), pl.col("value").alias("_v")))
+        for bound, column in zip(("lower", "upper"), bounds, strict=False):
+            columns[column.name] = column
+            long.append(rows.with_columns(pl.lit(column.name).alias("_col"), pl.col(f"ci_{bound}").alias("_v")))
     ids = [*key_cols, *[c for c in geo_cols if c not in key_cols], *(FILTERS if has_filters else ())]
     long_frame = pl.concat(long, how="vertical_relaxed").select(*ids, "_col", "_v", "published_status")
 
@@ -522,7 +448,7 @@ META_COLUMNS = [
 
 
 def _meta_rows(
-    columns: dict[str, Indicator], has_filters: bool, neutralised: dict[str, int]
+    columns: dict[str, Column], has_filters: bool, neutralised: dict[str, int]
 ) -> list[list[str]]:
     """The EES meta rows: filters, then indicators. A filter holding neutralised cells says so in its hint
     (geography columns have no meta row in the EES format: the manifest lists their counts)."""
@@ -559,22 +485,6 @@ def _meta_rows(
     for col, info in columns.items():
         rows.append([col, "Indicator", info.label, info.grouping, info.unit, str(info.dp), "", ""])
     return rows
-
-
-def _indicator_order(indicators: list[str]) -> list[str]:
-    known = [i for i in NAMES if i in indicators]
-    return known + sorted(i for i in indicators if i not in NAMES)
-
-
-def _sort_key(ids: list[str], has_filters: bool):
-    def key(row: tuple) -> tuple:
-        base = tuple("" if v is None else str(v) for v in row)
-        if not has_filters:
-            return base
-        *head, bd, bv = base
-        return (*head, bd != "Total", bd, bv != "Total", bv)
-
-    return key
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:

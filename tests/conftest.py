@@ -5,12 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
 # The real public sample files (tests/fixtures/reference/README.md names each file's source), kept in the
 # repository byte for byte: the tests read them as they are and depend on nothing outside the repository.
 REFERENCE = FIXTURES / "reference"
+# the settings' one default each (config/settings.yaml): tests pass them where the code takes no default
+SETTINGS = yaml.safe_load((REPO / "config" / "settings.yaml").read_text(encoding="utf-8"))
+DISCLOSURE = SETTINGS["disclosure"]  # min_respondents, min_schools
+GATES = {k: SETTINGS["gates"][k] for k in ("row_count_tolerance", "headline_tolerance", "reconciliation_tolerance")}
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from publication.disclosure import apply_disclosure_control
-from tests.conftest import FIXTURES
+from tests.conftest import DISCLOSURE, FIXTURES
 
 MART = FIXTURES / "publication" / "mart_indicators__small.csv"
 STRINGS = [
@@ -58,7 +58,7 @@ def cell(
 
 
 def run(rows, **kw) -> pl.DataFrame:
-    return apply_disclosure_control(pl.DataFrame(rows, infer_schema_length=None), **kw)
+    return apply_disclosure_control(pl.DataFrame(rows, infer_schema_length=None), **(DISCLOSURE | kw))
 
 
 def statuses(frame: pl.DataFrame) -> dict:
@@ -134,7 +134,7 @@ def test_cross_level_trust_with_one_suppressed_school_gets_a_second():
 
 
 def test_tiny_school_every_figure_of_its_cell_suppressed_and_masked():
-    out = apply_disclosure_control(load_mart())
+    out = apply_disclosure_control(load_mart(), **DISCLOSURE)
     # school 100004 (the tiny one: 8 respondents): every survey figure of its Total cell is suppressed
     tiny = out.filter(
         (pl.col("geography_code") == "100004")
@@ -249,9 +249,6 @@ def test_a_gap_is_suppressed_when_a_subgroup_mean_behind_it_is():
     assert strict[("200004", "belonging_gap_fsm", "Total", "Total")] == S
 
 
-@pytest.mark.xfail(strict=True, reason="real bug, reported not fixed: cell propagation knows the pupil names of "
-                   "the cell-level figures only (respondents, ...), not their staff_ forms, so a staff item stays "
-                   "shown beside suppressed staff_respondents (the demo release has 9 such school rows)")
 def test_staff_cells_follow_their_cell_level_figures_too():
     """The same trust surveyed with the staff instrument (indicators staff_..., breakdown role)."""
     staff = [

@@ -11,7 +11,7 @@ import pytest
 from expectations.screener import screen
 from publication.disclosure import apply_disclosure_control
 from publication.extracts import GEOGRAPHY_COLUMNS, TIME_COLUMNS, ExtractError, build_extracts
-from tests.conftest import REPO
+from tests.conftest import DISCLOSURE, REPO
 from tests.unit.test_disclosure import load_mart
 
 LOOKUP = REPO / "dbt_project" / "seeds" / "geography_lookups.csv"
@@ -20,7 +20,7 @@ HARMONISED = ("sen_", "primary_need", "ethnic", "school_type", "establishment_ty
 
 @pytest.fixture(scope="module")
 def published() -> pl.DataFrame:
-    return apply_disclosure_control(load_mart())
+    return apply_disclosure_control(load_mart(), **DISCLOSURE)
 
 
 @pytest.fixture(scope="module")
@@ -187,10 +187,10 @@ PUBLISHED = [
     ("awkward_agree_percent", "pupil_belonging", "awkward_agree_percent", "Agree or strongly agree: awkward (%)", "%", 1),
     ("liked_agree_percent", "pupil_belonging", "liked_agree_percent", "Agree or strongly agree: liked (%)", "%", 1),
     ("lonely_agree_percent", "pupil_belonging", "lonely_agree_percent", "Agree or strongly agree: lonely (%)", "%", 1),
-    ("staff_respondents", "staff_belonging", "staff_respondents", "Staff respondents", "", 0),
-    ("staff_response_rate_percent", "staff_belonging", "staff_response_rate_percent", "Staff response rate percent", "%", 1),
-    ("staff_belonging_score_mean", "staff_belonging", "staff_belonging_score_mean", "Staff belonging score mean", "", 1),
-    ("staff_belonging_positive_percent", "staff_belonging", "staff_belonging_positive_percent", "Staff belonging positive percent", "%", 1),
+    ("staff_respondents", "staff_belonging", "staff_respondents", "Staff respondents (valid responses)", "", 0),
+    ("staff_response_rate_percent", "staff_belonging", "staff_response_rate_percent", "Staff response rate (%)", "%", 1),
+    ("staff_belonging_score_mean", "staff_belonging", "staff_belonging_score_mean", "Mean staff belonging score (0-100)", "", 1),
+    ("staff_belonging_positive_percent", "staff_belonging", "staff_belonging_positive_percent", "Staff with a belonging score above 50 (%)", "%", 1),
     ("staff_valued_agree_percent", "staff_belonging", "staff_valued_agree_percent", "Agree or strongly agree: staff valued (%)", "%", 1),
     ("staff_be_myself_agree_percent", "staff_belonging", "staff_be_myself_agree_percent", "Agree or strongly agree: staff be myself (%)", "%", 1),
     ("staff_listened_to_agree_percent", "staff_belonging", "staff_listened_to_agree_percent", "Agree or strongly agree: staff listened to (%)", "%", 1),

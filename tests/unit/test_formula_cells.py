@@ -15,7 +15,7 @@ import pytest
 from expectations.extracts import extract_gate
 from publication.disclosure import apply_disclosure_control
 from publication.extracts import FORMULA_NOTE, build_extracts, neutralise_formula, neutralised_cells
-from tests.conftest import REPO
+from tests.conftest import DISCLOSURE, REPO
 from tests.unit.test_disclosure import load_mart
 
 LOOKUP = REPO / "dbt_project" / "seeds" / "geography_lookups.csv"
@@ -51,7 +51,7 @@ def built(tmp_path_factory):
         .alias("trust_name"),
     )
     out = tmp_path_factory.mktemp("formula_extracts")
-    infos = build_extracts(apply_disclosure_control(mart), out, LOOKUP)
+    infos = build_extracts(apply_disclosure_control(mart, **DISCLOSURE), out, LOOKUP)
     return {i.name: i for i in infos}, names, trust
 
 
@@ -80,11 +80,11 @@ def test_school_and_trust_names_are_neutralised_in_csv_and_true_in_parquet(built
 def test_the_extract_gate_passes_neutralised_files_and_fails_a_formula_cell(built, tmp_path):
     infos, names, _ = built
     school = infos["admin_indicators_school"]
-    assert extract_gate(school.csv_path, school.meta_path, LOOKUP).passed
+    assert extract_gate(school.csv_path, school.meta_path, LOOKUP, min_respondents=DISCLOSURE["min_respondents"]).passed
     raw = tmp_path / "admin_indicators_school.csv"
     raw.write_text(school.csv_path.read_text(encoding="utf-8").replace("'=HYPERLINK", "=HYPERLINK"),
                    encoding="utf-8")
-    gate = extract_gate(raw, school.meta_path, LOOKUP)
+    gate = extract_gate(raw, school.meta_path, LOOKUP, min_respondents=DISCLOSURE["min_respondents"])
     assert not gate.passed
     assert {f.rule for f in gate.failures} == {"no_formula_cells"}
 
@@ -97,7 +97,7 @@ def test_a_filter_holding_a_formula_says_so_in_its_meta(tmp_path):
         pl.when((pl.col("breakdown") == "gender") & (pl.col("breakdown_value") == value))
         .then(pl.lit("=1+1")).otherwise(pl.col("breakdown_value")).alias("breakdown_value")
     )
-    infos = {i.name: i for i in build_extracts(apply_disclosure_control(mart), tmp_path, LOOKUP)}
+    infos = {i.name: i for i in build_extracts(apply_disclosure_control(mart, **DISCLOSURE), tmp_path, LOOKUP)}
     national = next(i for n, i in infos.items() if n.endswith("_national") and not n.startswith("admin"))
     assert "'=1+1" in cells(national.csv_path, "breakdown_value")
     with open(national.meta_path, encoding="utf-8", newline="") as fh:

@@ -13,7 +13,7 @@ import pytest
 
 from publication.disclosure import apply_disclosure_control
 from publication.extracts import build_extracts
-from tests.conftest import REPO
+from tests.conftest import DISCLOSURE, REPO
 from tests.unit.test_disclosure import load_mart
 
 LOOKUP = REPO / "dbt_project" / "seeds" / "geography_lookups.csv"
@@ -28,7 +28,7 @@ def run_extract_gate(home: Path, *, disclosed_at: int, setting: int) -> tuple[bo
 
     home.mkdir(parents=True)
     (home / "settings.yaml").write_text(f"disclosure:\n  min_respondents: {setting}\n", encoding="utf-8")
-    published = apply_disclosure_control(load_mart(), min_respondents=disclosed_at)
+    published = apply_disclosure_control(load_mart(), min_respondents=disclosed_at, min_schools=DISCLOSURE["min_schools"])
     schools = published.filter((pl.col("source") == "pupil_belonging") & (pl.col("geographic_level") == "School"))
 
     @dg.asset(key=EXTRACTS_KEY)
@@ -58,7 +58,7 @@ def test_extract_gate_check_uses_the_homes_min_respondents(tmp_path, monkeypatch
 def test_extracts_gate_uses_the_min_respondents_it_is_given(tmp_path, disclosed_at, threshold, shown):
     from expectations.extracts import extracts_gate
 
-    published = apply_disclosure_control(load_mart(), min_respondents=disclosed_at)
+    published = apply_disclosure_control(load_mart(), min_respondents=disclosed_at, min_schools=DISCLOSURE["min_schools"])
     schools = published.filter((pl.col("source") == "pupil_belonging") & (pl.col("geographic_level") == "School"))
     infos = build_extracts(schools, tmp_path, LOOKUP)
     assert [i.name for i in infos] == ["pupil_belonging_school"]
