@@ -1,7 +1,12 @@
-"""Raw gates: one suite per raw lake table (ingestion/lake_schema.py TABLES).
+"""Raw gates: one suite per raw lake table (ingestion/lake_schema.py TABLES), on what one row cannot show.
 
-Keys well-formed (URN 6 digits, LAESTAB 7 digits, `time_period` YYYYYY with consecutive years,
-`geographic_level` from the EES list), statuses from the known set, no duplicate keys within a source file.
+Row rules (key formats, time periods, geographic levels, symbols) are ingestion's: a reader quarantines the row
+that breaks one, naming file, row and rule, so it never reaches the lake. The raw gate checks what no single row
+shows:
+- no duplicate keys within a source file (two rows the reader mapped to one key);
+- volumes: a newer file of a DfE publication and year (a re-issue) or a newer GIAS snapshot does not hold far
+  fewer schools than the one before it (`gates.row_count_tolerance`): a truncated download or a file of another
+  scope is a failure, not a revision.
 """
 
 from __future__ import annotations
@@ -10,33 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from expectations.runner import Check, GateResult, run_suite
-from ingestion.lake_schema import DFE_MEASURES, STATUSES
-
-# EES geographic levels (the open-data standard's list)
-EES_LEVELS = (
-    "National",
-    "Regional",
-    "Local authority",
-    "Local authority district",
-    "Local skills improvement plan area",
-    "English devolved area",
-    "Mayoral combined authority",
-    "Parliamentary constituency",
-    "Ward",
-    "Opportunity area",
-    "Police force area",
-    "Health",
-    "Planning area",
-    "RSC region",
-    "MAT",
-    "Sponsor",
-    "School",
-    "Provider",
-    "Institution",
-)
-URN = r"^\d{6}$"
-LAESTAB = r"^\d{7}$"
+from expectations.runner import Check, GateResult, merge, run_suite
 
 DFE_KEYS = [
     "_source_sha256",
@@ -61,35 +40,6 @@ KEYS = {
 }
 
 
-def _time_checks(table: str) -> list[Check]:
-    return [
-        Check(
-            "time_period_form",
-            "expect_column_values_to_match_regex",
-            {"column": "time_period_text", "regex": r"^\d{6}$"},
-            f"{table}.time_period must be YYYYYY (201617 = 2016/17): fix the reader's time column mapping",
-            context_columns=("row_number", "_source_file"),
-        ),
-        Check(
-            "time_period_consecutive_years",
-            "expect_column_values_to_be_in_set",
-            {"column": "time_period_consecutive", "value_set": [True]},
-            f"{table}.time_period must name two consecutive years (201617, not 201618)",
-            context_columns=("time_period", "row_number", "_source_file"),
-        ),
-    ]
-
-
-def _format(table: str, column: str, regex: str, what: str) -> Check:
-    return Check(
-        f"{column}_format",
-        "expect_column_values_to_match_regex",
-        {"column": column, "regex": regex},
-        f"{table}.{column} must be {what}: check the source file's rows below (leading zeros lost?)",
-        context_columns=("row_number", "_source_file"),
-    )
-
-
 def _unique(table: str) -> Check:
     keys = KEYS[table]
     return Check(
@@ -101,67 +51,54 @@ def _unique(table: str) -> Check:
     )
 
 
+def _volume(table: str) -> Check:
+    return Check(
+        "no_collapsed_volume",
+        "expect_column_values_to_be_in_set",
+        {"column": "collapsed", "value_set": [False]},
+        f"{table}: a newer file holds far fewer schools than the one before it for the same period (more than "
+        "gates.row_count_tolerance fewer): a truncated download or a file of another scope, not a revision; "
+        "remove it from landing/ or raise the tolerance for this home",
+        context_columns=("period", "file", "rows", "previous_file", "previous_rows"),
+    )
+
+
 def raw_checks(table: str) -> list[Check]:
-    checks: list[Check] = []
-    if table.startswith("dfe_"):
-        publication = table.removeprefix("dfe_")
-        checks += _time_checks(table)
-        checks.append(_format(table, "school_urn", URN, "6 digits"))
-        checks.append(_format(table, "school_laestab", LAESTAB, "7 digits"))
-        checks.append(
-            Check(
-                "geographic_level_known",
-                "expect_column_values_to_be_in_set",
-                {"column": "geographic_level", "value_set": list(EES_LEVELS)},
-                f"{table}.geographic_level must be one of the EES levels: map the file's level names",
-                context_columns=("row_number", "_source_file"),
-            )
-        )
-        for m in DFE_MEASURES[publication]:
-            checks.append(
-                Check(
-                    f"{m}_status_known",
-                    "expect_column_values_to_be_in_set",
-                    {"column": f"{m}_status", "value_set": list(STATUSES)},
-                    f"{table}.{m}_status must be one of {list(STATUSES)}: add the symbol to the vintage's symbol map",
-                    context_columns=("row_number", "_source_file"),
-                )
-            )
-        checks.append(_unique(table))
-    elif table == "gias_establishments":
-        checks += [
-            _format(table, "urn", URN, "6 digits"),
-            _format(table, "laestab", LAESTAB, "7 digits"),
-            _unique(table),
-        ]
-    elif table == "gias_links":
-        checks += [
-            _format(table, "urn", URN, "6 digits"),
-            _format(table, "link_urn", URN, "6 digits"),
-            _unique(table),
-        ]
-    elif table == "survey_responses":
-        checks += _time_checks(table)
-        checks += [_format(table, "school_urn", URN, "6 digits"), _unique(table)]
-    elif table in ("survey_answers", "survey_items"):
-        checks.append(_unique(table))
+    checks = [_unique(table)]
+    if table.startswith("dfe_") or table == "gias_establishments":
+        checks.append(_volume(table))
     return checks
 
 
-def prepare(table: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """Derived columns the checks read (time period as text and its consecutive-years flag)."""
-    if "time_period" in frame.columns:
-        tp = pl.col("time_period").cast(pl.Int64)
-        frame = frame.with_columns(
-            pl.col("time_period").cast(pl.String).alias("time_period_text"),
-            pl.when(tp.is_null())
-            .then(None)
-            .otherwise((tp // 100 + 1) % 100 == tp % 100)
-            .alias("time_period_consecutive"),
+def volume_frame(table: str, frame: pl.DataFrame, *, row_count_tolerance: float) -> pl.DataFrame:
+    """Per period (a DfE academic year; GIAS: the register), each file's schools against the file loaded
+    before it for that period: `collapsed` when it holds fewer than (1 - tolerance) x as many."""
+    schema = {"period": pl.String, "file": pl.String, "rows": pl.Int64, "previous_file": pl.String,
+              "previous_rows": pl.Int64, "collapsed": pl.Boolean}  # fmt: skip
+    if frame.height == 0:
+        return pl.DataFrame(schema=schema)
+    if table == "gias_establishments":
+        counted = frame.with_columns(pl.lit("register").alias("period"), pl.col("urn").alias("_school"))
+    else:
+        counted = frame.filter(pl.col("geographic_level") == "School").with_columns(
+            pl.col("time_period").cast(pl.String).alias("period"),
+            pl.coalesce("school_urn", "school_laestab").alias("_school"),
         )
-    if "_loaded_at" in frame.columns:  # GX's pandas path does not need tz-aware datetimes
-        frame = frame.with_columns(pl.col("_loaded_at").cast(pl.String))
-    return frame
+    files = (
+        counted.group_by("period", "_source_sha256")
+        .agg(pl.col("_source_file").first().alias("file"), pl.col("_loaded_at").min(),
+             pl.col("_school").n_unique().alias("rows"))
+        .sort("period", "_loaded_at", "_source_sha256")
+        .with_columns(
+            pl.col("file").shift(1).over("period").alias("previous_file"),
+            pl.col("rows").shift(1).over("period").alias("previous_rows"),
+        )
+    )  # fmt: skip
+    collapsed = pl.col("rows") < (1 - row_count_tolerance) * pl.col("previous_rows")
+    return files.select(
+        "period", "file", pl.col("rows").cast(pl.Int64), "previous_file", pl.col("previous_rows").cast(pl.Int64),
+        collapsed.fill_null(False).alias("collapsed"),
+    )
 
 
 def checked_columns(checks: list[Check]) -> list[str]:
@@ -174,9 +111,16 @@ def checked_columns(checks: list[Check]) -> list[str]:
     return cols
 
 
-def raw_gate(table: str, frame: pl.DataFrame, *, data_docs_dir: Path | None = None) -> GateResult:
+def raw_gate(table: str, frame: pl.DataFrame, *, row_count_tolerance: float, data_docs_dir: Path | None = None
+             ) -> GateResult:
+    """The raw gate of one lake table; the tolerance is a setting (config/settings.yaml gates), no default here."""
     checks = raw_checks(table)
-    prepared = prepare(table, frame)
+    unique = [c for c in checks if c.name == "no_duplicate_keys"]
     # only what the checks read goes to Great Expectations (pandas objects cost ~5x polars memory)
-    prepared = prepared.select([c for c in checked_columns(checks) if c in prepared.columns])
-    return run_suite(f"raw_{table}", prepared, checks, data_docs_dir=data_docs_dir, table=table)
+    keyed = frame.select([c for c in checked_columns(unique) if c in frame.columns])
+    results = [run_suite(f"raw_{table}", keyed, unique, data_docs_dir=data_docs_dir, table=table)]
+    volume = [c for c in checks if c.name == "no_collapsed_volume"]
+    if volume:
+        frame_v = volume_frame(table, frame, row_count_tolerance=row_count_tolerance)
+        results.append(run_suite(f"raw_{table}_volume", frame_v, volume, data_docs_dir=data_docs_dir, table=table))
+    return merge(f"raw_{table}", results)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ingestion.ees import academic_year_ok
 from publication.extracts import GEOGRAPHY_COLUMNS, META_COLUMNS, TIME_COLUMNS
 
 PASS, FAIL = "PASS", "FAIL"
@@ -131,12 +132,14 @@ def time_consistent(s: ScreenInput) -> ScreenResult:
     bad = []
     if not set(TIME_COLUMNS) <= set(s.data.columns):
         return _result("time_consistent", s.csv_path, [{"missing": list(TIME_COLUMNS)}], "no time columns")
-    pairs = s.data.with_row_index("row", offset=2).select("row", *TIME_COLUMNS)
-    for row, period, ident in pairs.iter_rows():
+    pairs = s.data.with_row_index("row", offset=2).select(
+        "row", *TIME_COLUMNS, academic_year_ok(pl.col("time_period")).fill_null(False).alias("_academic")
+    )
+    for row, period, ident, academic in pairs.iter_rows():
         form = TIME_FORMS.get(ident)
         ok = form is not None and re.match(form, period) is not None
         if ok and len(period) == 6:
-            ok = (int(period[:4]) + 1) % 100 == int(period[4:])  # 201617: consecutive years
+            ok = academic  # 201617: consecutive years (ingestion.ees.academic_year_ok)
         if not ok:
             bad.append({"row": row, "time_period": period, "time_identifier": ident})
     idents = s.data["time_identifier"].unique().to_list()

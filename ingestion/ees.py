@@ -140,6 +140,15 @@ def load_registry(path: Path | str = REGISTRY_PATH) -> Registry:
     )
 
 
+def academic_year_ok(period: pl.Expr) -> pl.Expr:
+    """THE academic-year rule of EES `time_period`: six digits naming two consecutive years (201617, not
+    201618). Ingestion quarantines rows that break it; the extract gate's screener applies it to what we publish."""
+    text = period.cast(pl.String)
+    first = text.str.slice(0, 4).cast(pl.Int32, strict=False)
+    second = text.str.slice(4, 2).cast(pl.Int32, strict=False)
+    return text.str.contains(TIME_PERIOD_RE) & (((first + 1) % 100) == second)
+
+
 # --------------------------------------------------------------------------------------------- sniffing
 def read_header(path: Path) -> list[str]:
     """The first line of a file as CSV fields (encoding detected as read_text does, first 64 KiB only)."""
@@ -430,11 +439,7 @@ def _quarantine(
                 )
             )
     tp = pl.col("_time_period_raw")
-    first, second = (
-        tp.str.slice(0, 4).cast(pl.Int32, strict=False),
-        tp.str.slice(4, 2).cast(pl.Int32, strict=False),
-    )
-    ok = tp.str.contains(TIME_PERIOD_RE) & (((first + 1) % 100) == second)
+    ok = academic_year_ok(tp)
     tp_src = source_of["time_period"]
     parts.append(
         quarantine_where(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -378,3 +380,41 @@ def test_registry_mistake_fails_loudly(tmp_path):
     bad.write_text(text.replace("z: not_applicable", "z: not_relevant"), encoding="utf-8")
     with pytest.raises(ValueError, match="symbol set 'gss' maps to unknown statuses"):
         ees.load_registry(bad)
+
+
+# the row rules for every publication: absence, census and SEN rows break them in the same ways
+PUBLICATION_FIXTURES = {"absence": ("absence_ees2024.csv", "sess_overall"),
+                        "census": ("census_spc_2023.csv", "headcount of pupils"),
+                        "sen": ("sen_2023.csv", "Total pupils")}  # a count column of each, as the file names it
+
+
+@pytest.mark.parametrize("publication", sorted(PUBLICATION_FIXTURES))
+def test_every_publication_quarantines_each_row_rule(publication, tmp_path):
+    """The rules the raw gate no longer repeats (one rule, one layer): a URN that lost a digit, a time period of
+    two non-consecutive years, an unknown geographic level and an unknown symbol are quarantined by the reader
+    of each publication, each naming its row and rule, while the other rows load."""
+    name, count = PUBLICATION_FIXTURES[publication]
+    text = (DFE / name).read_bytes().decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    header, body = rows[0], rows[1:]
+    col = {h.lower(): i for i, h in enumerate(header)}
+    urn = col.get("school_urn", col.get("urn"))
+    first = next(r for r in body if r[col["geographic_level"]].lower() == "school")
+    laestab = col.get("school_laestab", col.get("laestab"))
+    for k in range(4):  # four more schools like the first, each to break one rule
+        row = list(first)
+        row[urn], row[laestab] = f"90000{k}", f"999000{k}"
+        body.append(row)
+    a, b, c, d = range(len(body) - 4, len(body))
+    body[a][urn] = body[a][urn][1:]  # leading digit lost
+    body[b][col["time_period"]] = body[b][col["time_period"]][:4] + "25"  # 202325
+    body[c][col["geographic_level"]] = "Country"
+    body[d][header.index(count)] = "??"
+    path = tmp_path / name
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([header, *body])
+    path.write_text(out.getvalue(), encoding="utf-8")
+    q = read(path).quarantine
+    rules = {(r["row_number"], r["rule"]) for r in q.iter_rows(named=True)}
+    assert {(a + 1, "urn_format"), (b + 1, "time_period_format"), (c + 1, "geographic_level"),
+            (d + 1, "unknown_symbol")} <= rules, q.select("row_number", "rule", "column", "value").rows()  # fmt: skip
