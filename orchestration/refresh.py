@@ -44,6 +44,7 @@ def summarise(home: Home, result, elapsed: float) -> dict:
                 "severity": str(getattr(evaluation.severity, "value", evaluation.severity)),
                 "message": str(meta.get("message", "")),
                 "failures": meta.get("failures", ""),
+                "details": meta.get("failure_details", []),
             })
     failed_steps = []
     for event in result.get_step_failure_events():

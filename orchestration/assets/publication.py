@@ -63,11 +63,23 @@ def input_files(lake: Lake) -> list[dict]:
     ]
 
 
-def gate_results(run_dir) -> list[dict]:
+def gate_results(context: dg.AssetExecutionContext) -> list[dict]:
+    """Every asset check evaluated in this run (the raw, mart and extract gates, dbt's tests), as Dagster
+    recorded it: name, asset, passed, and the gate's message, checks run and Data Docs page."""
+    records = context.instance.get_records_for_run(
+        run_id=context.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=100_000
+    ).records
     gates = []
-    for path in sorted((run_dir / "gates").glob("*.json")):
-        gates.append(json.loads(path.read_text(encoding="utf-8")))
-    return gates
+    for record in records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        meta = {k: getattr(v, "value", v) for k, v in (evaluation.metadata or {}).items()}
+        gates.append({
+            "name": evaluation.check_name,
+            "asset": evaluation.asset_key.to_user_string(),
+            "passed": evaluation.passed,
+            **{k: meta[k] for k in ("message", "checks_run", "failures", "data_docs") if k in meta},
+        })
+    return sorted(gates, key=lambda g: (g["asset"], g["name"]))
 
 
 @dg.asset(key=RELEASE_KEY, deps=[EXTRACTS_KEY], group_name=PUBLICATION_GROUP,
@@ -78,8 +90,8 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
 
     h = home.home()
     run_dir = h.run_dir(context.run_id)
-    gates = gate_results(run_dir)
-    failed = [g.get("name") for g in gates if not g.get("passed")]
+    gates = gate_results(context)
+    failed = [f"{g['asset']} / {g['name']}" for g in gates if not g["passed"]]
     if failed:  # blocking checks stop this asset first; this is the belt to their braces
         raise dg.Failure(description=f"not publishing: gates failed: {failed}")
     release_id = new_release_id()

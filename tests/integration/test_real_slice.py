@@ -9,7 +9,6 @@ import io
 import json
 import re
 import shutil
-from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -222,9 +221,10 @@ def test_a_refresh_whose_headline_doubles_fails_on_drift_and_keeps_current(real_
     proc = belonging("refresh", home=home, key=None)
     assert proc.returncode == 1, f"a doubled headline was published (exit {proc.returncode}): {proc.stdout[-500:]}"
     assert "releases/current unchanged" in proc.stdout and "mart_indicators / mart_gate" in proc.stdout
-    run_dir = Path(re.search(r"details: (\S+)", proc.stdout).group(1))
-    gate = json.loads((run_dir / "gates" / "mart_gates.json").read_text(encoding="utf-8"))
-    assert not gate["passed"]
+    outcome = json.loads((home / "runs" / "last_refresh.json").read_text(encoding="utf-8"))
+    (check,) = [c for c in outcome["failed_checks"] if c["check"] == "mart_gate"]
+    gate = {"failures": check["details"]}
+    assert [(c["asset"], c["check"]) for c in outcome["failed_checks"]] == [("mart_indicators", "mart_gate")]
     assert [f["rule"] for f in gate["failures"]] == ["drift_within_tolerance"]
     # England's suspension rate of every year the file holds (school-row and aggregate-only years) doubled,
     # and nothing else moved (the gate shows the first few offending rows and counts them all)
