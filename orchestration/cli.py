@@ -236,16 +236,22 @@ def cmd_docs(args) -> int:
     home = _set_home(args.home)
     import subprocess
 
-    from orchestration.dbt import dbt_env
+    from orchestration.dbt import dbt_env, dbt_vars_args
     from orchestration.settings import DBT_PROJECT_DIR
 
     target = home.root / "dbt" / "docs"
     cmd = [str(Path(sys.executable).with_name("dbt")), "docs", "generate", "--project-dir", str(DBT_PROJECT_DIR),
-           "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)]
+           "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target), *dbt_vars_args()]
     proc = subprocess.run(cmd, env=dbt_env(home.root))
-    if proc.returncode == 0:
-        print(f"dbt docs written to {target / 'index.html'}")
-    return proc.returncode
+    if proc.returncode != 0:
+        return proc.returncode
+    from indicators import catalogue
+    from indicators.docs import catalogue_html
+
+    (target / "indicators.html").write_text(catalogue_html(catalogue()), encoding="utf-8")
+    print(f"dbt docs written to {target / 'index.html'} (mart_indicators' meta holds the indicator catalogue)")
+    print(f"indicator catalogue written to {target / 'indicators.html'}")
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -273,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("releases", cmd_releases, "list releases (* = current)")
     p = add("publish", cmd_publish, "point current at a release (roll back or forward)")
     p.add_argument("--release", required=True)
-    add("docs", cmd_docs, "generate dbt docs for the warehouse")
+    add("docs", cmd_docs, "generate dbt docs for the warehouse and the indicator catalogue page")
     return parser
 
 
