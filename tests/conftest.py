@@ -35,3 +35,17 @@ def dbt_manifest(tmp_path_factory) -> Path:
     from orchestration.dbt import ensure_manifest
 
     return ensure_manifest()
+
+
+@pytest.fixture(autouse=True)
+def _restore_home_env():
+    """`belonging` commands run in process set BELONGING_HOME and DAGSTER_HOME: put them back after each test."""
+    import os
+
+    saved = {k: os.environ.get(k) for k in ("BELONGING_HOME", "DAGSTER_HOME")}
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

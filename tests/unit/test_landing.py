@@ -188,3 +188,20 @@ def test_status_lists_refused_entries(tmp_path, landing, outside):
     assert "refused landing/surveys/passwd.csv: a symbolic link" in text
     # status reads the lake without writing to it
     assert not (tmp_path / "home" / "lake").exists()
+
+
+def test_validate_writes_nothing_under_the_home(tmp_path, capsys):
+    """`belonging validate FILE` says what would load: it creates no home and changes nothing in one."""
+    from orchestration.cli import main
+
+    export = tmp_path / "exclusions.csv"
+    shutil.copy(FIXTURES / "dfe" / "quarantine__urn_format.csv", export)
+    home = tmp_path / "never"
+    assert main(["validate", str(export), "--home", str(home)]) == 0
+    assert "rows that would be quarantined: 1" in capsys.readouterr().out
+    assert not home.exists()
+    existing = tmp_path / "home"
+    (existing / "landing" / "dfe").mkdir(parents=True)
+    before = sorted(p.relative_to(existing).as_posix() for p in existing.rglob("*"))
+    main(["validate", str(export), "--home", str(existing)])
+    assert sorted(p.relative_to(existing).as_posix() for p in existing.rglob("*")) == before
