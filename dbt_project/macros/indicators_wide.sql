@@ -3,7 +3,7 @@
     (`<indicator>_symbol`), and each instrument's scale mean (`<instrument>_score_mean`) of the year's latest
     wave. -#}
 {% macro indicators_wide(level, geography_columns) -%}
-{%- set admin = catalogue('admin') %}
+{%- set admin = catalogue('admin', level=level) %}
 with mart as (
     select * from {{ ref('mart_indicators') }}
     where geographic_level = '{{ level }}' and breakdown = 'Total'

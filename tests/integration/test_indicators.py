@@ -224,9 +224,13 @@ def test_representation_ratios_compare_with_the_la_phase_share(warehouse):
         0.3 / 0.18
     )
     assert _row(warehouse, "fsm_representation_ratio", "School", "100005")["value"] == pytest.approx(1.0)
-    # summed: observed / expected pupils, 1 by construction across a whole LA
-    la = _row(warehouse, "send_representation_ratio", "Local authority", LEEDS)
-    assert (la["numerator"], la["value"]) == (pytest.approx(180), pytest.approx(1.0))
+    # a trust sums observed over expected pupils; above that it is 1 by construction, so not published there
+    trust = _row(warehouse, "send_representation_ratio", "MAT", "TR01")
+    assert trust["value"] == pytest.approx(trust["numerator"] / trust["denominator"])
+    for level in ("Local authority", "Regional", "National"):
+        (n,), = warehouse.execute("select count(*) from mart_indicators where geographic_level = ? and indicator in "
+                                  "('send_representation_ratio', 'fsm_representation_ratio')", [level]).fetchall()
+        assert n == 0, level
 
 
 def test_spine_places_schools_in_that_years_geography_and_trust(warehouse):

@@ -3,12 +3,13 @@
     definition, formula, numerator, denominator, scale, breakdowns, levels, ...) plus `kind` (how the value is
     made of the summed parts) and, for admin entries, `num_columns` / `den_column` (the columns of
     int_admin_inputs_pivoted, `<publication>__<measure>`). -#}
-{% macro catalogue(family=none, formula=none, source=none) -%}
+{% macro catalogue(family=none, formula=none, source=none, level=none) -%}
     {%- set out = [] -%}
     {%- for e in var('indicators') -%}
         {%- if (family is none or e['family'] == family or (family == 'survey' and e['family'] != 'admin'))
             and (formula is none or e['formula'] == formula)
-            and (source is none or e['source'] == source) -%}
+            and (source is none or e['source'] == source)
+            and (level is none or level in e['levels']) -%}
             {%- do out.append(e) -%}
         {%- endif -%}
     {%- endfor -%}
