@@ -1,11 +1,12 @@
 """Mart gates on `mart_indicators` (and `mart_reconciliation`): the thresholds, drift and reconciliation.
 
+- the mart is not empty;
 - every indicator is in the indicator catalogue (indicators/catalogue.yaml), and every value lies in its
   entry's `range` (percentages 0-100; rates per 100 and ratios not negative, not capped: suspensions per 100
   pupils can exceed 100; gaps -100 to 100);
 - a share's numerator is not above its denominator (entries with `share: true`, with a value);
-- drift against the previous release's mart: row counts per level and headline national values (Total
-  breakdown) within the configured tolerances; no previous release = pass;
+- drift against the previous release's mart: row counts per level, the number of schools and headline
+  national values (Total breakdown) within the configured tolerances; no previous release = pass;
 - reconciliation with the DfE's own aggregates: every `mart_reconciliation` row within tolerance or
   explained by suppression.
 
@@ -75,6 +76,13 @@ def prepare_mart(mart: pl.DataFrame, cat: Catalogue | None = None) -> pl.DataFra
 def mart_checks() -> list[Check]:
     return [
         Check(
+            "mart_not_empty",
+            "expect_table_row_count_to_be_between",
+            {"min_value": 1},
+            "mart_indicators has no rows: nothing was loaded (an empty landing folder?) or every row was "
+            "quarantined; a release is never empty",
+        ),
+        Check(
             "indicator_in_catalogue",
             "expect_column_values_to_be_null",
             {"column": "indicator_not_in_catalogue"},
@@ -117,6 +125,9 @@ def drift_frame(
     def counts(f: pl.DataFrame) -> pl.DataFrame:
         return f.group_by("geographic_level").agg(pl.len().cast(pl.Float64).alias("n"))
 
+    def schools(f: pl.DataFrame) -> float:
+        return float(f.filter(pl.col("geographic_level") == "School")["geography_code"].n_unique())
+
     rc = (
         counts(previous)
         .join(counts(current), on="geographic_level", how="full", suffix="_cur", coalesce=True)
@@ -125,6 +136,7 @@ def drift_frame(
             pl.col("n").fill_null(0).alias("previous"),
             pl.col("n_cur").fill_null(0).alias("current"),
         )
+        .vstack(pl.DataFrame({"measure": ["schools"], "previous": [schools(previous)], "current": [schools(current)]}))
         .with_columns(pl.lit(row_count_tolerance).alias("tolerance"))
     )
 

@@ -372,3 +372,14 @@ def test_a_file_that_breaks_a_raw_gate_publishes_nothing(demo):
     assert "lake/dfe_exclusions / raw_gate" in proc.stdout
     assert "no_duplicate_keys" in proc.stdout and "revised.csv" in proc.stdout
     assert current(home) == before and tree_hashes(before) == hashes
+
+
+def test_an_empty_landing_folder_publishes_nothing(tmp_path):
+    """Once, a refresh of a home with nothing in landing/ published an empty release as `current` with every
+    gate passed. Now the mart gate says the mart is empty and no release is made."""
+    home = tmp_path / "empty"
+    proc = belonging("refresh", home=home)
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "mart_indicators / mart_gate" in proc.stdout and "mart_not_empty" in proc.stdout
+    assert not (home / "releases" / "current").exists()
+    assert [p for p in (home / "releases").iterdir()] == []

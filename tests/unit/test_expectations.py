@@ -519,3 +519,17 @@ def test_extract_gate_checks_staff_extracts_for_small_cells(tmp_path):
     assert info.name == "staff_belonging_school"
     f = failed(extract_gate(info.csv_path, info.meta_path, LOOKUP, min_respondents=DISCLOSURE["min_respondents"]))
     assert "respondents_below_threshold_suppressed" in f, "a staff extract shows cells of 2 respondents"
+
+
+def test_an_empty_mart_or_far_fewer_schools_fail(mart):
+    """A refresh of an empty landing folder built an empty mart that passed every gate and was published; a
+    mart with no rows fails, and so does one whose schools fall by more than the tolerance."""
+    f = failed(gate(mart.head(0)))
+    assert set(f) == {"mart_not_empty"}
+    schools = sorted(set(mart.filter(pl.col("geographic_level") == "School")["geography_code"]))
+    fewer = mart.filter((pl.col("geographic_level") != "School") | pl.col("geography_code").is_in(schools[:-6]))
+    f = failed(gate(fewer, previous=mart))
+    assert "drift_within_tolerance" in f
+    measures = {o["measure"]: (o["previous"], o["current"]) for o in f["drift_within_tolerance"][0].offending}
+    assert measures["schools"] == (len(schools), len(schools) - 6)
+    assert gate(mart, previous=mart).passed
