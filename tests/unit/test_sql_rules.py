@@ -51,3 +51,8 @@ def test_reconciliation_suppression_explains_only_a_shortfall(unit_tests):
 def test_cumulative_survey_exports_first_loaded_copy_counts(unit_tests):
     passed(unit_tests, "cumulative_exports_first_loaded_response_counts")
     passed(unit_tests, "cumulative_exports_first_loaded_answers_count")
+
+
+def test_a_respondent_exactly_at_the_midpoint_is_not_positive(unit_tests):
+    """Positions 1, 1, 1, 2, 2, 2 of 0-3 score exactly 50: not above the midpoint, whatever the order of sums."""
+    passed(unit_tests, "midpoint_respondent_is_not_positive")

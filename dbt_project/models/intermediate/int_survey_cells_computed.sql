@@ -27,9 +27,10 @@ scale as (
     select
         time_period, time_identifier, instrument, urn, breakdown, breakdown_value,
         count(*) as n,
-        sum(scale_score) as sum_score,
-        sum(scale_score * scale_score) as sum_sq,
-        count(*) filter (where scale_score > 50) as n_positive
+        -- summed as decimals: exact, so a school's sums are the same whatever order its respondents come in
+        sum(cast(scale_score as decimal(18, 12))) as sum_score,
+        sum(cast(scale_score as decimal(18, 12)) * cast(scale_score as decimal(18, 12))) as sum_sq,
+        count(*) filter (where positive) as n_positive
     from by_breakdown
     group by all
 ),

@@ -1,6 +1,11 @@
 -- One row per (deduplicated) survey response with its scale score: the mean of its answered item scores
 -- (0-100) when it answered at least the instrument's min_items_answered, else it is excluded from the scale
 -- (`excluded_reason` says why) and counted, not silently lost.
+-- Exact: each answer's belonging position (0 = least, scale_points - 1 = most belonging; its 0-100 score is
+-- position / steps x 100) is an integer, so the score is one division of integer sums (the same double
+-- whatever the summation order) and `positive` (above the midpoint 50) is decided on integers:
+-- 2 x positions > items x steps. A respondent exactly at the midpoint is not positive. (The items of an
+-- instrument share one scale, so the mean of the item scores is 100 x positions / steps summed.)
 with responses as (
     select * from {{ ref('stg_surveys__responses') }}
 ),
@@ -18,14 +23,22 @@ rules as (
     group by instrument
 ),
 
+steps as (
+    -- the answer steps of each item's scale (a 4-point scale has 3)
+    select instrument, item_id, scale_points - 1 as steps
+    from {{ ref('stg_surveys__items') }}
+),
+
 scores as (
     select
-        response_key,
-        avg(score) as scale_score,
-        count(score) as items_scored
+        answers.response_key,
+        sum(cast(round(answers.score * steps.steps / 100) as bigint)) as positions,
+        sum(steps.steps) as steps,
+        count(answers.score) as items_scored
     from answers
-    where score is not null
-    group by response_key
+    inner join steps on answers.instrument = steps.instrument and answers.item_id = steps.item_id
+    where answers.score is not null
+    group by answers.response_key
 )
 
 select
@@ -45,14 +58,16 @@ select
     responses.role,
     responses.items_answered,
     rules.min_items_answered,
-    scores.scale_score as raw_scale_score,
+    100.0 * scores.positions / nullif(scores.steps, 0) as raw_scale_score,
     case
         when responses.school_urn is null then 'no_school'
         when rules.min_items_answered is null then 'unknown_instrument'
         when coalesce(responses.items_answered, 0) < rules.min_items_answered then 'too_few_items'
-        when scores.scale_score is null then 'no_scored_items'
+        when raw_scale_score is null then 'no_scored_items'
     end as excluded_reason,
-    case when excluded_reason is null then scores.scale_score end as scale_score,
+    case when excluded_reason is null then raw_scale_score end as scale_score,
+    -- exact: above the midpoint on integers (the mean position over the steps, times two, against one)
+    case when excluded_reason is null then 2 * scores.positions > scores.steps end as positive,
     excluded_reason is null as included
 from responses
 left join rules on responses.instrument = rules.instrument
