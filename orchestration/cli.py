@@ -241,7 +241,7 @@ def cmd_docs(args) -> int:
 
     target = home.root / "dbt" / "docs"
     cmd = [str(Path(sys.executable).with_name("dbt")), "docs", "generate", "--project-dir", str(DBT_PROJECT_DIR),
-           "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target), *dbt_vars_args()]
+           "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target), *dbt_vars_args(home.settings)]
     proc = subprocess.run(cmd, env=dbt_env(home.root))
     if proc.returncode != 0:
         return proc.returncode

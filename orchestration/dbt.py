@@ -23,16 +23,28 @@ def dbt_env(home: Path | None = None) -> dict[str, str]:
     return env
 
 
-def dbt_vars() -> dict:
-    """What dbt reads from Python, as vars: the indicator catalogue (indicators/catalogue.yaml) and the DfE
-    counts staged per publication. Every dbt invocation passes them (dbt_vars_args)."""
-    from indicators import catalogue, dfe_counts
+def dbt_vars(settings: dict | None = None) -> dict:
+    """What dbt reads from Python, as vars: the indicator catalogue (indicators/catalogue.yaml), the DfE counts
+    staged per publication, and the survey settings SQL needs (a home's settings, else config/settings.yaml).
+    Every dbt invocation passes them (dbt_vars_args)."""
+    import yaml
 
+    from indicators import catalogue, dfe_counts
+    from orchestration.settings import DEFAULT_SETTINGS
+
+    if settings is None:
+        settings = yaml.safe_load(DEFAULT_SETTINGS.read_text(encoding="utf-8"))
     counts: dict[str, list[str]] = {}
     for name in sorted(dfe_counts(), key=_measure_order):
         publication, measure = name.split(".")
         counts.setdefault(publication, []).append(measure)
-    return {**catalogue().dbt_vars(), "dfe_counts": counts}
+    surveys = settings["surveys"]
+    return {
+        **catalogue().dbt_vars(),
+        "dfe_counts": counts,
+        "surveyed_year_groups": surveys["surveyed_year_groups"] or {},
+        "min_year_group_share": surveys["min_year_group_share"],
+    }
 
 
 def _measure_order(name: str) -> tuple[int, int]:
@@ -42,8 +54,8 @@ def _measure_order(name: str) -> tuple[int, int]:
     return list(DFE_MEASURES).index(publication), DFE_MEASURES[publication].index(measure)
 
 
-def dbt_vars_args() -> list[str]:
-    return ["--vars", json.dumps(dbt_vars(), sort_keys=True)]
+def dbt_vars_args(settings: dict | None = None) -> list[str]:
+    return ["--vars", json.dumps(dbt_vars(settings), sort_keys=True)]
 
 
 def _newest_source_mtime() -> float:

@@ -34,7 +34,7 @@ def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, home: 
     # refreshes of a home never overlap (the refresh lock)
     target = h.dbt_target
     # dbt unit tests check the SQL, not the data: they run in the test suite (tests/integration), not per refresh
-    invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test", *dbt_vars_args()],
+    invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test", *dbt_vars_args(h.settings)],
                          context=context, target_path=target, raise_on_error=False)
     yield from invocation.stream()  # dbt's tests become asset check evaluations of this run (the release's gates)
     if not invocation.is_successful():

@@ -56,3 +56,12 @@ def test_cumulative_survey_exports_first_loaded_copy_counts(unit_tests):
 def test_a_respondent_exactly_at_the_midpoint_is_not_positive(unit_tests):
     """Positions 1, 1, 1, 2, 2, 2 of 0-3 score exactly 50: not above the midpoint, whatever the order of sums."""
     passed(unit_tests, "midpoint_respondent_is_not_positive")
+
+
+def test_the_response_rate_takes_the_roll_of_the_surveyed_year_groups(unit_tests):
+    """A Year 7 survey with one stray Year 12 answer is 150 / 180, not 151 / 300; configured year groups win;
+    the Total is the sum of the year-group rows it publishes."""
+    passed(unit_tests, "response_rate_takes_the_roll_of_the_surveyed_year_groups")
+    passed(unit_tests, "response_rate_surveyed_year_groups_from_configuration")
+    passed(unit_tests, "response_rate_not_published_above_the_roll")
+

@@ -4,8 +4,9 @@
       scale_mean      sum of scale scores / respondents, with the sum of squares behind its CI
       positive_share  respondents scoring above 50 / respondents x scale
       item_agree      agree or strongly agree / answering the item x scale, one cell per item (`{item}`)
-      response_rate   respondents / pupils on roll in the surveyed year groups x scale (staff: no invited
-                      count in the lake, so not available)
+      response_rate   respondents / pupils on roll in the surveyed year groups x scale, per year group and
+                      as their Total (int_survey_cells_computed roll_cells); staff: no invited count in
+                      the lake, so not available
       gap             mean of the `gap_of` breakdown's `No` group minus its `Yes` group, each group's sums
                       kept (num/den/num_sq, num2/den2/num2_sq) for the pooled gap and its CI
     Every cell has the same columns (survey_cell_columns). -#}
@@ -39,22 +40,15 @@
     inner join items as i using (time_period, time_identifier, instrument, urn, breakdown, breakdown_value)
     where {{ where }}
     {%- elif e['formula'] == 'response_rate' %}
-    -- more respondents than pupils on the roll of those year groups: that census does not describe the
-    -- surveyed cohort (an earlier year's roll, misreported year groups), so no rate is published and the
-    -- school is left out of the aggregate rates
+    -- the roll_cells of int_survey_cells_computed: respondents and pupils on roll of the surveyed year groups
+    -- a rate cannot be computed for; staff: no invited count in the lake, so never available
     select k.*, '{{ e["id"] }}', '{{ e["id"] }}', '{{ e["kind"] }}', {{ e['scale'] }},
-        coalesce(r.usable and s.n <= r.pupils, false),
-        case
-            {%- if e['family'] == 'staff_survey' %}
-            when true then 'not_available'
-            {%- endif %}
-            when r.usable and r.pupils = 0 then 'not_applicable'
-            when r.usable and s.n > r.pupils then 'not_available'
-            when r.usable then 'value'
-            else coalesce(r.status, 'missing')
-        end,
-        case when r.usable and s.n <= r.pupils then s.n end,
-        case when r.usable and s.n <= r.pupils then r.pupils end,
+        {%- if e['family'] == 'staff_survey' %}
+        false, 'not_available', null, null,
+        {%- else %}
+        coalesce(r.included, false), coalesce(r.status, 'not_available'),
+        case when r.included then r.rate_num end, case when r.included then r.rate_den end,
+        {%- endif %}
         null, null, null, null, s.n
     from keys as k
     inner join scale as s using (time_period, time_identifier, instrument, urn, breakdown, breakdown_value)

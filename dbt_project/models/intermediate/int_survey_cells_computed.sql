@@ -45,29 +45,72 @@ items as (
     group by all
 ),
 
--- pupils on roll in the surveyed year groups (census of the same year, else the latest earlier census):
--- the response-rate denominator
+-- The response-rate denominator: pupils on roll in the year groups that were SURVEYED (census of the same
+-- year, else the latest earlier census). Surveyed year groups come from configuration where given (settings
+-- surveys.surveyed_year_groups, per instrument or per wave), else they are the year groups holding at least
+-- surveys.min_year_group_share of the school's respondents: one stray "Year 12" answer in a Year 7 survey
+-- neither adds Year 12's roll nor its respondent. The Total is the sum of the year-group rows it accepts.
 census as (
     select time_period, urn, measure, value, status
     from {{ ref('int_dfe_measures_unpivoted') }}
     where publication = 'census' and geographic_level = 'School' and measure like 'pupils_year_%'
 ),
 
-surveyed as (
-    select distinct
+configured (instrument, wave, year_group) as (
+    {%- set rows = [] %}
+    {%- for instrument, groups in (var('surveyed_year_groups') or {}).items() %}
+        {%- if groups is mapping %}
+            {%- for wave, years in groups.items() %}{% for y in years %}{% do rows.append((instrument, wave, y)) %}{% endfor %}{% endfor %}
+        {%- else %}
+            {%- for y in groups %}{% do rows.append((instrument, none, y)) %}{% endfor %}
+        {%- endif %}
+    {%- endfor %}
+    {%- if rows %}
+    values {% for i, w, y in rows %}('{{ i }}', {{ "'" ~ w ~ "'" if w else 'null' }}, '{{ y }}'){{ ', ' if not loop.last }}{% endfor %}
+    {%- else %}
+    select null::varchar, null::varchar, null::varchar where false
+    {%- endif %}
+),
+
+year_counts as (
+    select
         time_period, time_identifier, instrument, urn, year_group,
-        'pupils_year_' || try_cast(trim(replace(year_group, 'Year', '')) as integer) as measure
+        time_period || ' ' || time_identifier as wave,
+        'pupils_year_' || try_cast(trim(replace(year_group, 'Year', '')) as integer) as measure,
+        count(*) as n
     from responses
     where year_group ilike 'year %' and try_cast(trim(replace(year_group, 'Year', '')) as integer) is not null
+    group by all
+),
+
+year_respondents as (
+    select *, sum(n) over (partition by time_period, time_identifier, instrument, urn) as school_n
+    from year_counts
+),
+
+surveyed as (
+    select
+        y.*,
+        case
+            -- configured for this wave, else for the instrument, else by the share of respondents
+            when exists (select 1 from configured c where c.instrument = y.instrument and c.wave = y.wave)
+                then exists (select 1 from configured c where c.instrument = y.instrument and c.wave = y.wave
+                    and c.year_group = y.year_group)
+            when exists (select 1 from configured c where c.instrument = y.instrument and c.wave is null)
+                then exists (select 1 from configured c where c.instrument = y.instrument and c.wave is null
+                    and c.year_group = y.year_group)
+            else y.n >= {{ var('min_year_group_share') }} * y.school_n
+        end as surveyed
+    from year_respondents as y
 ),
 
 roll as (
     select
         surveyed.time_period, surveyed.time_identifier, surveyed.instrument, surveyed.urn,
-        surveyed.year_group,
-        census.value,
+        surveyed.year_group, surveyed.n, surveyed.surveyed,
+        census.value as pupils,
         coalesce(nullif(census.status, 'value'), case when census.value is null then 'missing' else 'value' end)
-            as status,
+            as census_status,
         {{ is_usable('census.value', 'census.status') }} as usable
     from surveyed
     left join census
@@ -82,16 +125,38 @@ roll as (
     ) = 1
 ),
 
+year_rates as (
+    -- each year group's rate: not surveyed (not applicable), the census's own status when unusable, no pupils
+    -- (not applicable), more respondents than pupils on roll (that census does not describe the surveyed
+    -- cohort: not available), else a value
+    select
+        *,
+        case
+            when not surveyed then 'not_applicable'
+            when not usable then census_status
+            when pupils = 0 then 'not_applicable'
+            when n > pupils then 'not_available'
+            else 'value'
+        end as status
+    from roll
+),
+
 roll_cells as (
-    select time_period, time_identifier, instrument, urn, 'Total' as breakdown, 'Total' as breakdown_value,
-        sum(value) as pupils, bool_and(usable) as usable,
-        coalesce(min(status) filter (where not usable), 'value') as status
-    from roll
-    group by all
+    select time_period, time_identifier, instrument, urn, 'year_group' as breakdown, year_group as breakdown_value,
+        n as rate_num, pupils as rate_den, status, status = 'value' as included
+    from year_rates
     union all
-    select time_period, time_identifier, instrument, urn, 'year_group', year_group,
-        value, usable, status
-    from roll
+    -- the Total is the sum of the year-group rows it publishes; none published: the surveyed rows' first reason
+    select time_period, time_identifier, instrument, urn, 'Total', 'Total',
+        sum(n) filter (where status = 'value'), sum(pupils) filter (where status = 'value'),
+        case
+            when bool_or(status = 'value') then 'value'
+            when bool_or(surveyed) then min(status) filter (where surveyed)
+            else 'not_available'
+        end,
+        bool_or(status = 'value')
+    from year_rates
+    group by all
 ),
 
 cells (time_period, time_identifier, instrument, urn, breakdown, breakdown_value, {{ survey_cell_columns() }}) as (
