@@ -371,3 +371,22 @@ def test_attacker_succeeds_without_secondary_suppression():
     # e.g. a trust minus its other schools gives the hidden school's exact respondents
     hidden_truth = set(truth.filter(pl.col("respondents") < 10)["respondents"].to_list())
     assert any(r[2] == "respondents" and round(r[4]) in hidden_truth for r in across_levels)
+
+
+def test_a_response_rate_on_few_schools_does_not_hide_the_trusts_other_figures():
+    """A trust of five schools with responses whose census rolls make a rate for two: the rate rests on two
+    schools and is suppressed, but the trust's respondents and mean rest on five and stay shown; a rate that
+    cannot be computed at all (no usable roll) keeps its own `not_available` and hides nothing."""
+    def trust(indicator, n, schools, status="value"):
+        row = cell("MAT", "1001", "Total", "Total", n=n, schools=schools, ind=indicator)
+        return row | {"value_status": status} | ({"value": None} if status != "value" else {})
+
+    out = run([trust("respondents", 250, 5), trust("belonging_score_mean", 250, 5),
+               trust("response_rate_percent", 250, 2)])
+    got = {r["indicator"]: r["published_status"] for r in out.iter_rows(named=True)}
+    assert got == {"respondents": "value", "belonging_score_mean": "value", "response_rate_percent": "suppressed"}
+    out = run([trust("respondents", 250, 5), trust("belonging_score_mean", 250, 5),
+               trust("response_rate_percent", 250, 0, status="not_available")])
+    got = {r["indicator"]: r["published_status"] for r in out.iter_rows(named=True)}
+    assert got == {"respondents": "value", "belonging_score_mean": "value",
+                   "response_rate_percent": "not_available"}
