@@ -102,10 +102,20 @@ class Indicator:
     def ees_unit(self) -> str:
         return UNITS[self.unit]
 
-    def for_item(self, item: str) -> Indicator:
-        """The concrete indicator of one item of a pattern entry."""
-        words = item.replace("_", " ")
-        fill = {"{item}": item, "{item_words}": words}
+    def for_item(self, item: str, negative: bool | None = None) -> Indicator:
+        """The concrete indicator of one item of a pattern entry. What it counts follows the item's wording:
+        `{answer}` is `agree` for a positively worded item and `disagree` for a negative one (the belonging
+        direction), `{answer_words}` says it in words, `{item_text}` is the statement itself."""
+        known = item_texts(self.source)
+        if negative is None:
+            negative = known.get(item, (None, False))[1]
+        text = known.get(item, (item.replace("_", " "), negative))[0]
+        fill = {
+            "{item}": item,
+            "{answer}": "disagree" if negative else "agree",
+            "{answer_words}": "Disagree or strongly disagree" if negative else "Agree or strongly agree",
+            "{item_text}": text.rstrip(" .?!"),
+        }
 
         def sub(text: str) -> str:
             for key, value in fill.items():
@@ -115,12 +125,17 @@ class Indicator:
         published = Published(sub(self.published.name), sub(self.published.label), self.published.grouping)
         return replace(self, id=sub(self.id), published=published, definition=self.definition, item=item)
 
-    def item_of(self, name: str) -> str | None:
-        """The item a warehouse name stands for under this pattern entry (None when it does not match)."""
-        head, _, tail = self.id.partition(ITEM)
-        if self.is_pattern and name.startswith(head) and name.endswith(tail) and len(name) > len(head + tail):
-            return name[len(head) : len(name) - len(tail)]
-        return None
+    def item_of(self, name: str) -> tuple[str, bool] | None:
+        """The item (and whether its wording is negative, by the `{answer}` the name carries) that a warehouse
+        name stands for under this pattern entry; None when it does not match."""
+        if not self.is_pattern:
+            return None
+        pattern = re.escape(self.id).replace(re.escape(ITEM), "(?P<item>[a-z0-9_]+?)")
+        pattern = pattern.replace(re.escape("{answer}"), "(?P<answer>agree|disagree)")
+        match = re.fullmatch(pattern, name)
+        if match is None:
+            return None
+        return match["item"], match.groupdict().get("answer") == "disagree"
 
     def as_dbt(self) -> dict:
         """What the dbt macros read (dbt_project/macros/indicators/): the docs' fields, how the value is made of
@@ -176,10 +191,17 @@ class Catalogue:
             return entry
         for entry in self.entries:
             if entry.is_pattern and (source is None or entry.source == source):
-                item = entry.item_of(name)
-                # with its source, any item (the lake's items of that instrument); without, its own items only
-                if item is not None and (source is not None or item in items_of(entry.source)):
+                found = entry.item_of(name)
+                if found is None:
+                    continue
+                item, negative = found
+                known = item_texts(entry.source)
+                if item in known:  # an item of the instrument: the name must count in its belonging direction
+                    if "{answer}" in entry.id and negative != known[item][1]:
+                        continue
                     return entry.for_item(item)
+                if source is not None:  # with its source, any item the lake holds for that instrument
+                    return entry.for_item(item, negative)
         return None
 
     def get(self, name: str, source: str | None = None) -> Indicator:
@@ -194,7 +216,7 @@ class Catalogue:
         """Where an indicator sorts: its entry's place in the catalogue, then (a pattern's) item."""
         e = self.get(name, source)
         pattern = e.id if e.item is None else next(p.id for p in self.entries if p.is_pattern and p.source == e.source
-                                                   and p.item_of(name) == e.item)  # fmt: skip
+                                                   and (p.item_of(name) or ("",))[0] == e.item)  # fmt: skip
         return [x.id for x in self.entries].index(pattern), e.item or ""
 
     def expanded(self) -> list[Indicator]:
@@ -261,7 +283,7 @@ def _entry(raw: dict, path: str, number: int) -> Indicator:
         if raw.get(required) in (None, ""):
             fail(f"`{required}` is required")
     ident, family, formula = str(raw["id"]), raw["family"], raw["formula"]
-    if not SNAKE.match(ident.replace(ITEM, "item")):
+    if not SNAKE.match(ident.replace(ITEM, "item").replace("{answer}", "agree")):
         fail("`id` must be snake_case (with `{item}` for a pattern)")
     if family not in FAMILIES:
         fail(f"`family` {family!r} is not one of {FAMILIES}")
@@ -315,7 +337,7 @@ def _entry(raw: dict, path: str, number: int) -> Indicator:
     published = raw["published"]
     if not isinstance(published, dict) or set(published) != {"name", "label", "grouping"}:
         fail("`published` has exactly name, label and grouping")
-    if not SNAKE.match(str(published["name"]).replace(ITEM, "item")):
+    if not SNAKE.match(str(published["name"]).replace(ITEM, "item").replace("{answer}", "agree")):
         fail("the published name must be snake_case")
     if (ITEM in ident) != (ITEM in str(published["name"])):
         fail("a pattern entry ({item} in its id) has {item} in its published name, and only a pattern does")
@@ -353,15 +375,16 @@ def instrument_ids() -> list[str]:
 
 
 @cache
-def _items(source: str) -> frozenset[str]:
+def item_texts(source: str) -> dict[str, tuple[str, bool]]:
+    """Item id -> (its statement, whether it is negatively worded) of survey instrument `source`."""
     from ingestion.surveys.instruments import load_instruments
 
-    return frozenset(q.id for i in load_instruments() if i.id == source for q in i.items)
+    return {q.id: (q.text, q.negative) for i in load_instruments() if i.id == source for q in i.items}
 
 
 def items_of(source: str) -> frozenset[str]:
     """The item ids of survey instrument `source` (what a pattern entry stands for)."""
-    return _items(source)
+    return frozenset(item_texts(source))
 
 
 def dfe_counts() -> set[str]:

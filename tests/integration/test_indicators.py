@@ -361,7 +361,7 @@ def test_response_rates_use_census_roll_of_surveyed_year_groups(warehouse):
 def test_items_breakdowns_and_gaps(warehouse):
     # agreement with "I feel like I belong" (scores above 50 agree): r1, r3 of 100001
     assert _wave(warehouse, "belong_agree_percent", "School", "100001")["value"] == pytest.approx(200 / 3)
-    assert _wave(warehouse, "outsider_agree_percent", "National", "E92000001")["value"] == pytest.approx(
+    assert _wave(warehouse, "outsider_disagree_percent", "National", "E92000001")["value"] == pytest.approx(
         400 / 7
     )
     girls = _wave(warehouse, "belonging_score_mean", "MAT", "TR01", "gender", "Girl")  # r1, r3, r5

@@ -29,7 +29,7 @@ ADMIN = ["pupils_headcount", "fsm_percent", "sen_support_percent", "ehcp_percent
 RAW_TABLES = ["dfe_absence", "dfe_census", "dfe_exclusions", "dfe_sen", "gias_establishments", "gias_links",
               "survey_answers", "survey_items", "survey_responses"]
 PUPIL = ["respondents", "response_rate_percent", "belonging_score_mean", "belonging_positive_percent",
-         "belonging_gap_send", "belonging_gap_fsm", "outsider_agree_percent", "lonely_agree_percent"]
+         "belonging_gap_send", "belonging_gap_fsm", "outsider_disagree_percent", "lonely_disagree_percent"]
 
 
 def sha256(path) -> str:

@@ -32,8 +32,8 @@ def test_the_catalogue_reads_and_every_published_name_is_screener_safe():
     cat = catalogue()
     ids = [e.id for e in cat.expanded()]
     assert len(ids) == len(set(ids))
-    assert {"suspension_rate", "belonging_gap_send", "staff_belonging_score_mean", "awkward_agree_percent",
-            "staff_valued_agree_percent"} <= set(ids)  # fmt: skip
+    assert {"suspension_rate", "belonging_gap_send", "staff_belonging_score_mean", "awkward_disagree_percent",
+            "belong_agree_percent", "staff_valued_agree_percent"} <= set(ids)  # fmt: skip
     for e in cat.expanded():
         assert not any(p in e.published.name for p in HARMONISED), e.published.name
         # representation ratios are 1 by construction above trusts: published where they mean something
@@ -44,17 +44,23 @@ def test_the_catalogue_reads_and_every_published_name_is_screener_safe():
 
 def test_lookup_fills_a_pattern_with_an_item_of_its_own_instrument():
     cat = catalogue()
-    item = cat.get("awkward_agree_percent", "pupil_belonging")
+    item = cat.get("awkward_disagree_percent", "pupil_belonging")
     assert (item.item, item.published.name, item.published.label, item.dp, item.ees_unit) == (
-        "awkward", "awkward_agree_percent", "Agree or strongly agree: awkward (%)", 1, "%")
+        "awkward", "awkward_disagree_percent",
+        "Disagree or strongly disagree: I feel awkward and out of place in my school (%)", 1, "%")  # fmt: skip
+    assert cat.get("belong_agree_percent", "pupil_belonging").published.label == (
+        "Agree or strongly agree: I feel like I belong at school (%)")
     staff = cat.get("staff_part_of_team_agree_percent", "staff_belonging")
-    assert staff.published.label == "Agree or strongly agree: staff part of team (%)"
+    assert staff.published.label == "Agree or strongly agree: I feel part of a team (%)"
+    # an item named against its wording is not in the catalogue: outsider counts disagreement
+    assert cat.lookup("outsider_agree_percent", "pupil_belonging") is None
+    assert cat.lookup("belong_disagree_percent", "pupil_belonging") is None
     # without its source, a name matches a pattern only with an item of the pattern's own instrument
     assert cat.lookup("staff_valued_agree_percent").source == "staff_belonging"
     assert cat.lookup("homework_agree_percent") is None
     # with its source, any item the lake holds for that instrument (an item an older instrument file had)
     assert cat.lookup("homework_agree_percent", "pupil_belonging").item == "homework"
-    assert cat.lookup("valued_agree_percent", "staff_belonging") is None  # not `staff_{item}_agree_percent`
+    assert cat.lookup("valued_agree_percent", "staff_belonging") is None  # not `staff_{item}_{answer}_percent`
     assert "awkward" in items_of("pupil_belonging")
     with pytest.raises(CatalogueError, match="no entry for indicator 'nonsense_percent'"):
         cat.get("nonsense_percent", "admin")

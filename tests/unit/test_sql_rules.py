@@ -65,3 +65,8 @@ def test_the_response_rate_takes_the_roll_of_the_surveyed_year_groups(unit_tests
     passed(unit_tests, "response_rate_surveyed_year_groups_from_configuration")
     passed(unit_tests, "response_rate_not_published_above_the_roll")
 
+
+def test_item_indicators_say_what_they_count(unit_tests):
+    """outsider_disagree_percent, not outsider_agree_percent: named by the answers they count."""
+    passed(unit_tests, "item_indicators_say_what_they_count")
+

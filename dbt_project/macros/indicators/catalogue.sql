@@ -28,10 +28,11 @@
     ({%- for v in values %}'{{ v }}'{{ ', ' if not loop.last }}{% endfor -%})
 {%- endmacro %}
 
-{#- The warehouse name of an entry's cell: its id, a pattern's `{item}` filled from the `item_id` column. -#}
+{#- The warehouse name of an entry's cell: its id, a pattern's `{item}` filled from the `item_id` column and
+    `{answer}` from `negative` (a negatively worded item counts `disagree`). -#}
 {% macro indicator_name(e) -%}
     {%- if '{item}' in e['id'] -%}
-        replace('{{ e["id"] }}', '{item}', item_id)
+        replace(replace('{{ e["id"] }}', '{item}', item_id), '{answer}', case when negative then 'disagree' else 'agree' end)
     {%- else -%}
         '{{ e["id"] }}'
     {%- endif -%}

@@ -35,13 +35,20 @@ scale as (
     group by all
 ),
 
+item_wording as (
+    -- a negatively worded item counts disagreement (the belonging direction): its indicator says so
+    select instrument, item_id, coalesce(negative, false) as negative from {{ ref('stg_surveys__items') }}
+),
+
 items as (
     select
         b.time_period, b.time_identifier, b.instrument, b.urn, b.breakdown, b.breakdown_value, a.item_id,
+        coalesce(w.negative, false) as negative,
         count(a.agree) as answered,
         count(*) filter (where a.agree) as agreed
     from by_breakdown as b
     inner join answers as a on a.response_key = b.response_key
+    left join item_wording as w on w.instrument = b.instrument and w.item_id = a.item_id
     group by all
 ),
 
