@@ -55,7 +55,7 @@ def prepare_mart(mart: pl.DataFrame, cat: Catalogue | None = None) -> pl.DataFra
     rules = catalogue_rules(mart, cat or catalogue())
     value = pl.col("value")
     outside = (value < pl.col("range_min")).fill_null(False) | (value > pl.col("range_max")).fill_null(False)
-    published = pl.col("value_status") == "value"
+    published = pl.col("value_status").is_in(["value", "low_reliability"])
     numbers = pl.col("numerator").is_not_null() & pl.col("denominator").is_not_null()
     # only the columns the checks read go to Great Expectations (pandas objects cost ~5x polars memory)
     return mart.join(rules, on=["source", "indicator"], how="left").select(

@@ -44,6 +44,8 @@ def dbt_vars(settings: dict | None = None) -> dict:
         "dfe_counts": counts,
         "surveyed_year_groups": surveys["surveyed_year_groups"] or {},
         "min_year_group_share": surveys["min_year_group_share"],
+        # survey figures below the disclosure threshold are flagged low_reliability and never ranked
+        "min_respondents": settings["disclosure"]["min_respondents"],
     }
 
 

@@ -454,7 +454,11 @@ def test_inclusion_profile_percentiles_within_phase(warehouse):
     assert rows["100001"][:2] == (pytest.approx(10.0), 100.0)
     assert rows["100003"][:2] == (None, None)
     assert rows["100005"][:2] == (0.0, 0.0)  # the only primary
-    assert rows["100001"][2:] == (pytest.approx(200 / 3), 100.0)
+    # three pupils' belonging score is shown, but under the disclosure threshold it is not ranked
+    assert rows["100001"][2:] == (pytest.approx(200 / 3), None)
+    (reliability,), = warehouse.execute("select belonging_reliability from mart_inclusion_profile "
+                                        "where time_period = 201718 and school_urn = '100001'").fetchall()
+    assert reliability == "low_reliability"
 
 
 def test_wide_views_show_gss_symbols(warehouse):

@@ -70,3 +70,10 @@ def test_item_indicators_say_what_they_count(unit_tests):
     """outsider_disagree_percent, not outsider_agree_percent: named by the answers they count."""
     passed(unit_tests, "item_indicators_say_what_they_count")
 
+
+def test_small_groups_are_flagged_and_never_ranked(unit_tests):
+    """A score from 2 pupils is shown but not ranked; a gap from 1 SEND pupil against 7 others is
+    low_reliability; special schools are compared with special schools."""
+    passed(unit_tests, "inclusion_profile_ranks_reliable_scores_within_comparison_groups")
+    passed(unit_tests, "survey_figures_under_the_threshold_are_low_reliability")
+

@@ -109,6 +109,12 @@ case
     when schools_included = 0 then coalesce(nullif(cell_status, 'value'), 'missing')
     when kind in ('ratio', 'mean') and den = 0 then 'not_applicable'
     when value is null then 'missing'
+    -- a survey figure on fewer respondents than the disclosure threshold (a gap: either of its groups) is shown
+    -- to analysts but flagged, and left out of percentiles and rankings (disclosure control suppresses it)
+    when source <> 'admin' and kind = 'gap' and least(den, den2) < {{ var('min_respondents') }}
+        then 'low_reliability'
+    when source <> 'admin' and kind <> 'gap' and respondents < {{ var('min_respondents') }}
+        then 'low_reliability'
     else 'value'
 end as value_status,
 value - ci_half as ci_lower,

@@ -1,6 +1,8 @@
--- For each school and year: its national percentile within its phase (GIAS phase of education) on suspension
--- rate, persistent absence, SEND and FSM representation and pupil belonging, so that schools that include
--- and where pupils feel they belong can be listed without a home-made composite score.
+-- For each school and year: its national percentile within its comparison group (its GIAS phase; special
+-- schools a group of their own, by design: GIAS gives most of them the phase "Not applicable") on suspension
+-- rate, persistent absence, SEND and FSM representation and pupil belonging, so that schools that include and
+-- where pupils feel they belong can be listed without a home-made composite score. A belonging score from
+-- fewer respondents than the disclosure threshold is shown but not ranked (`belonging_reliability`).
 with spine as (
     select * from {{ ref('int_school_years_spined') }}
 ),
@@ -27,7 +29,8 @@ belonging as (
     select
         time_period,
         urn,
-        avg(scale_score) as belonging_score_mean,
+        -- an exact decimal sum: the same mean whatever order the responses come in
+        cast(sum(cast(scale_score as decimal(18, 12))) / count(*) as double) as belonging_score_mean,
         count(*) as belonging_respondents
     from {{ ref('int_survey_responses_scored') }}
     where included and instrument = 'pupil_belonging'
@@ -41,6 +44,12 @@ profile as (
         spine.laestab,
         spine.school_name,
         spine.phase,
+        case
+            when spine.establishment_type_group = 'Special schools' or spine.type_of_establishment ilike '%special%'
+                then 'Special'
+            when spine.phase is null or spine.phase = 'Not applicable' then 'No phase given'
+            else spine.phase
+        end as comparison_group,
         spine.trust_id,
         spine.new_la_code,
         spine.region_code,
@@ -49,7 +58,8 @@ profile as (
         admin.send_representation_ratio,
         admin.fsm_representation_ratio,
         belonging.belonging_score_mean,
-        belonging.belonging_respondents
+        belonging.belonging_respondents,
+        belonging.belonging_respondents < {{ var('min_respondents') }} as belonging_low_reliability
     from spine
     left join admin on spine.time_period = admin.time_period and spine.urn = admin.urn
     left join belonging on spine.time_period = belonging.time_period and spine.urn = belonging.urn
@@ -62,15 +72,22 @@ select
     profile.laestab as school_laestab,
     profile.school_name,
     profile.phase,
+    profile.comparison_group,
     profile.trust_id,
     profile.new_la_code,
     profile.region_code,
     {%- for i in ['suspension_rate', 'persistent_absence_percent', 'send_representation_ratio', 'fsm_representation_ratio', 'belonging_score_mean'] %}
+    {%- set ranked = 'profile.' ~ i ~ ' is not null' ~ (' and not profile.belonging_low_reliability' if i == 'belonging_score_mean' else '') %}
         cast(profile.{{ i }} as double) as {{ i }},
-        cast(case when profile.{{ i }} is not null then 100 * percent_rank() over (
-            partition by profile.time_period, profile.phase, profile.{{ i }} is null order by profile.{{ i }}
+        cast(case when {{ ranked }} then 100 * percent_rank() over (
+            partition by profile.time_period, profile.comparison_group, {{ ranked }} order by profile.{{ i }}
         ) end as double) as {{ i }}_percentile,
     {%- endfor %}
-    cast(profile.belonging_respondents as bigint) as belonging_respondents
+    cast(profile.belonging_respondents as bigint) as belonging_respondents,
+    case
+        when profile.belonging_respondents is null then null
+        when profile.belonging_low_reliability then 'low_reliability'
+        else 'value'
+    end as belonging_reliability
 from profile
 left join years on profile.time_period = years.time_period
