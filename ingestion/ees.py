@@ -5,7 +5,9 @@ The publication and vintage are recognised from the header through the declared 
 null unless a number was published) and `<measure>_status` (ingestion.lake_schema.STATUSES), the symbol's
 meaning keyed to the vintage. Aggregate rows (National, Regional, Local authority, ...) are kept beside
 School rows. Rows that break a rule go to quarantine (not to the lake table), one quarantine row per broken
-rule, naming the file, row, column and rule.
+rule, naming the file, row, column and rule. A file whose rows split by a column the registry does not map (a
+filter declared in its `.meta.csv`, or a text column whose values differ within one geography and year) is a
+breakdown: only its `Total` rows load, or the whole file is refused (`ingestion/breakdowns.py`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from ingestion.breakdowns import read_meta, select_totals
 from ingestion.files import UnreadableFile, open_no_follow, read_text
 from ingestion.lake import SourceFile
 from ingestion.lake_schema import DFE_MEASURES, STATUSES, dfe_schema
@@ -290,6 +293,7 @@ def read_ees(source: SourceFile) -> ReadResult:
     name = path.name
     registry = load_registry()
     raw, encoding = read_csv_strings(path)
+    rows_read = raw.height
     v = identify(raw.columns, name, registry)
     cols = raw.columns
     schema = {c: t for c, t in dfe_schema(v.publication).items() if not c.startswith("_")}
@@ -373,6 +377,26 @@ def read_ees(source: SourceFile) -> ReadResult:
         pl.when(swapped).then(pl.col("region_code")).otherwise(pl.col("region_name")).alias("region_name"),
     )
 
+    # a column that splits the rows is never ignored: only the rows that are totals go on (ingestion/breakdowns.py)
+    meta, meta_note = read_meta(path)
+    key_cols = [
+        "row_number",
+        "geographic_level",
+        "_time_period_raw",
+        "time_identifier",
+        "country_code",
+        "region_code",
+        "old_la_code",
+        "new_la_code",
+        "school_laestab",
+        "school_urn",
+        "phase",
+    ]
+    totals = select_totals(raw, out.select(key_cols), used, v.symbols, meta, name)
+    if totals is not None:
+        out = out.filter(totals.keep)
+        raw = raw.filter(totals.keep)
+
     quarantine = _quarantine(raw, out, v, source_of, sums, part_cols, registry, name)
     bad_rows = (
         quarantine.get_column("row_number").unique() if quarantine.height else pl.Series([], dtype=pl.Int64)
@@ -391,10 +415,14 @@ def read_ees(source: SourceFile) -> ReadResult:
         "vintage": v.vintage,
         "rows_by_level": dict(sorted(loaded.group_by("geographic_level").len().iter_rows())),
         "symbols": symbols,
-        "columns_unused": [c for c in cols if c not in used],
+        "columns_unused": [c for c in cols if c not in used and c not in (totals.used if totals else ())],
         "time_periods": sorted(loaded.get_column("time_period").unique().to_list()),
         "rows_quarantined": int(bad_rows.len()),
     }
+    if totals is not None:
+        summary["breakdown"] = totals.summary()
+    if meta_note:
+        summary["meta_file"] = meta_note
     return ReadResult(
         tables={f"dfe_{v.publication}": loaded},
         quarantine=quarantine,
@@ -402,7 +430,10 @@ def read_ees(source: SourceFile) -> ReadResult:
         publication=v.publication,
         vintage=v.vintage,
         encoding=encoding,
-        rows_read=raw.height,
+        rows_read=rows_read,
+        exclusions={"breakdown_rows": totals.rows_left_out}
+        if totals is not None and totals.rows_left_out
+        else {},
         summary=summary,
     )
 

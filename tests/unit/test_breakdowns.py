@@ -1,0 +1,227 @@
+"""Breakdown and sub-population files are never read as totals (issue 11, item 6).
+
+- The real exclusions-by-characteristic sample (ees-test-data, bytes kept): its rows split by `characteristic`
+  (a Filter in its .meta.csv, grouped by `characteristic_group`), which the registry does not map: only its
+  `Total` rows are totals, and they are exactly the National rows of the real geographic-level file.
+- A breakdown with no `Total` level for some geography and year refuses the whole file, naming the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from ingestion import ees
+from ingestion.lake import Lake, SourceFile
+from ingestion.load import load_dfe
+from ingestion.results import UnknownFormat
+
+CHAR = "ees2019_exclusions_by_characteristic_sample.csv"
+GEO = "ees2019_exclusions_by_geographic_level_201617_subset.csv"
+MEASURES = {"headcount": "headcount", "perm_excl": "perm_excl", "fixed_excl": "suspension",
+            "one_plus_fixed": "one_plus_susp"}  # fmt: skip
+
+
+def read(path: Path):
+    return ees.read_ees(SourceFile(Path(path).resolve(), Path(path).name, "0" * 64, datetime.now(UTC)))
+
+
+def meta_of(name: str) -> str:
+    return name.removesuffix(".csv") + ".meta.csv"
+
+
+def real_rows(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def national_totals(reference: Path) -> dict[tuple[int, str], dict[str, float]]:
+    """The real geographic-level file's National rows: (year, school type) -> counts."""
+    return {
+        (int(r["time_period"]), r["school_type"]): {canon: float(r[src]) for src, canon in MEASURES.items()}
+        for r in real_rows(reference / "dfe" / GEO)
+        if r["geographic_level"] == "National"
+    }
+
+
+def loaded_totals(frame: pl.DataFrame) -> dict[tuple[int, str], dict[str, float]]:
+    return {
+        (r["time_period"], r["phase"]): {canon: r[canon] for canon in MEASURES.values()}
+        for r in frame.iter_rows(named=True)
+    }
+
+
+# ------------------------------------------------------------------ exclusions by pupil characteristic
+def test_real_characteristic_file_loads_only_its_total_rows(reference):
+    """200 real rows, 10 of them `Total` (one per year and school type): those 10 load, as the publication's
+    national totals (the same numbers as the real geographic-level file's National rows); the other 190
+    are counted as breakdown rows, never loaded as totals."""
+    r = read(reference / "dfe" / CHAR)
+    assert (r.publication, r.vintage, r.rows_read) == ("exclusions", "ees2019", 200)
+    frame = r.tables["dfe_exclusions"]
+    assert frame.height == 10 and r.quarantine.height == 0
+    assert r.exclusions == {"breakdown_rows": 190}
+    assert r.summary["breakdown"] == {
+        "columns": ["characteristic"],
+        "grouped_by": {"characteristic": "characteristic_group"},
+        "declared_in": meta_of(CHAR),
+        "rows_total": 10,
+        "rows_left_out": 190,
+    }
+    assert "characteristic" not in r.summary["columns_unused"]
+    assert set(frame["geographic_level"]) == {"National"}
+    got = loaded_totals(frame)
+    assert sorted(got) == [(201415, "State-funded primary"), (201415, "Total")] + [
+        (y, t)
+        for y in (201516, 201617)
+        for t in ("Special", "State-funded primary", "State-funded secondary", "Total")
+    ]
+    expected = national_totals(reference)
+    assert got == {k: expected[k] for k in got}
+    assert got[(201617, "Total")] == {"headcount": 8025075, "perm_excl": 7720, "suspension": 381865,
+                                      "one_plus_susp": 183475}  # fmt: skip
+
+
+def test_a_characteristic_group_has_no_total_of_its_own(reference):
+    """Why only `Total`/`Total` rows: a group such as Gender has no `Total` characteristic, its total is the
+    file's overall Total row (male + female = all pupils); `Ethnicity Major White Total` is a sub-total."""
+    rows = [
+        r
+        for r in real_rows(reference / "dfe" / CHAR)
+        if (r["time_period"], r["school_type"]) == ("201617", "Total")
+    ]
+    gender = [r for r in rows if r["characteristic_group"] == "Gender"]
+    (total,) = [r for r in rows if r["characteristic"] == "Total"]
+    assert [r["characteristic"] for r in gender] == ["Gender male", "Gender female"]
+    assert total["characteristic_group"] == "Total"
+    assert sum(int(r["headcount"]) for r in gender) == int(total["headcount"]) == 8025075
+    assert "Ethnicity Major White Total" in {r["characteristic"] for r in rows}
+
+
+def test_without_its_meta_file_the_rows_show_the_split(reference, tmp_path):
+    """No .meta.csv beside it: two text columns take several values among rows of one geography, year and
+    school type, so both are breakdowns; the same 10 Total rows load."""
+    shutil.copy(reference / "dfe" / CHAR, tmp_path / CHAR)
+    r = read(tmp_path / CHAR)
+    assert r.summary["breakdown"] == {
+        "columns": ["characteristic_group", "characteristic"],
+        "grouped_by": {},
+        "declared_in": None,
+        "rows_total": 10,
+        "rows_left_out": 190,
+    }
+    assert loaded_totals(r.tables["dfe_exclusions"]) == loaded_totals(
+        read(reference / "dfe" / CHAR).tables["dfe_exclusions"]
+    )
+
+
+def without_total(reference: Path, tmp_path: Path, *, meta: bool) -> Path:
+    """The real bytes less the Total row of 2014/15 state-funded primary schools."""
+    lines = (reference / "dfe" / CHAR).read_bytes().splitlines(keepends=True)
+    drop = [ln for ln in lines if b",201415,National," in ln and b",State-funded primary,Total,Total," in ln]
+    assert len(drop) == 1
+    out = tmp_path / "landing" / "dfe" / CHAR
+    out.parent.mkdir(parents=True)
+    out.write_bytes(b"".join(ln for ln in lines if ln not in drop))
+    if meta:
+        shutil.copy(reference / "dfe" / meta_of(CHAR), out.parent / meta_of(CHAR))
+    return out
+
+
+@pytest.mark.parametrize("meta", [True, False], ids=["with_meta", "without_meta"])
+def test_a_breakdown_with_no_total_for_a_year_refuses_the_whole_file(reference, tmp_path, meta):
+    path = without_total(reference, tmp_path, meta=meta)
+    with pytest.raises(UnknownFormat) as err:
+        read(path)
+    message = str(err.value)
+    assert err.value.rule == "breakdown_without_total"
+    assert "\n" not in message and message.startswith(f"{CHAR}: ")
+    column = "characteristic" if meta else "characteristic_group"
+    assert f"rows split by '{column}'" in message
+    assert "no 'Total' for National 201415 E92000001 State-funded primary (rows 197, 198, 199)" in message
+    if meta:
+        assert f"a Filter in {meta_of(CHAR)}" in message
+        assert "values 'Gender male', 'Gender female', 'Ethnicity Major White Total'" in message
+    else:
+        assert "values 'Gender', 'Ethnicity', 'NC year'" in message
+    assert "rule breakdown_without_total" in message
+
+
+def test_a_refused_breakdown_is_quarantined_whole_with_its_reason(reference, tmp_path):
+    path = without_total(reference, tmp_path, meta=True)
+    landing = path.parents[1]
+    lake = Lake(tmp_path / "lake")
+    report = load_dfe(landing, lake)
+    (outcome,) = report.files
+    assert (outcome.file, outcome.status) == (f"dfe/{CHAR}", "quarantined_file")
+    assert "rows split by 'characteristic'" in outcome.message
+    assert not path.exists()
+    reason = (landing / "quarantine" / "dfe" / f"{CHAR}.reason.txt").read_text(encoding="utf-8")
+    assert "rows split by 'characteristic'" in reason and "201415" in reason
+    assert lake.read("dfe_exclusions").height == 0
+    (q,) = lake.read("quarantine").iter_rows(named=True)
+    assert (q["rule"], q["row_number"], q["value"]) == ("breakdown_without_total", None, f"dfe/{CHAR}")
+
+
+CURRENT = ("time_period,time_identifier,geographic_level,country_code,country_name,education_phase,"
+           "characteristic_group,characteristic,headcount,perm_excl,perm_excl_rate,suspension,susp_rate,"
+           "one_plus_susp,one_plus_susp_rate\n")  # fmt: skip
+META = ("col_name,col_type,label,indicator_grouping,indicator_unit,indicator_dp,filter_hint,filter_grouping_column\n"
+        "education_phase,Filter,Education phase,,,,,\n"
+        "characteristic,Filter,Characteristic,,,,,characteristic_group\n")  # fmt: skip
+
+
+def write_current(tmp_path: Path, name: str, rows: list[str], meta: bool = True) -> Path:
+    path = tmp_path / name
+    path.write_text(CURRENT + "".join(r + "\n" for r in rows), encoding="utf-8")
+    if meta:
+        (tmp_path / meta_of(name)).write_text(META, encoding="utf-8")
+    return path
+
+
+def test_a_declared_filter_whose_only_level_is_a_sub_population_is_refused(tmp_path):
+    """One row per year, so nothing splits; but the meta file declares `characteristic` a filter and its only
+    level is `FSM eligible`: the rows are that sub-population's, not totals."""
+    rows = [
+        "202324,Academic year,National,E92000001,England,Total,FSM,FSM eligible,2000000,4000,0.2,300000,15,100000,5"
+    ]
+    with pytest.raises(UnknownFormat) as err:
+        read(write_current(tmp_path, "fsm_only.csv", rows))
+    assert err.value.rule == "breakdown_without_total"
+    assert "rows split by 'characteristic' (a Filter in fsm_only.meta.csv" in str(err.value)
+    assert "values 'FSM eligible' (1 in all)" in str(err.value)
+    # the same rows with the Total level beside them: the Total row loads, the other is counted
+    total = [
+        "202324,Academic year,National,E92000001,England,Total,Total,Total,8000000,9000,0.11,780000,9.75,300000,3.75"
+    ]
+    r = read(write_current(tmp_path, "with_total.csv", rows + total))
+    assert r.tables["dfe_exclusions"]["headcount"].to_list() == [8000000]
+    assert r.exclusions == {"breakdown_rows": 1}
+    # and without a meta file one row per year is simply the file's rows (nothing shows a split)
+    assert read(write_current(tmp_path, "plain.csv", rows, meta=False)).tables["dfe_exclusions"].height == 1
+
+
+def test_crossed_breakdowns_without_a_joint_total_are_refused(tmp_path):
+    """Each of two columns has a Total level, but no row is Total in both: no row is the total."""
+    rows = [
+        "202324,Academic year,National,E92000001,England,Total,Total,Girls,4000000,2000,0.05,260000,6.5,100000,2.5",
+        "202324,Academic year,National,E92000001,England,Total,Gender,Total,4000000,2000,0.05,260000,6.5,100000,2.5",
+    ]
+    with pytest.raises(UnknownFormat) as err:
+        read(write_current(tmp_path, "crossed.csv", rows, meta=False))
+    assert err.value.rule == "breakdown_without_total"
+    assert "no row is 'Total' in every one of 'characteristic_group', 'characteristic'" in str(err.value)
+    assert "National 202324 E92000001 Total (rows 1, 2)" in str(err.value)
+
+
+def test_files_that_do_not_split_load_every_row(reference):
+    """The real geographic-level file: `school_type` is its declared filter and is mapped (phase); nothing
+    else splits a geography and year (academy_type and the dates are one per school)."""
+    r = read(reference / "dfe" / GEO)
+    assert r.tables["dfe_exclusions"].height == 20000 and r.exclusions == {}
+    assert "breakdown" not in r.summary
