@@ -62,6 +62,11 @@ class Vintage:
     bounds: tuple[tuple[str, str], ...]
     known_unused: tuple[str, ...]
     unused_patterns: tuple[re.Pattern, ...]
+    identify_note: str = ""  # what a file with most but not all of identify_all is likely to be
+
+    def missing(self, keys: set[str]) -> list[str]:
+        """The identifying columns a header lacks (empty when it has them all)."""
+        return [c for c in self.identify_all if _key(c) not in keys]
 
     def matches(self, keys: set[str]) -> bool:
         if not all(_key(c) in keys for c in self.identify_all):
@@ -132,6 +137,7 @@ def load_registry(path: Path | str = REGISTRY_PATH) -> Registry:
                 unused_patterns=tuple(
                     re.compile(c[3:], re.IGNORECASE) for c in unused if c.startswith("re:")
                 ),
+                identify_note=" ".join(str(entry["identify"].get("note", "")).split()),
             )
         )
     return Registry(
@@ -204,8 +210,27 @@ def identify(columns: list[str], name: str = "file", registry: Registry | None =
     more = f" ... and {len(unplaced) - MAX_LISTED} more" if len(unplaced) > MAX_LISTED else ""
     raise UnknownFormat(
         f"{name}: no publication/vintage in ingestion/registry.yaml matches this EES header; "
-        f"columns not placed: {listed}{more}"
+        f"columns not placed: {listed}{more}{_nearest(registry, keys)}"
     )
+
+
+def _nearest(registry: Registry, keys: set[str]) -> str:
+    """'; nearest: <publication>/<vintage>, which needs <columns> (<note>)' for the entry whose identifying
+    columns the header has most of (at least half, and its `any` column), else ''."""
+
+    def held(v: Vintage) -> float:
+        return 1 - len(v.missing(keys)) / len(v.identify_all)
+
+    close = [
+        v
+        for v in registry.vintages
+        if held(v) >= 0.5 and (not v.identify_any or any(_key(c) in keys for c in v.identify_any))
+    ]
+    if not close:
+        return ""
+    v = max(close, key=held)
+    note = f": {v.identify_note}" if v.identify_note else ""
+    return f"; nearest: {v.publication}/{v.vintage}, which needs {', '.join(v.missing(keys))}{note}"
 
 
 # --------------------------------------------------------------------------------------------- reading

@@ -4,6 +4,12 @@
   (a Filter in its .meta.csv, grouped by `characteristic_group`), which the registry does not map: only its
   `Total` rows are totals, and they are exactly the National rows of the real geographic-level file.
 - A breakdown with no `Total` level for some geography and year refuses the whole file, naming the column.
+- The real absence of four-year-olds (2019-era sample, bytes kept) and the current school-level layout are not
+  the schools' whole absence: they lack the authorised and unauthorised split every whole-school absence file
+  has. The current layout's fixture (tests/fixtures/dfe/absence_four_year_olds_school_202425.csv) is the header
+  and the five preview rows of the EES data catalogue's "Absence for four year olds - school level" (data set
+  51843cad-e7ca-4b6d-a1d2-257560f8eb7a, 2024/25 release), written out as CSV: its bytes (quoting, line
+  endings, blank cells) are not the DfE's.
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ from ingestion import ees
 from ingestion.lake import Lake, SourceFile
 from ingestion.load import load_dfe
 from ingestion.results import UnknownFormat
+from tests.conftest import FIXTURES
 
 CHAR = "ees2019_exclusions_by_characteristic_sample.csv"
 GEO = "ees2019_exclusions_by_geographic_level_201617_subset.csv"
+FOUR_2019 = "ees2019_absence_for_four_year_olds_sample.csv"
+FOUR_2025 = FIXTURES / "dfe" / "absence_four_year_olds_school_202425.csv"
 MEASURES = {"headcount": "headcount", "perm_excl": "perm_excl", "fixed_excl": "suspension",
             "one_plus_fixed": "one_plus_susp"}  # fmt: skip
 
@@ -225,3 +234,38 @@ def test_files_that_do_not_split_load_every_row(reference):
     r = read(reference / "dfe" / GEO)
     assert r.tables["dfe_exclusions"].height == 20000 and r.exclusions == {}
     assert "breakdown" not in r.summary
+
+
+# ------------------------------------------------------------------ absence of four-year-olds
+@pytest.mark.parametrize("name", [FOUR_2019, FOUR_2025.name])
+def test_four_year_olds_absence_is_not_the_whole_school_absence(reference, name):
+    """Only overall absence is recorded for pupils aged 4 (the DfE's footnote): no sess_authorised,
+    sess_unauthorised or persistent absence. Whole-school absence files always have the first two."""
+    path = reference / "dfe" / name if name == FOUR_2019 else FOUR_2025
+    with pytest.raises(UnknownFormat) as err:
+        read(path)
+    message = str(err.value)
+    vintage = "ees2019" if name == FOUR_2019 else "ees2024"
+    assert message.startswith(f"{name}: ") and "\n" not in message
+    assert f"nearest: absence/{vintage}, which needs sess_authorised, sess_unauthorised" in message
+    assert "overall absence only" in message
+
+
+def test_whole_school_absence_files_are_still_recognised():
+    for name, vintage in (("absence_ees2019.csv", "ees2019"), ("absence_ees2024.csv", "ees2024")):
+        r = read(FIXTURES / "dfe" / name)
+        assert (r.publication, r.vintage, r.rows_loaded) == ("absence", vintage, 5)
+
+
+def test_four_year_olds_file_in_landing_is_quarantined_whole(reference, tmp_path):
+    landing = tmp_path / "landing"
+    (landing / "dfe").mkdir(parents=True)
+    shutil.copy(reference / "dfe" / FOUR_2019, landing / "dfe" / "absence_for_four_year_olds.csv")
+    shutil.copy(FIXTURES / "dfe" / "absence_ees2019.csv", landing / "dfe" / "absence_whole_school.csv")
+    lake = Lake(tmp_path / "lake")
+    statuses = {f.file: f.status for f in load_dfe(landing, lake).files}
+    assert statuses == {"dfe/absence_for_four_year_olds.csv": "quarantined_file",
+                        "dfe/absence_whole_school.csv": "loaded"}  # fmt: skip
+    assert set(lake.read("dfe_absence")["_source_file"]) == {"dfe/absence_whole_school.csv"}
+    reason = (landing / "quarantine" / "dfe" / "absence_for_four_year_olds.csv.reason.txt").read_text("utf-8")
+    assert "sess_authorised, sess_unauthorised" in reason
