@@ -22,11 +22,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from expectations.raw import raw_gate
 from ingestion import ees
 from ingestion.lake import Lake, SourceFile
 from ingestion.load import load_dfe
 from ingestion.results import UnknownFormat
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, GATES
 
 CHAR = "ees2019_exclusions_by_characteristic_sample.csv"
 GEO = "ees2019_exclusions_by_geographic_level_201617_subset.csv"
@@ -269,3 +270,42 @@ def test_four_year_olds_file_in_landing_is_quarantined_whole(reference, tmp_path
     assert set(lake.read("dfe_absence")["_source_file"]) == {"dfe/absence_whole_school.csv"}
     reason = (landing / "quarantine" / "dfe" / "absence_for_four_year_olds.csv.reason.txt").read_text("utf-8")
     assert "sess_authorised, sess_unauthorised" in reason
+
+
+# ------------------------------------------------------------------ two files of one publication, one school
+def test_a_sub_population_file_in_the_whole_school_layout_is_refused_with_the_whole_school_file(tmp_path):
+    """Were a sub-population file to carry every whole-school column, the reader could not tell it apart: both
+    files load, and the raw gate refuses them together, naming both (its rows would replace the schools'
+    own). A later download of the whole-school file itself is a re-issue and passes."""
+    landing = tmp_path / "landing"
+    (landing / "dfe" / "2024").mkdir(parents=True)
+    whole = (FIXTURES / "dfe" / "absence_ees2024.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    shutil.copy(FIXTURES / "dfe" / "absence_ees2024.csv", landing / "dfe" / "2024" / "absence_school.csv")
+    lake = Lake(tmp_path / "lake")
+    assert [f.status for f in load_dfe(landing, lake).files] == ["loaded"]
+    again = [ln.replace("Primary School,State-funded primary,420,142300", "Primary School,State-funded primary,421,142300")
+             for ln in whole]  # fmt: skip
+    (landing / "dfe" / "2025").mkdir()
+    (landing / "dfe" / "2025" / "absence_school.csv").write_text("".join(again), encoding="utf-8")
+    assert [f.status for f in load_dfe(landing, lake).files if f.status != "skipped"] == ["loaded"]
+    assert raw_gate(
+        "dfe_absence", lake.read("dfe_absence"), row_count_tolerance=GATES["row_count_tolerance"]
+    ).passed
+
+    # the pupils aged 4 of two of its three schools and of one it does not hold, in the very same layout
+    # (persistent absence `z`): as many schools, so the volume check has nothing to say
+    place = "202324,Academic year,School,E92000001,England,E12000003,Yorkshire and The Humber,373,E08000019,Sheffield"
+    aged_4 = [whole[0],
+              f"{place},3732001,107085,Abbey Lane Primary School,State-funded primary,30,10300,640,500,140,6.21,z,z,z,z\n",
+              f"{place},3737001,107188,Talbot Specialist School,Special,6,2050,180,160,20,8.78,z,z,z,z\n",
+              f"{place},3732002,107086,Acres Hill Primary School,State-funded primary,25,8600,500,420,80,5.81,z,z,z,z\n"]  # fmt: skip
+    (landing / "dfe" / "absence_pupils_aged_4.csv").write_text("".join(aged_4), encoding="utf-8")
+    (loaded,) = [f for f in load_dfe(landing, lake).files if f.status != "skipped"]
+    assert (loaded.status, loaded.rows_loaded, loaded.rows_quarantined) == ("loaded", 3, 0)
+    gate = raw_gate("dfe_absence", lake.read("dfe_absence"), row_count_tolerance=GATES["row_count_tolerance"])
+    assert not gate.passed and [f.rule for f in gate.failures] == ["no_overlapping_files"]
+    offending = gate.failures[0].offending
+    assert [(o["file"], o["other_file"], o["school_years_shared"]) for o in offending] == [
+        ("dfe/absence_pupils_aged_4.csv", "dfe/2024/absence_school.csv", 2),
+        ("dfe/absence_pupils_aged_4.csv", "dfe/2025/absence_school.csv", 2),
+    ]
