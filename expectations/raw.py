@@ -6,7 +6,25 @@ shows:
 - no duplicate keys within a source file (two rows the reader mapped to one key);
 - volumes: a newer file of a DfE publication and year (a re-issue) or a newer GIAS snapshot does not hold far
   fewer schools than the one before it (`gates.row_count_tolerance`): a truncated download or a file of another
-  scope is a failure, not a revision.
+  scope is a failure, not a revision;
+- no overlapping files: two files of one DfE publication that hold the same school and year are refused
+  together (the gate fails naming both) unless the later one is a re-issue of the earlier (`overlap_frame`).
+
+The re-issue rule. The lake is append-only and dbt takes the latest loaded copy of a row, which is right for a
+re-issue (a revised file, a later download) and wrong for a second file of another scope: a sub-population's
+file in the whole-school layout (the absence of four-year-olds), or a file of another set of schools, would
+silently replace the schools' own figures. Of two files holding a school (matched by URN or by LAESTAB) in a
+year, the later-loaded one is a re-issue of the earlier when
+  1. it has the same file name (the last part of its landing path, case ignored): a later download of the same
+     file, into the same folder or a dated one; or
+  2. it holds exactly the same schools as the earlier in every year both hold School rows for: the same scope,
+     revised (a renamed file with corrected counts; it may add years the earlier does not have).
+Anything else is a conflict; which file holds the schools' own figures is not the gate's to pick. Only School
+rows are compared: aggregate rows of two files of one publication may legitimately coincide (the
+exclusions-by-characteristic file's Total rows are the publication's National rows). Keys alone cannot tell a
+file of another scope that holds exactly the same schools from a revision: telling such a file apart is the
+reader's (ingestion/registry.yaml: whole-school absence needs the authorised/unauthorised split, which the
+absence of four-year-olds never has).
 """
 
 from __future__ import annotations
@@ -63,10 +81,27 @@ def _volume(table: str) -> Check:
     )
 
 
+def _overlap(table: str) -> Check:
+    return Check(
+        "no_overlapping_files",
+        "expect_column_values_to_be_in_set",
+        {"column": "conflict", "value_set": [False]},
+        f"{table}: two files of one publication hold the same school and year, and the later one is not a re-issue "
+        "of the earlier (a re-issue has the same file name, or exactly the same schools in every year both hold): "
+        "a sub-population or a file of another scope, whose rows would replace the schools' own; nothing from "
+        "either is published. Keep the schools' whole file: take the other out of landing/ and its rows out of "
+        f"the lake (lake/raw/{table}/<sha256>-*.parquet and lake/raw/file_loads/<sha256>.parquet)",
+        context_columns=("file", "file_sha256", "other_file", "other_sha256", "periods", "school_years_shared",
+                         "example"),
+    )  # fmt: skip
+
+
 def raw_checks(table: str) -> list[Check]:
     checks = [_unique(table)]
     if table.startswith("dfe_") or table == "gias_establishments":
         checks.append(_volume(table))
+    if table.startswith("dfe_"):
+        checks.append(_overlap(table))
     return checks
 
 
@@ -101,6 +136,88 @@ def volume_frame(table: str, frame: pl.DataFrame, *, row_count_tolerance: float)
     )
 
 
+OVERLAP_SCHEMA = {"file": pl.String, "file_sha256": pl.String, "other_file": pl.String, "other_sha256": pl.String,
+                  "periods": pl.String, "school_years_shared": pl.Int64, "example": pl.String,
+                  "same_name": pl.Boolean, "same_schools": pl.Boolean, "conflict": pl.Boolean}  # fmt: skip
+
+
+def overlap_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per pair of source files of a DfE table that hold a school (same URN, or same LAESTAB) in the same
+    year: the later-loaded `file` and the earlier `other_file`, the years and school-years they share, an
+    example, whether the later one is a re-issue (`same_name`, `same_schools`: see the module docstring) and
+    `conflict` when it is neither."""
+    schools = frame.filter(pl.col("geographic_level") == "School")
+    if schools.height == 0 or schools.get_column("_source_sha256").n_unique() < 2:
+        return pl.DataFrame(schema=OVERLAP_SCHEMA)
+    files = schools.group_by("_source_sha256").agg(
+        pl.col("_source_file").first().alias("file"), pl.col("_loaded_at").min().alias("loaded_at"))  # fmt: skip
+    # each distinct school of a file and year, by whatever identifiers its row carries
+    ids = (
+        schools.select("_source_sha256", "time_period", "school_urn", "school_laestab")
+        .unique()
+        .with_row_index("sid")
+    )
+
+    def matched(col: str) -> pl.DataFrame:
+        side = ids.filter(pl.col(col).is_not_null()).select("_source_sha256", "time_period", col, "sid")
+        return (
+            side.join(side, on=["time_period", col], suffix="_b")
+            .filter(pl.col("_source_sha256") < pl.col("_source_sha256_b"))
+            .select("_source_sha256", "_source_sha256_b", "time_period", "sid", "sid_b")
+        )
+
+    pairs = pl.concat([matched("school_urn"), matched("school_laestab")]).unique()
+    if pairs.height == 0:
+        return pl.DataFrame(schema=OVERLAP_SCHEMA)
+    pair = ["_source_sha256", "_source_sha256_b"]
+    shared = pairs.group_by(*pair, "time_period").agg(
+        pl.col("sid").n_unique().alias("shared"), pl.col("sid_b").n_unique().alias("shared_b"))  # fmt: skip
+    held = ids.group_by("_source_sha256", "time_period").agg(pl.len().alias("n"))
+    # every year both files of an overlapping pair hold School rows for, shared schools or not
+    years = (
+        pairs.select(pair).unique()
+        .join(held, on="_source_sha256")
+        .join(held.rename({"_source_sha256": "_source_sha256_b", "n": "n_b"}), on=["_source_sha256_b", "time_period"])
+        .join(shared, on=[*pair, "time_period"], how="left")
+        .with_columns(pl.col("shared", "shared_b").fill_null(0))
+    )  # fmt: skip
+    same_year = (pl.col("shared") == pl.col("n")) & (pl.col("shared_b") == pl.col("n_b"))
+    summary = years.group_by(pair).agg(
+        pl.col("time_period").filter(pl.col("shared") > 0).sort().cast(pl.String).str.join(", ").alias("periods"),
+        pl.col("shared").sum().cast(pl.Int64).alias("school_years_shared"),
+        same_year.all().alias("same_schools"),
+    )
+    # orient each pair: `file` is the later-loaded one (ties: the larger sha256, as dbt's latest-load-wins)
+    info_a = files.rename({"file": "file_a", "loaded_at": "at_a"})
+    info_b = files.rename({"_source_sha256": "_source_sha256_b", "file": "file_b", "loaded_at": "at_b"})
+    summary = summary.join(info_a, on="_source_sha256").join(info_b, on="_source_sha256_b")
+    b_later = pl.col("at_b") >= pl.col("at_a")
+    later_sid = pl.when(b_later).then(pl.col("sid_b")).otherwise(pl.col("sid"))
+    example = (
+        pairs.join(summary.select(*pair, "at_a", "at_b"), on=pair)
+        .sort("time_period", "sid", "sid_b")
+        .group_by(pair, maintain_order=True)
+        .first()
+        .with_columns(later_sid.alias("sid"))
+        .drop("time_period")
+        .join(ids.select("sid", "time_period", "school_urn", "school_laestab"), on="sid")
+        .select(*pair, pl.format("{} in {}", pl.coalesce("school_urn", "school_laestab"), "time_period")
+                .alias("example"))
+    )  # fmt: skip
+    name = lambda c: pl.col(c).str.split("/").list.last().str.to_lowercase()  # noqa: E731
+    out = summary.join(example, on=pair).select(
+        pl.when(b_later).then("file_b").otherwise("file_a").alias("file"),
+        pl.when(b_later).then("_source_sha256_b").otherwise("_source_sha256").alias("file_sha256"),
+        pl.when(b_later).then("file_a").otherwise("file_b").alias("other_file"),
+        pl.when(b_later).then("_source_sha256").otherwise("_source_sha256_b").alias("other_sha256"),
+        "periods", "school_years_shared", "example",
+        (name("file_a") == name("file_b")).alias("same_name"),
+        "same_schools",
+    )  # fmt: skip
+    out = out.with_columns((~(pl.col("same_name") | pl.col("same_schools"))).alias("conflict"))
+    return out.select([pl.col(c).cast(t) for c, t in OVERLAP_SCHEMA.items()]).sort("file", "other_file")
+
+
 def checked_columns(checks: list[Check]) -> list[str]:
     """The columns a list of checks reads (their column, column list and context columns), in order."""
     cols: list[str] = []
@@ -123,4 +240,8 @@ def raw_gate(table: str, frame: pl.DataFrame, *, row_count_tolerance: float, dat
     if volume:
         frame_v = volume_frame(table, frame, row_count_tolerance=row_count_tolerance)
         results.append(run_suite(f"raw_{table}_volume", frame_v, volume, data_docs_dir=data_docs_dir, table=table))
+    overlap = [c for c in checks if c.name == "no_overlapping_files"]
+    if overlap:
+        results.append(run_suite(f"raw_{table}_overlap", overlap_frame(frame), overlap, data_docs_dir=data_docs_dir,
+                                 table=table))  # fmt: skip
     return merge(f"raw_{table}", results)

@@ -5,7 +5,9 @@ The publication and vintage are recognised from the header through the declared 
 null unless a number was published) and `<measure>_status` (ingestion.lake_schema.STATUSES), the symbol's
 meaning keyed to the vintage. Aggregate rows (National, Regional, Local authority, ...) are kept beside
 School rows. Rows that break a rule go to quarantine (not to the lake table), one quarantine row per broken
-rule, naming the file, row, column and rule.
+rule, naming the file, row, column and rule. A file whose rows split by a column the registry does not map (a
+filter declared in its `.meta.csv`, or a text column whose values differ within one geography and year) is a
+breakdown: only its `Total` rows load, or the whole file is refused (`ingestion/breakdowns.py`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from ingestion.breakdowns import read_meta, select_totals
 from ingestion.files import UnreadableFile, open_no_follow, read_text
 from ingestion.lake import SourceFile
 from ingestion.lake_schema import DFE_MEASURES, STATUSES, dfe_schema
@@ -59,6 +62,11 @@ class Vintage:
     bounds: tuple[tuple[str, str], ...]
     known_unused: tuple[str, ...]
     unused_patterns: tuple[re.Pattern, ...]
+    identify_note: str = ""  # what a file with most but not all of identify_all is likely to be
+
+    def missing(self, keys: set[str]) -> list[str]:
+        """The identifying columns a header lacks (empty when it has them all)."""
+        return [c for c in self.identify_all if _key(c) not in keys]
 
     def matches(self, keys: set[str]) -> bool:
         if not all(_key(c) in keys for c in self.identify_all):
@@ -129,6 +137,7 @@ def load_registry(path: Path | str = REGISTRY_PATH) -> Registry:
                 unused_patterns=tuple(
                     re.compile(c[3:], re.IGNORECASE) for c in unused if c.startswith("re:")
                 ),
+                identify_note=" ".join(str(entry["identify"].get("note", "")).split()),
             )
         )
     return Registry(
@@ -201,8 +210,27 @@ def identify(columns: list[str], name: str = "file", registry: Registry | None =
     more = f" ... and {len(unplaced) - MAX_LISTED} more" if len(unplaced) > MAX_LISTED else ""
     raise UnknownFormat(
         f"{name}: no publication/vintage in ingestion/registry.yaml matches this EES header; "
-        f"columns not placed: {listed}{more}"
+        f"columns not placed: {listed}{more}{_nearest(registry, keys)}"
     )
+
+
+def _nearest(registry: Registry, keys: set[str]) -> str:
+    """'; nearest: <publication>/<vintage>, which needs <columns> (<note>)' for the entry whose identifying
+    columns the header has most of (at least half, and its `any` column), else ''."""
+
+    def held(v: Vintage) -> float:
+        return 1 - len(v.missing(keys)) / len(v.identify_all)
+
+    close = [
+        v
+        for v in registry.vintages
+        if held(v) >= 0.5 and (not v.identify_any or any(_key(c) in keys for c in v.identify_any))
+    ]
+    if not close:
+        return ""
+    v = max(close, key=held)
+    note = f": {v.identify_note}" if v.identify_note else ""
+    return f"; nearest: {v.publication}/{v.vintage}, which needs {', '.join(v.missing(keys))}{note}"
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -290,6 +318,7 @@ def read_ees(source: SourceFile) -> ReadResult:
     name = path.name
     registry = load_registry()
     raw, encoding = read_csv_strings(path)
+    rows_read = raw.height
     v = identify(raw.columns, name, registry)
     cols = raw.columns
     schema = {c: t for c, t in dfe_schema(v.publication).items() if not c.startswith("_")}
@@ -373,6 +402,26 @@ def read_ees(source: SourceFile) -> ReadResult:
         pl.when(swapped).then(pl.col("region_code")).otherwise(pl.col("region_name")).alias("region_name"),
     )
 
+    # a column that splits the rows is never ignored: only the rows that are totals go on (ingestion/breakdowns.py)
+    meta, meta_note = read_meta(path)
+    key_cols = [
+        "row_number",
+        "geographic_level",
+        "_time_period_raw",
+        "time_identifier",
+        "country_code",
+        "region_code",
+        "old_la_code",
+        "new_la_code",
+        "school_laestab",
+        "school_urn",
+        "phase",
+    ]
+    totals = select_totals(raw, out.select(key_cols), used, v.symbols, meta, name)
+    if totals is not None:
+        out = out.filter(totals.keep)
+        raw = raw.filter(totals.keep)
+
     quarantine = _quarantine(raw, out, v, source_of, sums, part_cols, registry, name)
     bad_rows = (
         quarantine.get_column("row_number").unique() if quarantine.height else pl.Series([], dtype=pl.Int64)
@@ -391,10 +440,14 @@ def read_ees(source: SourceFile) -> ReadResult:
         "vintage": v.vintage,
         "rows_by_level": dict(sorted(loaded.group_by("geographic_level").len().iter_rows())),
         "symbols": symbols,
-        "columns_unused": [c for c in cols if c not in used],
+        "columns_unused": [c for c in cols if c not in used and c not in (totals.used if totals else ())],
         "time_periods": sorted(loaded.get_column("time_period").unique().to_list()),
         "rows_quarantined": int(bad_rows.len()),
     }
+    if totals is not None:
+        summary["breakdown"] = totals.summary()
+    if meta_note:
+        summary["meta_file"] = meta_note
     return ReadResult(
         tables={f"dfe_{v.publication}": loaded},
         quarantine=quarantine,
@@ -402,7 +455,10 @@ def read_ees(source: SourceFile) -> ReadResult:
         publication=v.publication,
         vintage=v.vintage,
         encoding=encoding,
-        rows_read=raw.height,
+        rows_read=rows_read,
+        exclusions={"breakdown_rows": totals.rows_left_out}
+        if totals is not None and totals.rows_left_out
+        else {},
         summary=summary,
     )
 

@@ -1,9 +1,10 @@
 """Landing -> lake: find new files, recognise them from their content, read, write, record.
 
 Each landing family (dfe/, gias/, surveys/) is loaded by one call. A file whose bytes are already in
-`file_loads` is skipped, so loading twice changes nothing. A file that cannot be read, or whose
-publication/vintage/tool is unknown, is moved to landing/quarantine/ with a `.reason.txt` beside it and a
-quarantine row; the other files still load.
+`file_loads` is skipped, so loading twice changes nothing. A file that cannot be read, whose
+publication/vintage/tool is unknown, or that a reader refuses whole (`FileRefused`: a breakdown with no `Total`
+level) is moved to landing/quarantine/ with a `.reason.txt` beside it and a quarantine row under its rule; the
+other files still load.
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ def load_family(
                 "quarantine",
                 quarantine_frame([{"row_number": None, "column": None, "value": source.relative,
                                    "rule": "file_unreadable" if isinstance(exc, UnreadableFile)
-                                   else "unknown_format", "reason": reason}]),
+                                   else exc.rule, "reason": reason}]),
                 source,
             )
             log.warning("quarantined %s: %s (%s)", source.relative, reason, where)

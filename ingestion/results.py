@@ -15,6 +15,19 @@ class UnknownFormat(Exception):
     The message is one line naming the file and the columns that could not be placed.
     """
 
+    rule = "unknown_format"
+
+
+class FileRefused(UnknownFormat):
+    """A recognised file refused whole by a rule about all its rows (e.g. a breakdown with no `Total` level).
+
+    The message is one line naming the file, the rule and what broke it; `rule` is the quarantine rule id.
+    """
+
+    def __init__(self, message: str, rule: str):
+        super().__init__(message)
+        self.rule = rule
+
 
 @dataclass
 class ReadResult:

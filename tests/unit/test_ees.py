@@ -332,7 +332,8 @@ def test_unknown_vintage_names_unplaced_columns():
     message = str(err.value)
     assert "\n" not in message
     assert message.startswith("unknown_vintage.csv: ")
-    assert message.endswith("columns not placed: suspensions_total, pupils_suspended")
+    assert message.endswith("columns not placed: suspensions_total, pupils_suspended; "
+                            "nearest: exclusions/ees2019, which needs fixed_excl")
 
 
 def test_not_ees_is_unknown_format(reference):

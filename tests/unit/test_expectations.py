@@ -111,7 +111,8 @@ def another_file(frame: pl.DataFrame, name: str, minutes: int) -> pl.DataFrame:
 def test_raw_dfe_checks_pass_on_good_rows():
     result = raw("dfe_exclusions", dfe_rows())
     assert result.passed, result.summary()
-    assert [c.name for c in raw_checks("dfe_exclusions")] == ["no_duplicate_keys", "no_collapsed_volume"]
+    assert [c.name for c in raw_checks("dfe_exclusions")] == ["no_duplicate_keys", "no_collapsed_volume",
+                                                              "no_overlapping_files"]
 
 
 def test_row_rules_are_ingestions_not_the_raw_gates():
@@ -119,7 +120,7 @@ def test_row_rules_are_ingestions_not_the_raw_gates():
     quarantined by the reader (tests/unit/test_ees.py, one fixture per rule and publication), so the raw gate
     never sees it: one rule, one layer."""
     checks = {c.name for t in ("dfe_exclusions", "gias_establishments", "survey_responses") for c in raw_checks(t)}
-    assert checks == {"no_duplicate_keys", "no_collapsed_volume"}
+    assert checks == {"no_duplicate_keys", "no_collapsed_volume", "no_overlapping_files"}
 
 
 def test_raw_duplicate_keys():
@@ -141,14 +142,66 @@ def test_raw_volume_a_reissue_with_far_fewer_schools_fails():
     fewer = another_file(first.filter(pl.col("school_urn").is_null() | (pl.col("school_urn") == schools[0])),
                          "dfe/excl_truncated.csv", 5)
     f = failed(raw("dfe_exclusions", pl.concat([first, fewer])))
-    assert set(f) == {"no_collapsed_volume"}
+    # under another name with other schools it is not a re-issue either (no_overlapping_files)
+    assert set(f) == {"no_collapsed_volume", "no_overlapping_files"}
     (o,) = f["no_collapsed_volume"][0].offending
     assert (o["file"], o["rows"], o["previous_file"], o["previous_rows"]) == (
         "dfe/excl_truncated.csv", 1, "dfe/excl.csv", schools.len())
-    # loaded the other way round (the small file first), the bigger re-issue is fine
-    assert raw("dfe_exclusions", pl.concat([another_file(fewer, "dfe/excl_truncated.csv", -5), first])).passed
-    # at a tolerance that allows losing four fifths, the truncated file passes
-    assert raw_gate("dfe_exclusions", pl.concat([first, fewer]), row_count_tolerance=0.8).passed
+    # the same truncated bytes as a later download of the same file: the volume check alone fails
+    assert set(failed(raw("dfe_exclusions", pl.concat([first, another_file(fewer, "dfe/2026-09/excl.csv", 5)])))) == {
+        "no_collapsed_volume"}  # fmt: skip
+    # loaded the other way round (the small file first), the bigger file passes the volume check; a complete
+    # download of the same file after a truncated one passes the gate
+    assert "no_collapsed_volume" not in failed(
+        raw("dfe_exclusions", pl.concat([another_file(fewer, "dfe/excl_truncated.csv", -5), first])))
+    assert raw("dfe_exclusions", pl.concat([another_file(fewer, "dfe/2025-09/excl.csv", -5), first])).passed
+    # at a tolerance that allows losing four fifths, the truncated file passes the volume check
+    assert "no_collapsed_volume" not in failed(
+        raw_gate("dfe_exclusions", pl.concat([first, fewer]), row_count_tolerance=0.8))
+
+
+def test_raw_two_files_holding_one_school_and_year_fail_together_naming_both():
+    """A school-level file and another of a different scope (a sub-population's file in the same layout, or one
+    with another set of schools) both hold school 100001 in 2016/17. The later one is not a re-issue of the
+    earlier (another name, and not the same schools), so the gate fails naming both files: whose rows are the
+    school's own is not the gate's to pick. Same number of schools: the volume check has nothing to say."""
+    whole = dfe_rows()  # 100001, 100002
+    other = another_file(dfe_rows(r1={"school_urn": "100003", "school_laestab": "8054003"}),
+                         "dfe/absence_four_year_olds.csv", 5)  # 100001, 100003  # fmt: skip
+    result = raw("dfe_exclusions", pl.concat([whole, other]))
+    f = failed(result)
+    assert not result.passed and set(f) == {"no_overlapping_files"}
+    (o,) = f["no_overlapping_files"][0].offending
+    assert (o["file"], o["other_file"], o["periods"], o["school_years_shared"], o["example"]) == (
+        "dfe/absence_four_year_olds.csv", "dfe/excl.csv", "201617", 1, "100001 in 201617")
+    assert o["file_sha256"] == other["_source_sha256"][0] and o["other_sha256"] == PROV["_source_sha256"]
+    assert "dfe/absence_four_year_olds.csv" in str(f["no_overlapping_files"][0])
+    assert "dfe/excl.csv" in str(f["no_overlapping_files"][0])
+    # a school matched by LAESTAB alone (a file with no URN, as 2016/17's) overlaps just the same
+    laestab_only = another_file(dfe_rows(r0={"school_urn": None}, r1={"school_urn": None, "school_laestab": "8054009"}),
+                                "dfe/other_scope.csv", 5)  # fmt: skip
+    (o,) = failed(raw("dfe_exclusions", pl.concat([whole, laestab_only])))["no_overlapping_files"][0].offending
+    assert (o["file"], o["example"]) == ("dfe/other_scope.csv", "8054001 in 201617")
+
+
+def test_raw_a_reissue_of_a_file_passes():
+    """A re-issue: the same file name in a later download (any folder), or exactly the same schools in every
+    year both files hold (a revised file under a new name, as test_real_slice's doubled re-issue). Files
+    of different years never overlap."""
+    whole = dfe_rows()
+    other_schools = dfe_rows(r1={"school_urn": "100003", "school_laestab": "8054003"})
+    # the same name, downloaded again into a dated folder, with a school replaced: a re-issue
+    assert raw("dfe_exclusions", pl.concat([whole, another_file(other_schools, "dfe/2026-09/EXCL.csv", 5)])).passed
+    # another name, the same schools, every count changed: a re-issue
+    revised = another_file(whole.with_columns(pl.col("headcount") * 2), "dfe/excl_revised.csv", 5)
+    assert raw("dfe_exclusions", pl.concat([whole, revised])).passed
+    # another name and other schools, but another year: no overlap
+    next_year = another_file(other_schools.with_columns(time_period=pl.lit(201718)), "dfe/excl_1718.csv", 5)
+    assert raw("dfe_exclusions", pl.concat([whole, next_year])).passed
+    # a re-issue that also adds a year: the same schools in the year both hold
+    both_years = another_file(pl.concat([whole, next_year.with_columns(_source_file=pl.lit("dfe/excl.csv"))]),
+                              "dfe/excl_1617_1718.csv", 10)  # fmt: skip
+    assert raw("dfe_exclusions", pl.concat([whole, both_years])).passed
 
 
 def test_raw_gias_and_survey_tables():
@@ -217,8 +270,9 @@ def test_raw_absence_census_sen_pass_good_rows_and_fail_bad_ones(table):
     assert sorted(o["row_number"] for o in f["no_duplicate_keys"][0].offending) == [1, 2]
     truncated = another_file(publication_rows(table).filter(pl.col("school_urn") == "100001"), f"dfe/{table}_v2.csv", 5)
     f = failed(raw(table, pl.concat([publication_rows(table), truncated])))
-    assert set(f) == {"no_collapsed_volume"}
+    assert set(f) == {"no_collapsed_volume", "no_overlapping_files"}  # another name and other schools: no re-issue
     assert f["no_collapsed_volume"][0].offending[0]["rows"] == 1
+    assert f["no_overlapping_files"][0].offending[0]["example"] == "100001 in 202324"
 
 
 def test_raw_survey_answers_and_items_fail_duplicate_keys():
