@@ -57,3 +57,17 @@ def test_reconciliation_counts_each_school_in_the_la_of_its_own_file(unit_tests)
 def test_cumulative_survey_exports_first_loaded_copy_counts(unit_tests):
     passed(unit_tests, "cumulative_exports_first_loaded_response_counts")
     passed(unit_tests, "cumulative_exports_first_loaded_answers_count")
+
+
+def test_a_school_converting_during_the_year_is_counted_once_under_its_census_urn(unit_tests):
+    """A conversion after census day (GIAS: both URNs open that year) counts as the predecessor, one before census
+    day (or on it) as the successor; schools_total and schools_included count the school once."""
+    passed(unit_tests, "spine_counts_a_converting_school_under_the_urn_open_on_census_day")
+    passed(unit_tests, "schools_total_counts_a_converting_school_once")
+
+
+def test_change_follows_the_census_urn_across_a_conversion_in_the_year(unit_tests):
+    """The successor's first full year compares with the predecessor's figures when the predecessor held the
+    conversion year (conversion after census day), with its own when it did (before census day)."""
+    passed(unit_tests, "change_follows_the_census_urn_across_a_conversion_in_the_year")
+    passed(unit_tests, "change_follows_urn_through_academy_conversion")
