@@ -249,6 +249,11 @@ def test_spine_places_schools_in_that_years_geography_and_trust(warehouse):
     ]  # never the school closed in 2015 nor the independent school
     # trust of that year: TR02 had one school in 2016/17
     assert _row(warehouse, "suspension_rate", "MAT", "TR02", time_period=201617)["schools_total"] == 1
+    # each year's trusts come from the snapshot taken during it, nearest its census
+    years = warehouse.execute(
+        "select time_period, cast(gias_snapshot_date as varchar) from int_academic_years_listed order by 1"
+    ).fetchall()
+    assert years == [(201617, "2017-01-12"), (201718, "2018-01-10")]
 
 
 def test_laestab_only_file_resolves_urn_and_latest_load_wins(warehouse):

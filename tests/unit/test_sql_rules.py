@@ -71,3 +71,11 @@ def test_change_follows_the_census_urn_across_a_conversion_in_the_year(unit_test
     conversion year (conversion after census day), with its own when it did (before census day)."""
     passed(unit_tests, "change_follows_the_census_urn_across_a_conversion_in_the_year")
     passed(unit_tests, "change_follows_urn_through_academy_conversion")
+
+
+def test_trust_membership_of_a_year_is_that_years_or_unknown(unit_tests):
+    """A year's trust comes from a GIAS snapshot taken during it (the one nearest census day); with none, the
+    school's trust that year is `unknown` and it counts in no trust - never a later snapshot's trust."""
+    passed(unit_tests, "each_year_takes_the_gias_snapshot_taken_during_it")
+    passed(unit_tests, "trust_of_each_year_is_that_years_never_a_later_one")
+    passed(unit_tests, "a_school_whose_trust_is_unknown_counts_in_no_trust")

@@ -1,7 +1,8 @@
-{#- Geography of each level above School: the spine column that names it. -#}
+{#- Geography of each level above School: the spine column that names it. A school whose trust that year is
+    `unknown` (no GIAS snapshot of the year lists it: int_school_years_spined) counts in no trust. -#}
 {% macro level_code(level) -%}
     {{ return({
-        'MAT': 'trust_id',
+        'MAT': "nullif(trust_id, 'unknown')",
         'Local authority': 'new_la_code',
         'Regional': 'region_code',
         'National': "'E92000001'",

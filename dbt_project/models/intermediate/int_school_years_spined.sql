@@ -1,5 +1,7 @@
 -- The school-year spine: every establishment open during each academic year, described by the GIAS
--- snapshot nearest that year's January census (phase, LA, region and that year's trust). A school that
+-- snapshot nearest that year's January census (phase, LA, region). Its trust is the one the year's own
+-- snapshot gives (int_academic_years_listed.gias_snapshot_date, taken during that academic year): where no
+-- snapshot of the year lists the school, its trust that year is `unknown` (never a later year's). A school that
 -- converts to an academy during the year is open under both URNs that year (GIAS closes the predecessor and
 -- opens the successor); `census_urn` names the one of the two the January census counted, the URN open on
 -- census day, so that the school counts once and its series continues from the URN that holds its figures.
@@ -23,6 +25,7 @@ nearest as (
         years.year_start,
         years.year_end,
         years.census_date,
+        years.gias_snapshot_date,
         establishments.*
     from years
     inner join establishments on true
@@ -40,6 +43,17 @@ open_in_year as (
         (open_date is null or open_date <= year_end)
         and (close_date is null or close_date >= year_start)
         and (open_date is not null or coalesce(establishment_status, '') not ilike 'proposed%')
+),
+
+-- each school's trust in each year's own snapshot
+trusts as (
+    select
+        years.time_period,
+        e.urn,
+        nullif(trim(e.trust_code), '') as trust_id,
+        e.trust_name
+    from years
+    inner join {{ ref('stg_gias__establishments') }} as e on years.gias_snapshot_date = e.snapshot_date
 ),
 
 lookup as (
@@ -81,8 +95,10 @@ placed as (
         s.establishment_type_group,
         s.open_date,
         s.close_date,
-        nullif(trim(s.trust_code), '') as trust_id,
-        case when nullif(trim(s.trust_code), '') is not null then s.trust_name end as trust_name,
+        -- `unknown`: no snapshot of that year lists the school (it counts in no trust that year)
+        case when trusts.urn is null then 'unknown' else trusts.trust_id end as trust_id,
+        case when trusts.urn is null then 'unknown' when trusts.trust_id is not null then trusts.trust_name end
+            as trust_name,
         coalesce(la.old_la_code, s.la_code) as old_la_code,
         s.gss_la_code as new_la_code,
         coalesce(la.name, s.la_name) as la_name,
@@ -92,6 +108,7 @@ placed as (
         (s.open_date is null or s.open_date <= s.census_date)
         and (s.close_date is null or s.close_date >= s.census_date) as open_on_census_day
     from open_in_year as s
+    left join trusts on s.time_period = trusts.time_period and s.urn = trusts.urn
     left join lookup as la
         on la.geographic_level = 'Local authority' and s.gss_la_code = la.code
     left join lookup as region_by_name
