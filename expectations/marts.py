@@ -8,7 +8,7 @@
 - drift against the previous release's mart: row counts per level, the number of schools and headline
   national values (Total breakdown) within the configured tolerances; no previous release = pass;
 - reconciliation with the DfE's own aggregates: every `mart_reconciliation` row within tolerance or
-  explained by suppression.
+  explained by suppression (a shortfall no larger than the suppressed school cells could hold).
 
 Keys (one row per key) and relationships (every School row's URN in GIAS) are dbt's tests of the same build
 (dbt_project/models/marts/_marts__models.yml); the tolerances are settings (config/settings.yaml `gates`).
@@ -16,6 +16,7 @@ Keys (one row per key) and relationships (every School row's URN in GIAS) are db
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import polars as pl
@@ -186,7 +187,9 @@ def reconciliation_checks() -> list[Check]:
             "expect_column_values_to_be_in_set",
             {"column": "reconciled", "value_set": [True]},
             "mart_reconciliation: our sum of school rows differs from the DfE's published aggregate by more than "
-            "the tolerance and suppression does not explain it: check the school rows of that geography",
+            "the tolerance, and suppression does not explain it (a surplus, or a shortfall above what the "
+            "suppressed school cells could hold: gates.suppressed_cell_max each): check the school rows of that "
+            "geography",
             context_columns=(
                 "geographic_level",
                 "geography_code",
@@ -195,21 +198,59 @@ def reconciliation_checks() -> list[Check]:
                 "measure",
                 "ours",
                 "theirs",
+                "shortfall",
+                "school_cells_suppressed",
+                "suppression_allowance",
             ),
         )
     ]
 
 
-def reconciliation_frame(reconciliation: pl.DataFrame, *, tolerance: float) -> pl.DataFrame:
-    """mart_reconciliation with the gate's verdict: `within_tolerance` (|ours - theirs| within `tolerance` as a
-    fraction of |theirs|; null where the DfE published no number) and `reconciled` (within tolerance, or the
-    difference explained by suppression: see mart_reconciliation.sql)."""
+def suppressed_cell_max_expr(suppressed_cell_max: Mapping[str, float] | float) -> pl.Expr:
+    """The largest count one suppressed school cell of the row's measure can hide: the setting's
+    `<publication>.<measure>` entry, else its `default` (config/settings.yaml gates.suppressed_cell_max; a
+    bare number is the default for every measure)."""
+    if isinstance(suppressed_cell_max, int | float):
+        suppressed_cell_max = {"default": suppressed_cell_max}
+    if "default" not in suppressed_cell_max:
+        raise ValueError("gates.suppressed_cell_max needs a `default` (config/settings.yaml)")
+    per_measure = {k: float(v) for k, v in suppressed_cell_max.items() if k != "default"}
+    for key, value in (*per_measure.items(), ("default", float(suppressed_cell_max["default"]))):
+        if value < 0:
+            raise ValueError(f"gates.suppressed_cell_max.{key} is negative: {value}")
+    return (
+        pl.concat_str("publication", "measure", separator=".")
+        .replace_strict(per_measure, default=float(suppressed_cell_max["default"]), return_dtype=pl.Float64)
+    )
+
+
+def reconciliation_frame(
+    reconciliation: pl.DataFrame, *, tolerance: float, suppressed_cell_max: Mapping[str, float] | float
+) -> pl.DataFrame:
+    """mart_reconciliation with the gate's verdict:
+    - `within_tolerance`: |ours - theirs| within `tolerance` as a fraction of |theirs| (null where the DfE
+      published no number);
+    - `suppression_allowance`: what the suppressed school cells could hold, their number x the largest count
+      one can hide (`suppressed_cell_max`, per measure or its default);
+    - `explained_by_suppression`: the DfE withheld its aggregate (nothing to compare with), or ours falls short
+      of theirs by no more than the allowance (suppression hides counts: it never explains a surplus);
+    - `reconciled`: within tolerance or explained by suppression."""
     within = (pl.col("ours") - pl.col("theirs")).abs() <= tolerance * pl.col("theirs").abs()
-    return reconciliation.with_columns(
-        pl.when(pl.col("theirs").is_not_null()).then(within).alias("within_tolerance")
-    ).with_columns(
-        (pl.col("within_tolerance").fill_null(False) | pl.col("explained_by_suppression").fill_null(False))
-        .alias("reconciled")
+    allowance = pl.col("school_cells_suppressed").cast(pl.Float64) * suppressed_cell_max_expr(suppressed_cell_max)
+    shortfall_covered = (pl.col("shortfall") > 0) & (pl.col("shortfall") <= pl.col("suppression_allowance"))
+    return (
+        reconciliation.with_columns(
+            pl.when(pl.col("theirs").is_not_null()).then(within).alias("within_tolerance"),
+            allowance.alias("suppression_allowance"),
+        )
+        .with_columns(
+            (pl.col("theirs_withheld").fill_null(False) | shortfall_covered.fill_null(False)).alias(
+                "explained_by_suppression"
+            )
+        )
+        .with_columns(
+            (pl.col("within_tolerance").fill_null(False) | pl.col("explained_by_suppression")).alias("reconciled")
+        )
     )
 
 
@@ -221,6 +262,7 @@ def mart_gate(
     row_count_tolerance: float,
     headline_tolerance: float,
     reconciliation_tolerance: float,
+    suppressed_cell_max: Mapping[str, float] | float,
     data_docs_dir: Path | None = None,
 ) -> GateResult:
     """The mart gate; the tolerances are settings (config/settings.yaml `gates`), with no default here."""
@@ -233,7 +275,9 @@ def mart_gate(
     if drift.height:
         results.append(run_suite("mart_indicators_drift", drift, drift_checks(), data_docs_dir=data_docs_dir))
     if reconciliation is not None and reconciliation.height:
-        rec = reconciliation_frame(reconciliation, tolerance=reconciliation_tolerance)
+        rec = reconciliation_frame(
+            reconciliation, tolerance=reconciliation_tolerance, suppressed_cell_max=suppressed_cell_max
+        )
         results.append(
             run_suite("mart_reconciliation", rec, reconciliation_checks(), data_docs_dir=data_docs_dir)
         )

@@ -1,9 +1,11 @@
-"""`belonging status`: current release, its age, row counts, the last refresh and quarantined inputs."""
+"""`belonging status`: current release, its age, row counts, the years without a GIAS snapshot (trust unknown),
+the last refresh and quarantined inputs."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 
@@ -24,6 +26,38 @@ def _age(created: str) -> str:
     return f"{seconds:.0f}s old"
 
 
+def years_without_gias_snapshot(warehouse: Path) -> list[tuple[str, int]] | None:
+    """The release's academic years with no GIAS snapshot taken during them, each with the schools whose trust
+    that year is therefore `unknown` (int_academic_years_listed, int_school_years_spined); None when the
+    warehouse cannot say (a release built before these columns existed)."""
+    import duckdb
+
+    if not warehouse.is_file():
+        return None
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        return [
+            (year, int(schools))
+            for year, schools in con.execute(
+                """
+                select y.academic_year, count(s.urn) filter (where s.trust_id = 'unknown')
+                from int_academic_years_listed as y
+                left join int_school_years_spined as s on y.time_period = s.time_period
+                where y.gias_snapshot_date is null
+                group by y.time_period, y.academic_year
+                order by y.time_period
+                """
+            ).fetchall()
+        ]
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+
+
 def status_text(home: Home) -> str:
     from publication.releases import current_release
 
@@ -41,6 +75,13 @@ def status_text(home: Home) -> str:
         if gates:
             passed = sum(1 for g in gates if g.get("passed"))
             lines.append(f"  gates: {passed}/{len(gates)} passed")
+        lacking = years_without_gias_snapshot(current / "warehouse.duckdb")
+        if lacking:
+            lines.append(
+                "  trust membership unknown (no GIAS snapshot taken during the year; its schools count in no "
+                "trust): " + ", ".join(f"{year} ({n} school{'' if n == 1 else 's'})" for year, n in lacking)
+            )
+            lines.append("    add that year's edubasealldataYYYYMMDD.csv (nearest its January census) to landing/gias")
     last = home.runs / "last_refresh.json"
     if last.exists():
         outcome = json.loads(last.read_text(encoding="utf-8"))

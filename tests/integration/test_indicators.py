@@ -253,6 +253,11 @@ def test_spine_places_schools_in_that_years_geography_and_trust(warehouse):
     ]  # never the school closed in 2015 nor the independent school
     # trust of that year: TR02 had one school in 2016/17
     assert _row(warehouse, "suspension_rate", "MAT", "TR02", time_period=201617)["schools_total"] == 1
+    # each year's trusts come from the snapshot taken during it, nearest its census
+    years = warehouse.execute(
+        "select time_period, cast(gias_snapshot_date as varchar) from int_academic_years_listed order by 1"
+    ).fetchall()
+    assert years == [(201617, "2017-01-12"), (201718, "2018-01-10")]
 
 
 def test_laestab_only_file_resolves_urn_and_latest_load_wins(warehouse):
@@ -418,25 +423,38 @@ def test_staff_indicators_by_role(warehouse):
 
 
 def test_reconciliation_with_dfe_aggregates(warehouse):
-    """dbt states the facts (ours, theirs, explained by suppression); the mart gate judges the tolerance."""
+    """dbt states the facts (ours, theirs, shortfall, suppressed school cells); the mart gate judges them with
+    the tolerance and the largest count a suppressed cell can hide (gates.suppressed_cell_max)."""
     from expectations.marts import reconciliation_frame
 
-    judged = reconciliation_frame(warehouse.sql("select * from mart_reconciliation").pl(), tolerance=0.005)
-    rows = {
-        (r["geographic_level"], r["geography_code"], r["measure"]): (
-            r["ours"], r["theirs"], r["difference"], r["explained_by_suppression"], r["within_tolerance"])
-        for r in judged.filter((pl.col("time_period") == 201718) & (pl.col("phase") == "Total")).iter_rows(
-            named=True)
-    }
-    # 100003's suspensions were suppressed: Leeds sums to 30 of the published 35, explained
-    assert rows[("Local authority", LEEDS, "suspension")] == (30, 35, -5, True, False)
-    assert rows[("National", "E92000001", "suspension")] == (140, 145, -5, True, False)
-    assert rows[("National", "E92000001", "headcount")] == (2700, 2700, 0, False, True)
+    rec = warehouse.sql("select * from mart_reconciliation").pl()
+
+    def judged(suppressed_cell_max):
+        frame = reconciliation_frame(rec, tolerance=0.005, suppressed_cell_max=suppressed_cell_max)
+        return {
+            (r["geographic_level"], r["geography_code"], r["measure"]): (
+                r["ours"], r["theirs"], r["shortfall"], r["school_cells_suppressed"], r["explained_by_suppression"],
+                r["within_tolerance"])
+            for r in frame.filter((pl.col("time_period") == 201718) & (pl.col("phase") == "Total")).iter_rows(
+                named=True)
+        }
+
+    rows = judged({"default": 2})
+    # 100003's suspensions were suppressed: Leeds sums to 30 of the published 35. One `c` hides at most 2, so
+    # 5 short is more than suppression explains (it passed before: any shortfall beside a `c` did)
+    assert rows[("Local authority", LEEDS, "suspension")] == (30, 35, 5, 1, False, False)
+    assert rows[("National", "E92000001", "suspension")] == (140, 145, 5, 1, False, False)
+    assert rows[("National", "E92000001", "headcount")] == (2700, 2700, 0, 0, False, True)
     # the fixture's North East published 5 permanent exclusions; its schools sum to 2, nothing suppressed
-    assert rows[("Regional", NE, "perm_excl")] == (2, 5, -3, False, False)
+    assert rows[("Regional", NE, "perm_excl")] == (2, 5, 3, 0, False, False)
+    # were the DfE to hide counts up to 5 behind a `c`, the same shortfall would be explained
+    wide = judged({"default": 2, "exclusions.suspension": 5})
+    assert wide[("Local authority", LEEDS, "suspension")] == (30, 35, 5, 1, True, False)
+    assert wide[("Regional", NE, "perm_excl")][4] is False
     # 2016/17 (LAESTAB-only school rows) reconciles exactly
-    nat = judged.filter((pl.col("time_period") == 201617) & (pl.col("geographic_level") == "National")
-                        & (pl.col("phase") == "Total") & (pl.col("measure") == "suspension"))
+    nat = reconciliation_frame(rec, tolerance=0.005, suppressed_cell_max=2).filter(
+        (pl.col("time_period") == 201617) & (pl.col("geographic_level") == "National")
+        & (pl.col("phase") == "Total") & (pl.col("measure") == "suspension"))
     assert nat.select("ours", "theirs", "within_tolerance").rows() == [(186, 186, True)]
 
 

@@ -233,6 +233,8 @@ def test_status_reports_release_refresh_and_quarantine(demo):
             assert f"  {path.stem}: {rows} rows" in lines, path.name
     gates = len(manifest(demo["first"])["gates"])
     assert f"  gates: {gates}/{gates} passed" in lines
+    # every demo year has its own GIAS snapshot (September): no year's trust membership is unknown
+    assert "trust membership unknown" not in out
     data_files = [p for p in (home / "landing").rglob("*") if p.is_file() and not p.name.endswith(".meta.csv")]
     assert f"lake: {len(data_files)} files loaded" in out
     # Qualtrics previews (Status 1) and spam (Status 8), as counted in the landing files themselves

@@ -76,7 +76,8 @@ def real_home(tmp_path_factory, reference):
         school_rows = [r for r in csv.DictReader(fh) if r["geographic_level"] == "School"]
     schools = {r["laestab"]: r for r in school_rows}
     rows, urns = gias_rows(schools)
-    write_gias(reference, home / "landing" / "gias" / "edubasealldata20170920.csv", rows)
+    # the 2016/17 snapshot (census week, January 2017): a year's trusts come only from a snapshot taken during it
+    write_gias(reference, home / "landing" / "gias" / "edubasealldata20170119.csv", rows)
     # The reference file holds the first 12,880 of 235,050 school rows: its LA, regional and national totals
     # cannot reconcile with the sums of the rows it has, so this home allows any difference.
     (home / "settings.yaml").write_text("gates:\n  reconciliation_tolerance: 1000000000\n", encoding="utf-8")

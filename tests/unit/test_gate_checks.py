@@ -67,3 +67,55 @@ def test_extracts_gate_uses_the_min_respondents_it_is_given(tmp_path, disclosed_
     assert [f.rule for f in result.failures] == ["respondents_below_threshold_suppressed"]
     offending = {int(o["respondents"]) for o in result.failures[0].offending}
     assert offending <= shown and min(offending) >= disclosed_at and max(offending) < threshold
+
+
+def run_mart_gate(home: Path, *, settings: str, reconciliation: pl.DataFrame) -> tuple[bool, str]:
+    """The real `mart_gate` check on a warehouse holding the test mart and `reconciliation`, with the home's
+    `settings`; the mart asset is stood in by one that writes that warehouse."""
+    import dagster as dg
+    import duckdb
+
+    from orchestration.assets.publication import MART_KEY
+    from orchestration.checks import mart_gate_check
+    from orchestration.resources import HomeResource
+
+    home.mkdir(parents=True)
+    (home / "settings.yaml").write_text(settings, encoding="utf-8")
+
+    @dg.asset(key=MART_KEY)
+    def mart(home: HomeResource) -> None:
+        warehouse = home.home().warehouse
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(warehouse))
+        try:
+            con.register("indicators", load_mart())
+            con.register("reconciliation", reconciliation)
+            con.execute("create table mart_indicators as select * from indicators")
+            con.execute("create table mart_reconciliation as select * from reconciliation")
+        finally:
+            con.close()
+
+    result = dg.materialize([mart, mart_gate_check], resources={"home": HomeResource(root=str(home))},
+                            raise_on_error=False)
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.check_name == "mart_gate"
+    return evaluation.passed, str(evaluation.metadata["failures"].value)
+
+
+def test_mart_gate_check_uses_the_homes_suppressed_cell_max(tmp_path, monkeypatch):
+    """Leeds 30 of the DfE's 35 with one suppressed school cell: the default (one `c` hides at most 2) fails the
+    row by name; a home whose setting says the DfE's suppression hides up to 5 suspensions per cell passes it."""
+    monkeypatch.setenv("BELONGING_HOME", str(tmp_path / "unused"))  # orchestration.resources reads it at import
+    reconciliation = pl.DataFrame({
+        "publication": ["exclusions"], "time_period": [201718], "time_identifier": ["Academic year"],
+        "geographic_level": ["Local authority"], "geography_code": ["E08000035"], "phase": ["Total"],
+        "measure": ["suspension"], "ours": [30.0], "theirs": [35.0], "theirs_status": ["value"], "difference": [-5.0],
+        "shortfall": [5.0], "school_cells": [4], "school_cells_unpublished": [1], "school_cells_suppressed": [1],
+        "theirs_withheld": [False],
+    })  # fmt: skip
+    passed, failures = run_mart_gate(tmp_path / "default", settings="", reconciliation=reconciliation)
+    assert not passed, "one suppressed cell explained a shortfall of 5 under the default (2 per cell)"
+    assert "reconciles_with_dfe_aggregates" in failures and "E08000035" in failures
+    per_measure = "gates:\n  suppressed_cell_max:\n    exclusions.suspension: 5\n"
+    passed, failures = run_mart_gate(tmp_path / "five", settings=per_measure, reconciliation=reconciliation)
+    assert passed, f"the home's suppressed_cell_max (5 suspensions per cell) was not used: {failures}"

@@ -1,7 +1,8 @@
-{#- Geography of each level above School: the spine column that names it. -#}
+{#- Geography of each level above School: the spine column that names it. A school whose trust that year is
+    `unknown` (no GIAS snapshot of the year lists it: int_school_years_spined) counts in no trust. -#}
 {% macro level_code(level) -%}
     {{ return({
-        'MAT': 'trust_id',
+        'MAT': "nullif(trust_id, 'unknown')",
         'Local authority': 'new_la_code',
         'Regional': 'region_code',
         'National': "'E92000001'",
@@ -11,10 +12,11 @@
 {#- The ONE aggregation of school cells to a geographic level: RATIOS OF SUMS. Every summable part (numerator,
     denominator, sums of squares, respondents) is summed over the schools whose inputs are usable
     (`included`); a school with a suppressed or missing input is left out of numerator and denominator alike,
-    and `schools_included` counts the schools that entered. Survey means pool respondents (each counted once).
-    `cells` must carry the spine's geography columns (int_indicator_cells_located); only the catalogue entries
-    published at `level` roll up to it. `kind` (indicators/catalogue.yaml formula) says how the sums make the
-    value (indicator_value). -#}
+    and `schools_included` counts the schools that entered (a school under two URNs in the year it converted
+    once: census_urn). Survey means pool respondents (each counted once). `cells` must carry the spine's
+    geography columns and census_urn (int_indicator_cells_located); only the catalogue entries published at
+    `level` roll up to it. `kind` (indicators/catalogue.yaml formula) says how the sums make the value
+    (indicator_value). -#}
 {% macro indicator_rollup(cells, level) -%}
     {%- set code = level_code(level) %}
     select
@@ -64,19 +66,21 @@
         sum(den2) filter (where included) as den2,
         sum(num2_sq) filter (where included) as num2_sq,
         sum(respondents) filter (where included) as respondents,
-        cast(count(*) filter (where included) as integer) as schools_included
+        -- a school converting during the year can enter under both URNs: it is one school (census_urn)
+        cast(count(distinct coalesce(census_urn, urn)) filter (where included) as integer) as schools_included
     from {{ cells }}
     where {{ code }} is not null and catalogue_id in {{ sql_list(catalogue_ids_at_level(level)) }}
     group by time_period, time_identifier, {{ code }}, source, indicator, breakdown, breakdown_value
 {%- endmacro %}
 
-{#- Schools at each geography and year in the spine (the `schools_total` of every row at that level). -#}
+{#- Schools at each geography and year in the spine (the `schools_total` of every row at that level): a school
+    open under two URNs in the year it converted counts once, as the URN the census counted (census_urn). -#}
 {% macro schools_at_level(spine, level) -%}
     select
         time_period,
         '{{ level }}' as geographic_level,
         {{ level_code(level) }} as geography_code,
-        cast(count(distinct urn) as integer) as schools_total
+        cast(count(distinct coalesce(census_urn, urn)) as integer) as schools_total
     from {{ spine }}
     where {{ level_code(level) }} is not null
     group by time_period, {{ level_code(level) }}

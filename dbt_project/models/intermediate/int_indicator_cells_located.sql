@@ -21,6 +21,7 @@ select
     spine.new_la_code,
     spine.la_name,
     spine.region_code,
-    spine.region_name
+    spine.region_name,
+    spine.census_urn
 from cells
 left join spine on cells.time_period = spine.time_period and cells.urn = spine.urn

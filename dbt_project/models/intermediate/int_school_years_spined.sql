@@ -1,5 +1,10 @@
 -- The school-year spine: every establishment open during each academic year, described by the GIAS
--- snapshot nearest that year's January census (phase, LA, region and that year's trust).
+-- snapshot nearest that year's January census (phase, LA, region). Its trust is the one the year's own
+-- snapshot gives (int_academic_years_listed.gias_snapshot_date, taken during that academic year): where no
+-- snapshot of the year lists the school, its trust that year is `unknown` (never a later year's). A school that
+-- converts to an academy during the year is open under both URNs that year (GIAS closes the predecessor and
+-- opens the successor); `census_urn` names the one of the two the January census counted, the URN open on
+-- census day, so that the school counts once and its series continues from the URN that holds its figures.
 with years as (
     select * from {{ ref('int_academic_years_listed') }}
 ),
@@ -19,6 +24,8 @@ nearest as (
         years.academic_year,
         years.year_start,
         years.year_end,
+        years.census_date,
+        years.gias_snapshot_date,
         establishments.*
     from years
     inner join establishments on true
@@ -36,6 +43,17 @@ open_in_year as (
         (open_date is null or open_date <= year_end)
         and (close_date is null or close_date >= year_start)
         and (open_date is not null or coalesce(establishment_status, '') not ilike 'proposed%')
+),
+
+-- each school's trust in each year's own snapshot
+trusts as (
+    select
+        years.time_period,
+        e.urn,
+        nullif(trim(e.trust_code), '') as trust_id,
+        e.trust_name
+    from years
+    inner join {{ ref('stg_gias__establishments') }} as e on years.gias_snapshot_date = e.snapshot_date
 ),
 
 lookup as (
@@ -63,36 +81,73 @@ dfe_la_regions as (
     where region_code like 'E12%' and new_la_code is not null
     group by new_la_code, region_code
     qualify row_number() over (partition by new_la_code order by count(*) desc, region_code) = 1
+),
+
+placed as (
+    select
+        s.time_period,
+        s.academic_year,
+        s.urn,
+        s.laestab,
+        s.establishment_name as school_name,
+        s.phase_of_education as phase,
+        s.type_of_establishment,
+        s.establishment_type_group,
+        s.open_date,
+        s.close_date,
+        -- `unknown`: no snapshot of that year lists the school (it counts in no trust that year)
+        case when trusts.urn is null then 'unknown' else trusts.trust_id end as trust_id,
+        case when trusts.urn is null then 'unknown' when trusts.trust_id is not null then trusts.trust_name end
+            as trust_name,
+        coalesce(la.old_la_code, s.la_code) as old_la_code,
+        s.gss_la_code as new_la_code,
+        coalesce(la.name, s.la_name) as la_name,
+        coalesce(region_by_name.code, region_by_la.code) as region_code,
+        coalesce(region_by_name.name, region_by_la.name) as region_name,
+        s.snapshot_date,
+        (s.open_date is null or s.open_date <= s.census_date)
+        and (s.close_date is null or s.close_date >= s.census_date) as open_on_census_day
+    from open_in_year as s
+    left join trusts on s.time_period = trusts.time_period and s.urn = trusts.urn
+    left join lookup as la
+        on la.geographic_level = 'Local authority' and s.gss_la_code = la.code
+    left join lookup as region_by_name
+        on region_by_name.geographic_level = 'Regional' and lower(region_by_name.name) = lower(trim(s.region_name))
+    left join dfe_la_regions on s.gss_la_code = dfe_la_regions.new_la_code
+    left join lookup as region_by_la
+        on region_by_la.geographic_level = 'Regional' and dfe_la_regions.region_code = region_by_la.code
+    -- a new LA code can carry two old codes (Birmingham 330/333): keep the one GIAS uses
+    qualify row_number() over (
+        partition by s.time_period, s.urn order by (la.old_la_code = s.la_code) desc nulls last, la.old_la_code
+    ) = 1
+),
+
+links as (
+    select * from {{ ref('int_school_links_resolved') }}
 )
 
+-- the URN the January census counted the school under: its own when open on census day; else (converted
+-- during the year) its predecessor's when the predecessor was open on census day (successor opened after
+-- census day), or its successor's when the successor was (predecessor closed before census day)
 select
-    s.time_period,
-    s.academic_year,
-    s.urn,
-    s.laestab,
-    s.establishment_name as school_name,
-    s.phase_of_education as phase,
-    s.type_of_establishment,
-    s.establishment_type_group,
-    s.open_date,
-    s.close_date,
-    nullif(trim(s.trust_code), '') as trust_id,
-    case when nullif(trim(s.trust_code), '') is not null then s.trust_name end as trust_name,
-    coalesce(la.old_la_code, s.la_code) as old_la_code,
-    s.gss_la_code as new_la_code,
-    coalesce(la.name, s.la_name) as la_name,
-    coalesce(region_by_name.code, region_by_la.code) as region_code,
-    coalesce(region_by_name.name, region_by_la.name) as region_name,
-    s.snapshot_date
-from open_in_year as s
-left join lookup as la
-    on la.geographic_level = 'Local authority' and s.gss_la_code = la.code
-left join lookup as region_by_name
-    on region_by_name.geographic_level = 'Regional' and lower(region_by_name.name) = lower(trim(s.region_name))
-left join dfe_la_regions on s.gss_la_code = dfe_la_regions.new_la_code
-left join lookup as region_by_la
-    on region_by_la.geographic_level = 'Regional' and dfe_la_regions.region_code = region_by_la.code
--- a new LA code can carry two old codes (Birmingham 330/333): keep the one GIAS uses
-qualify row_number() over (
-    partition by s.time_period, s.urn order by (la.old_la_code = s.la_code) desc nulls last, la.old_la_code
-) = 1
+    placed.* exclude (open_on_census_day),
+    case
+        when placed.open_on_census_day then placed.urn
+        when predecessor.urn is not null then predecessor.urn
+        when successor.urn is not null then successor.urn
+        else placed.urn
+    end as census_urn
+from placed
+left join links as own_link on placed.urn = own_link.urn
+left join placed as predecessor
+    on
+        predecessor.time_period = placed.time_period
+        and predecessor.urn = own_link.predecessor_urn
+        and predecessor.open_on_census_day
+left join links as successor_link on placed.urn = successor_link.predecessor_urn
+left join placed as successor
+    on
+        successor.time_period = placed.time_period
+        and successor.urn = successor_link.urn
+        and successor.open_on_census_day
+qualify row_number() over (partition by placed.time_period, placed.urn order by successor.urn) = 1

@@ -2,7 +2,8 @@
 {{ config(meta={'indicators': var('indicators')}) }}
 -- THE indicators table (docs/ARCHITECTURE.md "Marts"): every indicator, every level, every breakdown, with
 -- the year-on-year change. School series follow GIAS links: a converted academy's previous value is its
--- predecessor's (urn_changed = true).
+-- predecessor's (urn_changed = true), including the year after a conversion that came after census day, when
+-- the successor was open but the predecessor held the year's figures (the spine's census_urn).
 with rows_ as (
     select * from {{ ref('int_indicators_aggregated') }}
 ),
@@ -14,7 +15,8 @@ years as (
 spine as (
     select
         time_period,
-        urn
+        urn,
+        coalesce(census_urn, urn) as census_urn
     from {{ ref('int_school_years_spined') }}
 ),
 
@@ -22,17 +24,18 @@ links as (
     select * from {{ ref('int_school_links_resolved') }}
 ),
 
--- the URN a school had in the previous year: its own if it was open then, else its predecessor's
+-- the URN a school's figures were published under in the previous year: the URN the census counted there
+-- (census_urn) of the school itself if it was open then, else of its predecessor. A school converting after
+-- census day is open under its new URN that year, but the year's figures are its predecessor's.
 previous_urn as (
     select
         spine.time_period,
         spine.urn,
         case
-            when own.urn is not null then spine.urn
-            when pred.urn is not null then links.predecessor_urn
+            when own.urn is not null then own.census_urn
+            when pred.urn is not null then pred.census_urn
             else spine.urn
-        end as previous_urn,
-        own.urn is null and pred.urn is not null as urn_changed
+        end as previous_urn
     from spine
     left join links on spine.urn = links.urn
     left join spine as own on own.time_period = spine.time_period - 101 and spine.urn = own.urn
@@ -46,7 +49,7 @@ keyed as (
             when rows_.geographic_level = 'School' then coalesce(previous_urn.previous_urn, rows_.geography_code)
             else rows_.geography_code
         end as previous_geography_code,
-        coalesce(previous_urn.urn_changed, false) as urn_changed
+        coalesce(previous_urn.previous_urn <> previous_urn.urn, false) as urn_changed
     from rows_
     left join previous_urn
         on

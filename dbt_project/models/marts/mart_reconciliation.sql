@@ -1,8 +1,11 @@
 -- Our sums of school rows by local authority, region and nation against the aggregate rows the DfE
--- published in the same publication and year, per phase and count measure. A shortfall is explained by
--- suppression when some school cells of that geography were not published as numbers and our sum is not
--- above theirs. Whether a difference is within tolerance is the mart gate's to judge (expectations/marts.py,
--- config/settings.yaml gates.reconciliation_tolerance): this model states the facts.
+-- published in the same publication and year, per phase and count measure. Each school row counts in the LA
+-- (and region) its own DfE file gives it for that year, not today's GIAS LA: the DfE summed it there (years
+-- before an LA reorganisation, such as Northamptonshire's split in April 2021, reconcile with the old LA).
+-- This model states the facts: the shortfall, and how many school cells were suppressed (`c`, or `x` in
+-- 2019-era files) and could hide part of it. Whether a row reconciles is the mart gate's to judge
+-- (expectations/marts.py with config/settings.yaml gates.reconciliation_tolerance and
+-- gates.suppressed_cell_max, the largest count one suppressed cell can hide).
 with measures as (
     select * from {{ ref('int_dfe_measures_unpivoted') }}
     where time_identifier ilike 'academic year'
@@ -20,9 +23,12 @@ school_rows as (
         m.phase,
         m.measure,
         m.value,
+        m.status,
         {{ is_usable('m.value', 'm.status') }} as usable,
-        coalesce(spine.new_la_code, m.new_la_code) as new_la_code,
-        coalesce(spine.region_code, case when m.region_code like 'E12%' then m.region_code end) as region_code
+        -- the LA as the file gives it (keyed as the file's own LA rows are: new code, else `old:<code>`); GIAS
+        -- only where the school row names no LA
+        coalesce(m.new_la_code, 'old:' || m.old_la_code, spine.new_la_code) as new_la_code,
+        case when m.region_code like 'E12%' then m.region_code else spine.region_code end as region_code
     from measures as m
     left join spine on m.time_period = spine.time_period and m.urn = spine.urn
     where m.geographic_level = 'School'
@@ -47,7 +53,8 @@ ours as (
             measure,
             sum(value) filter (where usable) as ours,
             count(*) as school_cells,
-            count(*) filter (where not usable) as school_cells_unpublished
+            count(*) filter (where not usable) as school_cells_unpublished,
+            count(*) filter (where not usable and status = 'suppressed') as school_cells_suppressed
         from school_rows_by_phase
         where {{ code }} is not null
         group by publication, time_period, time_identifier, {{ code }}, phase, measure
@@ -86,7 +93,8 @@ joined as (
         theirs.*,
         coalesce(ours.ours, 0) as ours,
         coalesce(ours.school_cells, 0) as school_cells,
-        coalesce(ours.school_cells_unpublished, 0) as school_cells_unpublished
+        coalesce(ours.school_cells_unpublished, 0) as school_cells_unpublished,
+        coalesce(ours.school_cells_suppressed, 0) as school_cells_suppressed
     from theirs
     left join
         ours
@@ -105,11 +113,11 @@ cast(ours as double) as ours,
 cast(theirs as double) as theirs,
 theirs_status,
 cast(ours - theirs as double) as difference,
+-- how far our sum falls below theirs (0 when it does not; null when the DfE published no number)
+cast(case when theirs is not null then greatest(theirs - ours, 0) end as double) as shortfall,
 cast(school_cells as integer) as school_cells,
 cast(school_cells_unpublished as integer) as school_cells_unpublished,
-case
-    -- the DfE withheld its own aggregate cell: nothing to compare with
-    when theirs is null then theirs_status in ('suppressed', 'low', 'not_available') or ours = 0
-    else school_cells_unpublished > 0 and ours <= theirs
-end as explained_by_suppression
+cast(school_cells_suppressed as integer) as school_cells_suppressed,
+-- the DfE withheld its own aggregate cell (or left it blank where our sum is 0 too): nothing to compare with
+theirs is null and (theirs_status in ('suppressed', 'low', 'not_available') or ours = 0) as theirs_withheld
 from joined
