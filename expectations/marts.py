@@ -1,6 +1,8 @@
 """Mart gates on `mart_indicators` (and `mart_reconciliation`): the thresholds, drift and reconciliation.
 
 - the mart is not empty;
+- a school's absence enrolments are not far below its census headcount (an absence file of part of the pupils
+  read as the whole school's);
 - every indicator is in the indicator catalogue (indicators/catalogue.yaml), and every value lies in its
   entry's `range` (percentages 0-100; rates per 100 and ratios not negative, not capped: suspensions per 100
   pupils can exceed 100; gaps -100 to 100);
@@ -254,6 +256,38 @@ def reconciliation_frame(
     )
 
 
+def absence_coverage_frame(mart: pl.DataFrame, *, min_share: float) -> pl.DataFrame:
+    """Per school and year with both: the absence enrolments (persistent absence's denominator) against the
+    census headcount. Enrolments count every pupil on roll during the year, so they are at least about the
+    January roll; far fewer (`below_roll`) means the absence file covers a sub-population (pupils aged four,
+    one phase) read as the whole school."""
+    school = pl.col("geographic_level") == "School"
+    headcount = mart.filter(school & (pl.col("indicator") == "pupils_headcount") & pl.col("numerator").is_not_null())
+    absence = mart.filter(school & (pl.col("indicator") == "persistent_absence_percent")
+                          & pl.col("denominator").is_not_null())  # fmt: skip
+    both = absence.select("time_period", "geography_code", pl.col("denominator").alias("absence_enrolments")).join(
+        headcount.select("time_period", "geography_code", pl.col("numerator").alias("census_headcount")),
+        on=["time_period", "geography_code"],
+    )
+    return both.with_columns(
+        (pl.col("absence_enrolments") < min_share * pl.col("census_headcount")).alias("below_roll")
+    ).sort("time_period", "geography_code")
+
+
+def absence_coverage_checks(min_share: float) -> list[Check]:
+    return [
+        Check(
+            "absence_covers_the_roll",
+            "expect_column_values_to_be_in_set",
+            {"column": "below_roll", "value_set": [False]},
+            f"absence enrolments far below the census headcount (under {min_share:.0%} of it): the absence file "
+            "loaded for these schools covers part of their pupils (a sub-population file read as whole-school "
+            "absence?): check the file behind them",
+            context_columns=("time_period", "geography_code", "absence_enrolments", "census_headcount"),
+        )
+    ]
+
+
 def mart_gate(
     mart: pl.DataFrame,
     *,
@@ -263,12 +297,17 @@ def mart_gate(
     headline_tolerance: float,
     reconciliation_tolerance: float,
     suppressed_cell_max: Mapping[str, float] | float,
+    absence_enrolment_min_share: float,
     data_docs_dir: Path | None = None,
 ) -> GateResult:
     """The mart gate; the tolerances are settings (config/settings.yaml `gates`), with no default here."""
     results = [
         run_suite("mart_indicators", prepare_mart(mart), mart_checks(), data_docs_dir=data_docs_dir),
     ]
+    coverage = absence_coverage_frame(mart, min_share=absence_enrolment_min_share)
+    if coverage.height:
+        results.append(run_suite("mart_absence_coverage", coverage, absence_coverage_checks(absence_enrolment_min_share),
+                                 data_docs_dir=data_docs_dir))  # fmt: skip
     drift = drift_frame(
         mart, previous, row_count_tolerance=row_count_tolerance, headline_tolerance=headline_tolerance
     )

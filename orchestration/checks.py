@@ -87,6 +87,7 @@ def mart_gate_check(context: dg.AssetCheckExecutionContext, home: HomeResource) 
         row_count_tolerance=gates["row_count_tolerance"],
         headline_tolerance=gates["headline_tolerance"],
         reconciliation_tolerance=gates["reconciliation_tolerance"],
+        absence_enrolment_min_share=gates["absence_enrolment_min_share"],
         suppressed_cell_max=gates["suppressed_cell_max"],
         data_docs_dir=h.run_dir(context.run.run_id) / "data_docs",
     )

@@ -14,7 +14,7 @@ from expectations.marts import mart_gate, prepare_mart
 from indicators import CATALOGUE, CATALOGUE_ENV, catalogue
 from publication.disclosure import apply_disclosure_control
 from publication.extracts import build_extracts
-from tests.conftest import FIXTURES, REPO
+from tests.conftest import FIXTURES, GATES, REPO
 from tests.dbt_helpers import build_warehouse, run_dbt
 from tests.integration.test_indicators import build_fixture_lake
 
@@ -87,8 +87,7 @@ def test_the_toy_reaches_the_mart_at_every_level_as_a_ratio_of_sums(toy):
 def test_the_toy_is_in_the_mart_gate_ranges(toy):
     prepared = prepare_mart(toy["mart"]).filter(pl.col("indicator") == "year7_share_percent")
     assert set(prepared["range_min"]) == {0.0} and set(prepared["range_max"]) == {100.0}
-    tolerances = {"row_count_tolerance": 0.25, "headline_tolerance": 0.25, "reconciliation_tolerance": 0.005,
-                  "suppressed_cell_max": {"default": 2}}
+    tolerances = GATES
     assert mart_gate(toy["mart"], **tolerances).passed
     broken = toy["mart"].with_columns(
         pl.when(pl.col("indicator") == "year7_share_percent").then(pl.lit(140.0)).otherwise(pl.col("value"))

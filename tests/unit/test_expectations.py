@@ -629,3 +629,26 @@ def test_an_empty_mart_or_far_fewer_schools_fail(mart):
     measures = {o["measure"]: (o["previous"], o["current"]) for o in f["drift_within_tolerance"][0].offending}
     assert measures["schools"] == (len(schools), len(schools) - 6)
     assert gate(mart, previous=mart).passed
+
+
+def test_absence_enrolments_far_below_the_census_roll_fail(mart):
+    """The absence of four-year-olds, read as a school's whole absence, has a few enrolments against hundreds
+    on roll: the gate names the school; whole-school absence (enrolments at or above the roll) passes."""
+    from expectations.marts import absence_coverage_frame
+
+    row = mart.filter((pl.col("geographic_level") == "School") & (pl.col("indicator") == "fsm_percent")).head(1)
+    urn = row["geography_code"][0]
+    headcount = row.with_columns(indicator=pl.lit("pupils_headcount"), numerator=pl.lit(400.0),
+                                 denominator=pl.lit(None, pl.Float64), value=pl.lit(400.0))  # fmt: skip
+    absence = row.with_columns(indicator=pl.lit("persistent_absence_percent"), numerator=pl.lit(3.0),
+                               denominator=pl.lit(30.0), value=pl.lit(10.0))  # fmt: skip
+    others = mart.filter(~((pl.col("geography_code") == urn) & pl.col("indicator").is_in(
+        ["pupils_headcount", "persistent_absence_percent"])))  # fmt: skip
+    f = failed(gate(pl.concat([others, headcount, absence], how="vertical_relaxed")))
+    assert set(f) == {"absence_covers_the_roll"}
+    (o,) = f["absence_covers_the_roll"][0].offending
+    assert (o["geography_code"], o["absence_enrolments"], o["census_headcount"]) == (urn, 30.0, 400.0)
+    whole = absence.with_columns(denominator=pl.lit(420.0), numerator=pl.lit(42.0))
+    assert gate(pl.concat([others, headcount, whole], how="vertical_relaxed")).passed
+    coverage = absence_coverage_frame(pl.concat([headcount, absence]), min_share=0.05)
+    assert coverage["below_roll"].to_list() == [False]  # 30 of 400 is above a 5% share
