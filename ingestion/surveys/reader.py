@@ -347,21 +347,27 @@ def _raw_response_id(row: list[object], columns: _Columns) -> str:
     return raw_id
 
 
-def _item_codes(
-    row: list[object], row_number: int, instrument: Instrument, mapping: Mapping, rows: _Rows
-) -> dict[str, int]:
-    """Takes a row; returns item id -> answer code (1 .. scale points, read by label or code) for the items
-    answered. An answer off the scale is quarantined (`answer_not_on_scale`) and counts as unanswered."""
-    codes: dict[str, int] = {}
-    for item in instrument.items:
-        col = mapping.items.get(item.id)
+def _answered(row: list[object], questions, columns: Mapping):
+    """The questions a row answered: (question, its column, the answer text, its code or None when the
+    answer is not one of the question's), skipping questions without a column and blank answers."""
+    for q in questions:
+        col = columns.get(q.id)
         if col is None:
             continue
         cell = row[col.index]
         text = _cell_text(cell)
         if text is None or text in UNANSWERED:
             continue
-        code = item.code_of(cell)
+        yield q, col, text, q.code_of(cell)
+
+
+def _item_codes(
+    row: list[object], row_number: int, instrument: Instrument, mapping: Mapping, rows: _Rows
+) -> dict[str, int]:
+    """Takes a row; returns item id -> answer code (1 .. scale points, read by label or code) for the items
+    answered. An answer off the scale is quarantined (`answer_not_on_scale`) and counts as unanswered."""
+    codes: dict[str, int] = {}
+    for item, col, text, code in _answered(row, instrument.items, mapping.items):
         if code is None:
             rows.quarantine_row(
                 row_number,
@@ -446,15 +452,7 @@ def _context_values(
     answer text, for the questions answered. An unknown answer is quarantined (`context_answer_unknown`)
     and left unanswered."""
     context_values: dict[str, str | None] = {}
-    for q in instrument.context:
-        col = mapping.context.get(q.id)
-        if col is None:
-            continue
-        cell = row[col.index]
-        text = _cell_text(cell)
-        if text is None or text in UNANSWERED:
-            continue
-        code = q.code_of(cell)
+    for q, col, text, code in _answered(row, instrument.context, mapping.context):
         if code is None:
             rows.quarantine_row(
                 row_number,
