@@ -387,8 +387,13 @@ def items_of(source: str) -> frozenset[str]:
     return frozenset(item_texts(source))
 
 
-def dfe_counts() -> set[str]:
-    """The DfE counts an admin formula can use, `<publication>.<measure>` (published rates are never summed)."""
+def dfe_count_measures() -> dict[str, list[str]]:
+    """The DfE counts of each publication, in the lake's order (published rates are never summed)."""
     from ingestion.lake_schema import DFE_MEASURES
 
-    return {f"{p}.{m}" for p, ms in DFE_MEASURES.items() for m in ms if not m.endswith(("_rate", "_percent"))}
+    return {p: [m for m in ms if not m.endswith(("_rate", "_percent"))] for p, ms in DFE_MEASURES.items()}
+
+
+def dfe_counts() -> set[str]:
+    """The DfE counts an admin formula can use, `<publication>.<measure>`."""
+    return {f"{p}.{m}" for p, ms in dfe_count_measures().items() for m in ms}

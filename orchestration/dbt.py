@@ -29,31 +29,20 @@ def dbt_vars(settings: dict | None = None) -> dict:
     Every dbt invocation passes them (dbt_vars_args)."""
     import yaml
 
-    from indicators import catalogue, dfe_counts
+    from indicators import catalogue, dfe_count_measures
     from orchestration.settings import DEFAULT_SETTINGS
 
     if settings is None:
         settings = yaml.safe_load(DEFAULT_SETTINGS.read_text(encoding="utf-8"))
-    counts: dict[str, list[str]] = {}
-    for name in sorted(dfe_counts(), key=_measure_order):
-        publication, measure = name.split(".")
-        counts.setdefault(publication, []).append(measure)
     surveys = settings["surveys"]
     return {
         **catalogue().dbt_vars(),
-        "dfe_counts": counts,
+        "dfe_counts": dfe_count_measures(),
         "surveyed_year_groups": surveys["surveyed_year_groups"] or {},
         "min_year_group_share": surveys["min_year_group_share"],
         # survey figures below the disclosure threshold are flagged low_reliability and never ranked
         "min_respondents": settings["disclosure"]["min_respondents"],
     }
-
-
-def _measure_order(name: str) -> tuple[int, int]:
-    from ingestion.lake_schema import DFE_MEASURES
-
-    publication, measure = name.split(".")
-    return list(DFE_MEASURES).index(publication), DFE_MEASURES[publication].index(measure)
 
 
 def dbt_vars_args(settings: dict | None = None) -> list[str]:
