@@ -31,10 +31,13 @@ def unit_tests(tmp_path_factory) -> dict[str, dict]:
     return {r["unique_id"].rsplit(".", 1)[1]: r for r in results if r["unique_id"].startswith("unit_test.")}
 
 
-def passed(unit_tests: dict[str, dict], name: str) -> None:
-    assert name in unit_tests, f"dbt unit test {name} not found (renamed?); found {sorted(unit_tests)}"
+def outcome(unit_tests: dict[str, dict], name: str) -> tuple[str, str]:
+    """The status of dbt unit test `name` (`pass`, `fail`, `error`, or `not found` when it was renamed) and,
+    for the assertion's message, dbt's diff of expected and actual rows."""
+    if name not in unit_tests:
+        return "not found", f"dbt unit test {name} not found (renamed?); found {sorted(unit_tests)}"
     r = unit_tests[name]
-    assert r["status"] == "pass", f"dbt unit test {name}: {r['status']}\n{r.get('message')}"
+    return r["status"], f"dbt unit test {name}: {r['status']}\n{r.get('message')}"
 
 
 def test_every_dbt_unit_test_passes(unit_tests):
@@ -46,61 +49,79 @@ def test_every_dbt_unit_test_passes(unit_tests):
 def test_reconciliation_states_the_shortfall_and_the_suppressed_cells(unit_tests):
     """dbt states how far our sum falls short and how many school cells were suppressed (`c`), not `x`; the
     gate judges (tests/unit/test_expectations.py)."""
-    passed(unit_tests, "reconciliation_states_the_shortfall_and_the_suppressed_cells")
+    status, diff = outcome(unit_tests, "reconciliation_states_the_shortfall_and_the_suppressed_cells")
+    assert status == "pass", diff
 
 
 def test_reconciliation_counts_each_school_in_the_la_of_its_own_file(unit_tests):
     """Years before an LA reorganisation (Northamptonshire, 2021) reconcile with the LA the DfE file names."""
-    passed(unit_tests, "reconciliation_counts_each_school_in_the_la_of_its_own_file")
+    status, diff = outcome(unit_tests, "reconciliation_counts_each_school_in_the_la_of_its_own_file")
+    assert status == "pass", diff
 
 
 def test_cumulative_survey_exports_first_loaded_copy_counts(unit_tests):
-    passed(unit_tests, "cumulative_exports_first_loaded_response_counts")
-    passed(unit_tests, "cumulative_exports_first_loaded_answers_count")
+    status, diff = outcome(unit_tests, "cumulative_exports_first_loaded_response_counts")
+    assert status == "pass", diff
+    status, diff = outcome(unit_tests, "cumulative_exports_first_loaded_answers_count")
+    assert status == "pass", diff
 
 
 def test_a_respondent_exactly_at_the_midpoint_is_not_positive(unit_tests):
     """Positions 1, 1, 1, 2, 2, 2 of 0-3 score exactly 50: not above the midpoint, whatever the order of sums."""
-    passed(unit_tests, "midpoint_respondent_is_not_positive")
+    status, diff = outcome(unit_tests, "midpoint_respondent_is_not_positive")
+    assert status == "pass", diff
 
 
 def test_the_response_rate_takes_the_roll_of_the_surveyed_year_groups(unit_tests):
     """A Year 7 survey with one stray Year 12 answer is 150 / 180, not 151 / 300; configured year groups win;
     the Total is the sum of the year-group rows it publishes."""
-    passed(unit_tests, "response_rate_takes_the_roll_of_the_surveyed_year_groups")
-    passed(unit_tests, "response_rate_surveyed_year_groups_from_configuration")
-    passed(unit_tests, "response_rate_not_published_above_the_roll")
+    status, diff = outcome(unit_tests, "response_rate_takes_the_roll_of_the_surveyed_year_groups")
+    assert status == "pass", diff
+    status, diff = outcome(unit_tests, "response_rate_surveyed_year_groups_from_configuration")
+    assert status == "pass", diff
+    status, diff = outcome(unit_tests, "response_rate_not_published_above_the_roll")
+    assert status == "pass", diff
 
 
 def test_item_indicators_say_what_they_count(unit_tests):
     """outsider_disagree_percent, not outsider_agree_percent: named by the answers they count."""
-    passed(unit_tests, "item_indicators_say_what_they_count")
+    status, diff = outcome(unit_tests, "item_indicators_say_what_they_count")
+    assert status == "pass", diff
 
 
 def test_small_groups_are_flagged_and_never_ranked(unit_tests):
     """A score from 2 pupils is shown but not ranked; a gap from 1 SEND pupil against 7 others is
     low_reliability; special schools are compared with special schools."""
-    passed(unit_tests, "inclusion_profile_ranks_reliable_scores_within_comparison_groups")
-    passed(unit_tests, "survey_figures_under_the_threshold_are_low_reliability")
+    status, diff = outcome(unit_tests, "inclusion_profile_ranks_reliable_scores_within_comparison_groups")
+    assert status == "pass", diff
+    status, diff = outcome(unit_tests, "survey_figures_under_the_threshold_are_low_reliability")
+    assert status == "pass", diff
 
 
 def test_a_school_converting_during_the_year_is_counted_once_under_its_census_urn(unit_tests):
     """A conversion after census day (GIAS: both URNs open that year) counts as the predecessor, one before census
     day (or on it) as the successor; schools_total and schools_included count the school once."""
-    passed(unit_tests, "spine_counts_a_converting_school_under_the_urn_open_on_census_day")
-    passed(unit_tests, "schools_total_counts_a_converting_school_once")
+    status, diff = outcome(unit_tests, "spine_counts_a_converting_school_under_the_urn_open_on_census_day")
+    assert status == "pass", diff
+    status, diff = outcome(unit_tests, "schools_total_counts_a_converting_school_once")
+    assert status == "pass", diff
 
 
 def test_change_follows_the_census_urn_across_a_conversion_in_the_year(unit_tests):
     """The successor's first full year compares with the predecessor's figures when the predecessor held the
     conversion year (conversion after census day), with its own when it did (before census day)."""
-    passed(unit_tests, "change_follows_the_census_urn_across_a_conversion_in_the_year")
-    passed(unit_tests, "change_follows_urn_through_academy_conversion")
+    status, diff = outcome(unit_tests, "change_follows_the_census_urn_across_a_conversion_in_the_year")
+    assert status == "pass", diff
+    status, diff = outcome(unit_tests, "change_follows_urn_through_academy_conversion")
+    assert status == "pass", diff
 
 
 def test_trust_membership_of_a_year_is_that_years_or_unknown(unit_tests):
     """A year's trust comes from a GIAS snapshot taken during it (the one nearest census day); with none, the
     school's trust that year is `unknown` and it counts in no trust - never a later snapshot's trust."""
-    passed(unit_tests, "each_year_takes_the_gias_snapshot_taken_during_it")
-    passed(unit_tests, "trust_of_each_year_is_that_years_never_a_later_one")
-    passed(unit_tests, "a_school_whose_trust_is_unknown_counts_in_no_trust")
+    status, diff = outcome(unit_tests, "each_year_takes_the_gias_snapshot_taken_during_it")
+    assert status == "pass", diff
+    status, diff = outcome(unit_tests, "trust_of_each_year_is_that_years_never_a_later_one")
+    assert status == "pass", diff
+    status, diff = outcome(unit_tests, "a_school_whose_trust_is_unknown_counts_in_no_trust")
+    assert status == "pass", diff
