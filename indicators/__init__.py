@@ -258,9 +258,9 @@ def _load(path: str, _mtime: int) -> Catalogue:
     if not isinstance(entries, list) or not entries:
         raise CatalogueError(f"{path}: `indicators` must be a list of entries")
     parsed = [_entry({**defaults, **e}, path, i) for i, e in enumerate(entries, start=1)]
-    for attr, what in (("id", "id"), (lambda e: e.published.name, "published name"),
-                       (lambda e: (e.source, e.published.label), "published label")):  # fmt: skip
-        key = (lambda e, a=attr: getattr(e, a)) if isinstance(attr, str) else attr
+    unique = {"id": lambda e: e.id, "published name": lambda e: e.published.name,
+              "published label": lambda e: (e.source, e.published.label)}  # fmt: skip
+    for what, key in unique.items():
         seen: dict = {}
         for e in parsed:
             if key(e) in seen:

@@ -325,7 +325,7 @@ def neutralised_cells(csv_path: Path) -> dict[str, int]:
 def _neutralise_column(values: list[str]) -> tuple[list[str], int]:
     """The column with every would-be formula neutralised, and how many cells were."""
     out = [neutralise_formula(v) for v in values]
-    return out, sum(1 for a, b in zip(values, out, strict=True) if a is not b)
+    return out, sum(1 for a, b in zip(values, out, strict=True) if a != b)
 
 
 def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> ExtractInfo:
