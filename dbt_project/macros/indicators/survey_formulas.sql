@@ -5,8 +5,8 @@
       positive_share  respondents scoring above 50 / respondents x scale
       item_agree      agree or strongly agree / answering the item x scale, one cell per item (`{item}`)
       response_rate   respondents / pupils on roll in the surveyed year groups x scale, per year group and
-                      as their Total (int_survey_cells_computed roll_cells); staff: no invited count in
-                      the lake, so not available
+                      as their Total (int_survey_cells_computed roll_cells); a cell without a roll
+                      (staff: no invited count in the lake) is not available
       gap             mean of the `gap_of` breakdown's `No` group minus its `Yes` group, each group's sums
                       kept (num/den/num_sq, num2/den2/num2_sq) for the pooled gap and its CI
     Every cell has the same columns (survey_cell_columns). -#}
@@ -40,15 +40,11 @@
     inner join items as i using (time_period, time_identifier, instrument, urn, breakdown, breakdown_value)
     where {{ where }}
     {%- elif e['formula'] == 'response_rate' %}
-    -- the roll_cells of int_survey_cells_computed: respondents and pupils on roll of the surveyed year groups
-    -- a rate cannot be computed for; staff: no invited count in the lake, so never available
+    -- the roll_cells of int_survey_cells_computed: respondents and pupils on roll of the surveyed year groups;
+    -- a cell with no roll (staff: no year groups and no invited count in the lake) is not available
     select k.*, '{{ e["id"] }}', '{{ e["id"] }}', '{{ e["kind"] }}', {{ e['scale'] }},
-        {%- if e['family'] == 'staff_survey' %}
-        false, 'not_available', null, null,
-        {%- else %}
         coalesce(r.included, false), coalesce(r.status, 'not_available'),
         case when r.included then r.rate_num end, case when r.included then r.rate_den end,
-        {%- endif %}
         null, null, null, null, s.n
     from keys as k
     inner join scale as s using (time_period, time_identifier, instrument, urn, breakdown, breakdown_value)
