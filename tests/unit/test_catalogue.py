@@ -47,11 +47,11 @@ def test_lookup_fills_a_pattern_with_an_item_of_its_own_instrument():
     item = cat.get("awkward_disagree_percent", "pupil_belonging")
     assert (item.item, item.published.name, item.published.label, item.dp, item.ees_unit) == (
         "awkward", "awkward_disagree_percent",
-        "Disagree or strongly disagree: I feel awkward and out of place in my school (%)", 1, "%")  # fmt: skip
+        "Percent disagreeing: I feel awkward and out of place in my school", 1, "%")  # fmt: skip
     assert cat.get("belong_agree_percent", "pupil_belonging").published.label == (
-        "Agree or strongly agree: I feel like I belong at school (%)")
+        "Percent agreeing: I feel like I belong at school")
     staff = cat.get("staff_part_of_team_agree_percent", "staff_belonging")
-    assert staff.published.label == "Agree or strongly agree: I feel part of a team (%)"
+    assert staff.published.label == "Percent agreeing: I feel part of a team"
     # an item named against its wording is not in the catalogue: outsider counts disagreement
     assert cat.lookup("outsider_agree_percent", "pupil_belonging") is None
     assert cat.lookup("belong_disagree_percent", "pupil_belonging") is None
