@@ -104,8 +104,9 @@ def extract_gate_check(context: dg.AssetCheckExecutionContext, home: HomeResourc
     h = home.home()
     # the extracts are read back from the run's folder, as they will be published
     infos = extract_files(h.run_dir(context.run.run_id) / "extracts")
-    gate = extracts_gate(infos, GEOGRAPHY_LOOKUP, min_respondents=h.settings["disclosure"]["min_respondents"],
-                         data_docs_dir=h.run_dir(context.run.run_id) / "data_docs")
+    disclosure = h.settings["disclosure"]
+    gate = extracts_gate(infos, GEOGRAPHY_LOOKUP, min_respondents=disclosure["min_respondents"],
+                         min_schools=disclosure["min_schools"], data_docs_dir=h.run_dir(context.run.run_id) / "data_docs")
     return to_check_result(context, h, gate)
 
 

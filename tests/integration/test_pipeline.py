@@ -168,7 +168,7 @@ def test_demo_extracts_pass_the_screener_read_as_files(demo):
     csvs = sorted(p for p in extracts.glob("*.csv") if not p.name.endswith(".meta.csv"))
     assert len(csvs) == 15
     for path in csvs:
-        result = extract_gate(path, path.with_name(path.name[:-4] + ".meta.csv"), GEOGRAPHY_LOOKUP, min_respondents=DISCLOSURE["min_respondents"])
+        result = extract_gate(path, path.with_name(path.name[:-4] + ".meta.csv"), GEOGRAPHY_LOOKUP, **DISCLOSURE)
         assert result.passed, result.summary()
         text = path.read_text(encoding="utf-8")
         rows = list(csv.reader(io.StringIO(text)))
