@@ -2,7 +2,8 @@
 
 A failing check stops every downstream asset, so nothing is published. Each check's evaluation (passed,
 message, checks run, Data Docs page) is recorded by Dagster; the release collects the run's evaluations into
-its manifest. GX Data Docs are written to runs/<run_id>/data_docs/ (copied into the release).
+its manifest and its validation summary. GX Data Docs are written to runs/<run_id>/data_docs/ (they load their
+styles from CDNs, so they stay there: the release's validation summary is the page that works offline).
 """
 
 import dagster as dg
@@ -62,12 +63,12 @@ raw_checks = [_raw_check(t) for t in (*GIAS_TABLES, *DFE_TABLES, *SURVEY_TABLES)
 
 
 def _previous_mart(h: Home) -> pl.DataFrame | None:
-    from publication.releases import current_release
+    from publication.releases import current_release, release_parts
 
     current = current_release(h.root)
-    if current is None or not (current / "warehouse.duckdb").exists():
+    if current is None or not release_parts(current).warehouse.exists():
         return None
-    return read_mart(current / "warehouse.duckdb", columns=MART_GATE_COLUMNS)
+    return read_mart(release_parts(current).warehouse, columns=MART_GATE_COLUMNS)
 
 
 @dg.asset_check(asset=MART_KEY, name="mart_gate", blocking=True,

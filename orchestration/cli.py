@@ -58,11 +58,11 @@ def cmd_refresh(args) -> int:
 
     try:
         with refresh_lock(home):
-            outcome = run_refresh(home, echo=print)
+            outcome = run_refresh(home, echo=print, force=getattr(args, "force", False))
     except RefreshBusy as exc:
         print(f"refresh not started: {exc}", file=sys.stderr)
         return EXIT_BUSY
-    return EXIT_OK if outcome["status"] == "published" else EXIT_FAILED
+    return EXIT_OK if outcome["status"] in ("published", "unchanged") else EXIT_FAILED
 
 
 def cmd_demo(args) -> int:
@@ -90,7 +90,7 @@ def cmd_sql(args) -> int:
     import shutil
     import tempfile
 
-    from publication.releases import current_release
+    from publication.releases import current_release, release_parts
 
     current = current_release(home.root)
     if current is None:
@@ -99,7 +99,7 @@ def cmd_sql(args) -> int:
         return EXIT_FAILED
     scratch = tempfile.mkdtemp(prefix="belonging-sql-")  # DuckDB's spill space: never the release folder
     try:
-        con = sandboxed_connection(current / "warehouse.duckdb", scratch)
+        con = sandboxed_connection(release_parts(current).warehouse, scratch)  # the release's internal part
         if args.query:
             return _run_sql(con, " ".join(args.query), args.format)
         print(f"belonging sql: release {current.name} (read-only; no files read or written: export with "
@@ -197,7 +197,7 @@ def cmd_validate(args) -> int:
 
 def cmd_releases(args) -> int:
     home = _set_home(args.home, create=False)
-    from publication.releases import current_release, list_releases
+    from publication.releases import current_release, list_releases, release_parts
 
     current = current_release(home.root)
     releases = list_releases(home.root)
@@ -207,11 +207,9 @@ def cmd_releases(args) -> int:
     for rel in releases:
         rid = rel.name if isinstance(rel, Path) else str(rel)
         marker = "*" if current is not None and current.name == rid else " "
-        manifest = home.releases / rid / "manifest.json"
-        created = ""
-        if manifest.exists():
-            created = json.loads(manifest.read_text(encoding="utf-8")).get("created_at", "")
-        print(f"{marker} {rid}  {created}")
+        parts = release_parts(home.releases / rid)
+        created = json.loads(parts.manifest.read_text(encoding="utf-8")).get("created_at", "")
+        print(f"{marker} {rid}  {created}" + (f"  ({parts.note})" if parts.note else ""))
     return EXIT_OK
 
 
@@ -267,7 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", cmd_demo, "write realistic sample landing files, refresh and publish")
     p.add_argument("--scale", choices=["small", "national"], default="small")
     p.add_argument("--seed", type=int, default=2026)
-    add("refresh", cmd_refresh, "load landing files, build, gate and publish a release")
+    p = add("refresh", cmd_refresh, "load landing files, build, gate and publish a release")
+    p.add_argument("--force", action="store_true",
+                   help="publish a release even when nothing changed since the current one")
     add("status", cmd_status, "current release, last refresh, quarantined inputs")
     p = add("sql", cmd_sql, "query the current release read-only (interactive without QUERY)")
     p.add_argument("query", nargs="*")

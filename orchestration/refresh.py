@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from orchestration.settings import Home
 
 
-def run_refresh(home: Home, echo: Callable[[str], None] = print, log_level: str = "WARNING") -> dict:
+def run_refresh(home: Home, echo: Callable[[str], None] = print, log_level: str = "WARNING",
+                force: bool = False) -> dict:
     from dagster import DagsterInstance
 
     from orchestration.dbt import ensure_manifest
@@ -24,7 +25,9 @@ def run_refresh(home: Home, echo: Callable[[str], None] = print, log_level: str 
     result = job.execute_in_process(
         instance=instance,
         raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}},
+                    # publish even when nothing changed since the current release
+                    **({"ops": {"publication__release": {"config": {"force": True}}}} if force else {})},
     )
     elapsed = time.perf_counter() - started
     outcome = summarise(home, result, elapsed)
@@ -53,13 +56,16 @@ def summarise(home: Home, result, elapsed: float) -> dict:
     release_file = home.run_dir(result.run_id) / "release.json"
     if release_file.exists():
         release = json.loads(release_file.read_text(encoding="utf-8"))
-    published = release is not None and not failed_checks and not failed_steps
+    ok = release is not None and not failed_checks and not failed_steps
+    # nothing changed since the current release: nothing published, and the release asset says why
+    unchanged = ok and release.get("unchanged_since") is not None
     return {
         "run_id": result.run_id,
         "finished_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "seconds": round(elapsed, 1),
-        "status": "published" if published else "failed",
+        "status": ("unchanged" if unchanged else "published") if ok else "failed",
         "release_id": release["release_id"] if release else None,
+        "message": release.get("message") if unchanged else None,
         "failed_checks": failed_checks,
         "failed_steps": failed_steps,
         "run_dir": str(home.run_dir(result.run_id)),
@@ -76,6 +82,8 @@ def _root_message(error) -> str:
 
 
 def outcome_text(outcome: dict) -> str:
+    if outcome["status"] == "unchanged":
+        return f"refresh {outcome['run_id'][:8]}: {outcome['message']}"
     if outcome["status"] == "published":
         return (f"refresh {outcome['run_id'][:8]}: published release {outcome['release_id']} "
                 f"in {outcome['seconds']}s; releases/current -> {outcome['release_id']}")

@@ -59,14 +59,15 @@ def years_without_gias_snapshot(warehouse: Path) -> list[tuple[str, int]] | None
 
 
 def status_text(home: Home) -> str:
-    from publication.releases import current_release
+    from publication.releases import current_release, release_parts
 
     lines = [f"home: {home.root}"]
     current = current_release(home.root)
     if current is None:
         lines.append("current release: none yet (run `belonging refresh`)")
     else:
-        manifest = json.loads((current / "manifest.json").read_text(encoding="utf-8"))
+        parts = release_parts(current)
+        manifest = json.loads(parts.manifest.read_text(encoding="utf-8"))
         created = manifest.get("created_at", "")
         lines.append(f"current release: {current.name} (created {created}, {_age(created)})")
         for extract in manifest.get("extracts", []):
@@ -75,7 +76,7 @@ def status_text(home: Home) -> str:
         if gates:
             passed = sum(1 for g in gates if g.get("passed"))
             lines.append(f"  gates: {passed}/{len(gates)} passed")
-        lacking = years_without_gias_snapshot(current / "warehouse.duckdb")
+        lacking = years_without_gias_snapshot(parts.warehouse)
         if lacking:
             lines.append(
                 "  trust membership unknown (no GIAS snapshot taken during the year; its schools count in no "
@@ -87,6 +88,8 @@ def status_text(home: Home) -> str:
         outcome = json.loads(last.read_text(encoding="utf-8"))
         lines.append(f"last refresh: {outcome['status']} at {outcome['finished_at']} ({outcome['seconds']}s)"
                      + (f", release {outcome['release_id']}" if outcome.get("release_id") else ""))
+        if outcome.get("message"):
+            lines.append(f"  {outcome['message']}")
         for check in outcome.get("failed_checks", []):
             lines.append(f"  gate failed: {check['asset']} / {check['check']}: {check['message']}")
         for step in outcome.get("failed_steps", []):
