@@ -427,7 +427,8 @@ def code_digest(repo: Path = REPO) -> str:
         files = [base] if base.is_file() else sorted(base.rglob("*")) if base.is_dir() else []
         for path in files:
             rel = path.relative_to(repo)
-            if path.is_file() and path.suffix in CODE_SUFFIXES and not set(rel.parts) & set(CODE_SKIP):
+            skipped = set(rel.parts) & set(CODE_SKIP) or any(part.startswith(".") for part in rel.parts)
+            if path.is_file() and path.suffix in CODE_SUFFIXES and not skipped:
                 h.update(rel.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 

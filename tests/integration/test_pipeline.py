@@ -173,6 +173,9 @@ def test_the_catalogue_is_exactly_what_is_published(demo):
                 e.published.label, e.ees_unit, str(e.dp), e.published.grouping)
     published = {e.published.name for e in cat.expanded()}
     published |= {f"{e.published.name}_ci_{b}" for e in cat.expanded() if e.ci for b in ("lower", "upper")}
+    # and what each figure covers: its numerator, denominator and schools, the row's schools
+    published |= {f"{e.published.name}_{k}" for e in cat.expanded() for k in ("numerator", "denominator", "schools")}
+    published |= {"schools_total", "schools_included"}
     for meta_path in extracts.glob("*.meta.csv"):
         with open(meta_path, encoding="utf-8", newline="") as fh:
             columns = {r["col_name"] for r in csv.DictReader(fh) if r["col_type"] == "Indicator"}

@@ -339,6 +339,9 @@ def test_fingerprint_follows_inputs_catalogue_settings_and_code(tmp_path):
     before = releases.code_digest(code)
     (code / "tests").mkdir()
     (code / "tests" / "test_x.py").write_text("assert True\n")
+    (code / "publication" / "__pycache__").mkdir()  # nor what tools write beside the code
+    (code / "publication" / "__pycache__" / "x.py").write_text("cached\n")
+    (code / "publication" / ".user.yml").write_text("id: 1\n")
     assert releases.code_digest(code) == before
     (code / "publication" / "x.py").write_text("A = 2\n")
     assert releases.code_digest(code) != before
