@@ -434,7 +434,7 @@ h2{border-bottom:2px solid #0b3d59;padding-bottom:4px}h3{margin-bottom:4px}
 .card{background:#fff;border:1px solid #d9dee2;border-radius:6px;padding:12px}
 .card .label{font-size:13px;color:#444;min-height:38px}.card .value{font-size:30px;font-weight:700}
 .card .period,.card .change{font-size:12px;color:#555}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:16px}
+.grid{display:grid;align-items:start;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:16px}
 figure{background:#fff;border:1px solid #d9dee2;border-radius:6px;margin:0;padding:8px}
 figcaption{font-size:13px;color:#444;padding:4px}svg{max-width:100%;height:auto}
 .scroll{overflow-x:auto;max-height:640px;overflow-y:auto;background:#fff;border:1px solid #d9dee2}
