@@ -3,7 +3,7 @@
 A release has two parts, kept apart:
 - `public/`: what a sector body can hand over as it is. The extracts (`extracts/`: CSV, `.meta.csv`,
   Parquet), the data guidance (`data-guidance.md`), the validation summary (`validation.html`, a page with no
-  network needs), the report (`report.html`, written by publication/report.py once it exists) and
+  network needs), the report (`report.html`, publication/report.py, built from the extracts alone) and
   `manifest.json`, which names every file relative to this folder. Nothing in it breaks disclosure control,
   holds row-level data or names a path of the machine (`public_leaks` is checked before publishing).
 - `internal/`: the warehouse copy for the publishing body's own analysts (`warehouse.duckdb`: survey figures
@@ -48,7 +48,7 @@ README = "README.md"
 # the public part's files beside the extracts (publish_release `public_files`)
 DATA_GUIDANCE = "data-guidance.md"  # publication/guidance.py
 VALIDATION_SUMMARY = "validation.html"  # publication/validation.py
-REPORT = "report.html"  # publication/report.py (the indicator report; its own issue)
+REPORT = "report.html"  # publication/report.py (the indicator report, built from the public extracts)
 PUBLIC_FILES = {"data_guidance": DATA_GUIDANCE, "validation_summary": VALIDATION_SUMMARY, "report": REPORT}
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 VERSIONED = (

@@ -101,6 +101,7 @@ def release(context: dg.AssetExecutionContext, home: HomeResource, config: Relea
     from publication.guidance import data_guidance
     from publication.releases import (
         DATA_GUIDANCE,
+        REPORT,
         VALIDATION_SUMMARY,
         code_version,
         extract_entries,
@@ -112,6 +113,7 @@ def release(context: dg.AssetExecutionContext, home: HomeResource, config: Relea
         release_fingerprint,
         unchanged_since,
     )
+    from publication.report import render_report
     from publication.validation import validation_html
 
     h = home.home()
@@ -136,10 +138,11 @@ def release(context: dg.AssetExecutionContext, home: HomeResource, config: Relea
     extracts = extract_entries(extracts_dir)
     disclosure = h.settings["disclosure"]
     thresholds = {"min_respondents": disclosure["min_respondents"], "min_schools": disclosure["min_schools"]}
-    public_files = {  # the report (publication/report.py, its own issue) joins them as REPORT
+    public_files = {
         DATA_GUIDANCE: data_guidance(extracts_dir, release_id=release_id, inputs=inputs, code=code_version(),
                                      versions=package_versions(), **thresholds),
         VALIDATION_SUMMARY: validation_html(release_id, gates, extracts, **thresholds),
+        REPORT: render_report(extracts_dir, release_id),  # from the audited extracts only
     }
     path = publish_release(
         h.root,

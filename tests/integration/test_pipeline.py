@@ -13,6 +13,7 @@ import stat
 import time
 from collections import Counter
 
+import polars as pl
 import pytest
 
 from demo.surveys import NOT_IN_GIAS_URN
@@ -90,10 +91,17 @@ def test_demo_publishes_a_complete_read_only_release(demo):
             assert entry["sha256"] == sha256(public(release) / entry["file"]), entry
         csv_bytes = (public(release) / extract["files"]["csv"]["file"]).read_bytes()
         assert extract["rows"] == csv_bytes.count(b"\n") - 1 > 0, extract["name"]
-    # beside the extracts: the data guidance, the validation summary, the report's place (its own issue)
-    assert (m["data_guidance"], m["validation_summary"], m["report"]) == ("data-guidance.md", "validation.html", None)
+    # beside the extracts: the data guidance, the validation summary and the report
+    assert (m["data_guidance"], m["validation_summary"], m["report"]) == (
+        "data-guidance.md", "validation.html", "report.html")  # fmt: skip
     assert sorted(p.name for p in public(release).iterdir()) == [
-        "data-guidance.md", "extracts", "manifest.json", "validation.html"]  # fmt: skip
+        "data-guidance.md", "extracts", "manifest.json", "report.html", "validation.html"]  # fmt: skip
+    # the report shows England's latest belonging score exactly as the national extract publishes it
+    national = pl.read_csv(public(release) / "extracts" / "pupil_belonging_national.csv", infer_schema=False)
+    latest = national.filter(pl.col("breakdown") == "Total").sort("time_period", "time_identifier")[-1]
+    report = (public(release) / "report.html").read_text(encoding="utf-8")
+    card = re.search(r'Mean belonging score \(0-100\)</div><div class="value">([^<]+)</div>', report)
+    assert card is not None and card.group(1) == latest["belonging_score_mean"][0]
     # the internal part: the warehouse copy, its manifest and a README saying it is not for publication
     internal = manifest(release, "internal")
     assert internal["warehouse"]["sha256"] == sha256(release / "internal" / "warehouse.duckdb")
@@ -226,7 +234,6 @@ def test_the_public_part_holds_nothing_private(demo):
     """What a sector body hands over: no database and no table of respondents, no machine path (the home or
     any absolute path, in any file, Parquet by value), no survey cell under the thresholds; the validation
     summary loads nothing from the network."""
-    import polars as pl
 
     from expectations.screener import respondents_column
     from publication.extracts import coverage_of
@@ -239,7 +246,7 @@ def test_the_public_part_holds_nothing_private(demo):
     files = sorted(p.relative_to(part).as_posix() for p in part.rglob("*") if p.is_file())
     m = manifest(release)
     listed = {f["file"] for e in m["extracts"] for f in e["files"].values()}
-    assert set(files) == listed | {"manifest.json", "data-guidance.md", "validation.html"}
+    assert set(files) == listed | {"manifest.json", "data-guidance.md", "validation.html", "report.html"}
     for name in (f for f in files if f.endswith(".csv") and not f.endswith(".meta.csv")):
         data = pl.read_csv(part / name, infer_schema=False)
         # tidy EES rows (time x geography x filter), never one row per respondent
@@ -259,6 +266,9 @@ def test_the_public_part_holds_nothing_private(demo):
             assert shown["schools_included"].cast(pl.Int64).min() >= DISCLOSURE["min_schools"], name
     page = (part / "validation.html").read_text(encoding="utf-8")
     assert "<script" not in page and "<link" not in page and not re.search(r"https?://", page)
+    report = (part / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in report and "<link" not in report
+    assert set(re.findall(r"https?://[^\"' )]+", report)) == {"http://www.w3.org/2000/svg"}  # a name, not a fetch
     assert f"{len(m['gates'])} / {len(m['gates'])}" in page
     guidance = (part / "data-guidance.md").read_text(encoding="utf-8")
     for extract in m["extracts"]:
