@@ -311,7 +311,8 @@ def _nearest(registry: Registry, keys: set[str]) -> str:
     if not close:
         return ""
 
-    def summed(v: Vintage) -> int:  # ties: the entry whose summed parts the header has most of (census vintages)
+    # ties: the entry whose summed parts the header has most of (the census vintages differ only there)
+    def summed(v: Vintage) -> int:
         return sum(_key(p) in keys for _, parts in v.sums for p in parts)
 
     v = max(close, key=lambda v: (held(v), summed(v)))
@@ -458,9 +459,7 @@ def _placed(columns: _Columns, v: Vintage, registry: Registry) -> list[pl.Expr]:
             exprs.append((_key_cell(so[c]) if c in _KEY_RULES else _cell(so[c])).alias(c))
     keys = [so[c] for c in _KEY_RULES if c in so]
     exprs.append(
-        pl.any_horizontal([_key_cell(c) != _cell(c) for c in keys])
-        .fill_null(False)
-        .alias("_sci")
+        pl.any_horizontal([_key_cell(c) != _cell(c) for c in keys]).fill_null(False).alias("_sci")
         if keys
         else pl.lit(False).alias("_sci")
     )

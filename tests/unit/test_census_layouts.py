@@ -81,7 +81,9 @@ def test_2023_24_renamed_wide_census_reads_as_the_2022_23_layout():
     assert frame.select(same).equals(old.tables["dfe_census"].select(same))
     abbey = row(frame, school_urn="107085")
     assert (abbey["headcount"], abbey["pupils_year_1"], abbey["pupils_year_7"]) == (420, 60, 0)
-    assert abbey["trust"] is None and abbey["trust_status"] == "missing"  # the wide layouts have no trust column
+    assert (
+        abbey["trust"] is None and abbey["trust_status"] == "missing"
+    )  # the wide layouts have no trust column
     assert len(new.summary["columns_unused"]) == len(old.summary["columns_unused"])
 
 
@@ -96,7 +98,9 @@ def test_a_2023_24_file_missing_a_renamed_year_group_is_not_read_as_2022_23(tmp_
             del r[i]
 
     path = edited(tmp_path, WIDE_2024, "short.csv", drop)
-    with pytest.raises(ees.UnknownFormat, match="nearest: census/ees2024, which needs full-time male Year group 11"):
+    with pytest.raises(
+        ees.UnknownFormat, match="nearest: census/ees2024, which needs full-time male Year group 11"
+    ):
         read(path)
 
 
@@ -228,7 +232,9 @@ def test_an_unknown_topic_in_landing_quarantines_the_file_with_its_reason(tmp_pa
     report = load_dfe(landing, lake)
     (outcome,) = report.files
     assert outcome.status == "quarantined_file"
-    assert outcome.message.startswith("spc_school_level_202526.csv: breakdown_topic 'Ethnicity' (first at row 6)")
+    assert outcome.message.startswith(
+        "spc_school_level_202526.csv: breakdown_topic 'Ethnicity' (first at row 6)"
+    )
     q = lake.read("quarantine")
     assert q.get_column("rule").to_list() == ["unknown_breakdown_topic"]
     assert lake.read("dfe_census").height == 0
@@ -292,8 +298,11 @@ def test_a_pair_without_a_total_in_the_other_filters_refuses_the_file(tmp_path):
     def drop(header, body):
         return [r for i, r in enumerate(body, start=1) if i != 31]
 
-    with pytest.raises(FileRefused, match=r"no row is 'Total' in every one of 'attendance_pattern', 'sex' for "
-                       r"School 202526 .* 141234 State-funded secondary Total Total .*\(rows 31, 32, 33, \.\.\.\)"):
+    with pytest.raises(
+        FileRefused,
+        match=r"no row is 'Total' in every one of 'attendance_pattern', 'sex' for "
+        r"School 202526 .* 141234 State-funded secondary Total Total .*\(rows 31, 32, 33, \.\.\.\)",
+    ):
         read(edited(tmp_path, LONG_CENSUS, "nototal.csv", drop))
 
 
@@ -318,7 +327,10 @@ def test_a_bad_count_is_quarantined_on_its_own_row_and_its_school_left_out(tmp_p
                 r[header.index("pupil_count")] = "-50"
 
     r = read(edited(tmp_path, LONG_CENSUS, "bad.csv", bad))
-    assert r.quarantine.select("row_number", "rule").rows() == [(56, "unknown_symbol"), (78, "negative_value")]
+    assert r.quarantine.select("row_number", "rule").rows() == [
+        (56, "unknown_symbol"),
+        (78, "negative_value"),
+    ]
     assert r.quarantine.get_column("reason").to_list() == [
         "bad.csv row 56: pupil_count of breakdown_topic 'National curriculum year group', breakdown 'Year 10' is "
         "neither a number nor a symbol of the ees2026 vintage ('c', 'x', 'z', 'low', 'u') (value 'two hundred', "
@@ -333,12 +345,15 @@ def test_a_bad_count_is_quarantined_on_its_own_row_and_its_school_left_out(tmp_p
 def test_impossible_numbers_across_pairs_are_quarantined(tmp_path):
     def more_fsm_than_pupils(header, body):
         for r in body:
-            if r[header.index("school_urn")] == "1e+05" and r[header.index("breakdown")].startswith("Known to be "
-                                                                                                 "eligible"):
+            if r[header.index("school_urn")] == "1e+05" and r[header.index("breakdown")].startswith(
+                "Known to be eligible"
+            ):
                 r[header.index("pupil_count")] = "500"
 
     r = read(edited(tmp_path, LONG_CENSUS, "bounds.csv", more_fsm_than_pupils))
-    assert r.quarantine.select("row_number", "rule", "value").rows() == [(1, "numerator_exceeds_denominator", "500.0")]
+    assert r.quarantine.select("row_number", "rule", "value").rows() == [
+        (1, "numerator_exceeds_denominator", "500.0")
+    ]
     assert sorted(r.tables["dfe_census"].get_column("school_urn")) == ["141234", "148765"]
 
 
@@ -362,17 +377,24 @@ def test_an_unknown_sen_provision_refuses_the_file(tmp_path):
     def combined(header, body):
         body[3][header.index("sen_provision")] = "SEN support or EHC plan"
 
-    with pytest.raises(FileRefused, match=r"^sen.csv: sen_provision 'SEN support or EHC plan' \(first at row 4\) "
-                       r"is not a topic ingestion/registry.yaml knows for sen/ees2026 \(read: 'Total', 'SEN support', "
-                       r"'EHC plan'; known and not read: 'No SEN'\)"):
+    with pytest.raises(
+        FileRefused,
+        match=r"^sen.csv: sen_provision 'SEN support or EHC plan' \(first at row 4\) "
+        r"is not a topic ingestion/registry.yaml knows for sen/ees2026 \(read: 'Total', 'SEN support', "
+        r"'EHC plan'; known and not read: 'No SEN'\)",
+    ):
         read(edited(tmp_path, LONG_SEN, "sen.csv", combined))
 
 
 def test_a_long_registry_entry_with_a_measure_outside_the_lake_fails_loudly(tmp_path):
     text = ees.REGISTRY_PATH.read_text(encoding="utf-8")
     bad = tmp_path / "registry.yaml"
-    bad.write_text(text.replace("ehc_plan: [[EHC plan, Total]]", "ehc_plans: [[EHC plan, Total]]"), encoding="utf-8")
-    with pytest.raises(ValueError, match="sen/ees2026: long measure 'ehc_plans' is not a measure of the lake schema"):
+    bad.write_text(
+        text.replace("ehc_plan: [[EHC plan, Total]]", "ehc_plans: [[EHC plan, Total]]"), encoding="utf-8"
+    )
+    with pytest.raises(
+        ValueError, match="sen/ees2026: long measure 'ehc_plans' is not a measure of the lake schema"
+    ):
         ees.load_registry(bad)
 
 
