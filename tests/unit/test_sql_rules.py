@@ -125,3 +125,11 @@ def test_trust_membership_of_a_year_is_that_years_or_unknown(unit_tests):
     assert status == "pass", diff
     status, diff = outcome(unit_tests, "a_school_whose_trust_is_unknown_counts_in_no_trust")
     assert status == "pass", diff
+
+
+def test_a_year_without_its_snapshot_takes_the_trust_its_census_names(unit_tests):
+    """Where no GIAS snapshot of the year lists a school, the trust column of that January's census gives it:
+    matched to GIAS's code by name, a name GIAS never knew kept as a trust of its own, "not applicable" in no
+    trust (not unknown); the year's snapshot wins where both exist."""
+    status, diff = outcome(unit_tests, "trust_of_a_year_without_its_snapshot_comes_from_that_years_census")
+    assert status == "pass", diff
