@@ -233,7 +233,10 @@ def test_status_reports_release_refresh_and_quarantine(demo):
             assert f"  {path.stem}: {rows} rows" in lines, path.name
     gates = len(manifest(demo["first"])["gates"])
     assert f"  gates: {gates}/{gates} passed" in lines
-    # every demo year has its own GIAS snapshot (September): no year's trust membership is unknown
+    # every demo year but the newest has its own GIAS snapshot (September); the newest year's trusts come from the
+    # trust column of its long census (its GIAS is "today's", September 2025): no year's trust membership is unknown
+    assert ("  trust membership by year: 2018/19 GIAS snapshot 2018-09-10; 2022/23 GIAS snapshot 2022-09-05; "
+            "2023/24 GIAS snapshot 2023-09-04; 2024/25 the school census's trust column (300 schools)") in lines
     assert "trust membership unknown" not in out
     data_files = [p for p in (home / "landing").rglob("*") if p.is_file() and not p.name.endswith(".meta.csv")]
     assert f"lake: {len(data_files)} files loaded" in out
