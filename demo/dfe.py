@@ -916,8 +916,9 @@ def _school_size(headcount: pl.Expr) -> pl.Expr:
     )
 
 
-def _long(base: pl.DataFrame, ids: list[str], specs: list[tuple[tuple[str, ...], pl.Expr]], labels: list[str]
-          ) -> pl.DataFrame:
+def _long(
+    base: pl.DataFrame, ids: list[str], specs: list[tuple[tuple[str, ...], pl.Expr]], labels: list[str]
+) -> pl.DataFrame:
     """One row per school x spec (in school order, then spec order): the spec's labels and its count."""
     wide = base.with_row_index("_school").select(
         "_school", *ids, *[e.cast(pl.Int64).alias(f"_c{i}") for i, (_, e) in enumerate(specs)]
@@ -934,6 +935,39 @@ def _long(base: pl.DataFrame, ids: list[str], specs: list[tuple[tuple[str, ...],
     )  # fmt: skip
 
 
+def _school_cells(year: int) -> dict[str, pl.Expr]:
+    """The cells that place a School row of a long file (the columns the census and SEN long files share)."""
+    return {
+        "time_period": pl.lit(f"{year}{(year + 1) % 100:02d}"),
+        "time_identifier": pl.lit("Academic year"),
+        "geographic_level": pl.lit("School"),
+        "country_code": pl.lit("E92000001"),
+        "country_name": pl.lit("England"),
+        "region_name": pl.col("region_name_out"),
+        "region_code": pl.col("region_code_out"),
+        "school_urn": _r_urn(pl.col("urn")),
+        "old_la_code": pl.col("la_code"),
+        "new_la_code": pl.col("gss_code"),
+        "la_name": pl.col("la_name"),
+        "estab": pl.col("estab").cast(pl.String),
+        "school_name": pl.col("name"),
+        "school_laestab": pl.col("la_code") + pl.col("estab").cast(pl.String),
+        "phase_type_grouping": pl.col("edu_phase"),
+        "open_date": pl.col("open_date").dt.strftime("%d/%m/%Y"),
+        "sex_of_school_description": pl.lit("Mixed"),
+        "district_administrative_code": pl.col("gss_code"),
+        "district_administrative_name": pl.col("la_name"),
+    }
+
+
+def _layout(rows: pl.DataFrame, header: tuple[str, ...], fill: dict[str, pl.Expr]) -> pl.DataFrame:
+    """The rows in a file's columns, every cell text: `fill` where it says, else the row's own column, else blank."""
+    return rows.select(
+        [fill[c].cast(pl.String).alias(c) if c in fill else pl.col(c) if c in rows.columns else pl.lit("").alias(c)
+         for c in header]
+    )  # fmt: skip
+
+
 def census_long_file(world: World, nums: pl.DataFrame, year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The long school-level census: School rows only, one per school x attendance pattern x sex x breakdown,
     in the 41 columns of the EES catalogue (HEADERS.md), with `trust` the school's trust that year (`z` for a
@@ -942,7 +976,9 @@ def census_long_file(world: World, nums: pl.DataFrame, year: int) -> tuple[pl.Da
     gidx = {g: k for k, g in enumerate(GROUPS)}
 
     def count(groups, attendance="Total", sex="Total") -> pl.Expr:
-        cols = [pl.col(f"n_{a}_{x}_{gidx[g]}") for g in groups for a in ATTENDANCE[attendance] for x in SEXES[sex]]
+        cols = [
+            pl.col(f"n_{a}_{x}_{gidx[g]}") for g in groups for a in ATTENDANCE[attendance] for x in SEXES[sex]
+        ]
         return pl.sum_horizontal(cols) if cols else pl.lit(0)
 
     specs = [((a, x, "Total", "Total"), count(GROUPS, a, x)) for a in ATTENDANCE for x in SEXES]
@@ -970,25 +1006,8 @@ def census_long_file(world: World, nums: pl.DataFrame, year: int) -> tuple[pl.Da
            "edu_phase", "trust_name", "open_date", "type", "religious", "headcount"]  # fmt: skip
     rows = _long(base, ids, specs, ["attendance_pattern", "sex", "breakdown_topic", "breakdown"])
     academy = pl.col("type").str.starts_with("Academy")
-    fill = {
-        "time_period": pl.lit(f"{year}{(year + 1) % 100:02d}"),
-        "time_identifier": pl.lit("Academic year"),
-        "geographic_level": pl.lit("School"),
-        "country_code": pl.lit("E92000001"),
-        "country_name": pl.lit("England"),
-        "region_name": pl.col("region_name_out"),
-        "region_code": pl.col("region_code_out"),
-        "school_urn": _r_urn(pl.col("urn")),
-        "old_la_code": pl.col("la_code"),
-        "new_la_code": pl.col("gss_code"),
-        "la_name": pl.col("la_name"),
-        "estab": pl.col("estab").cast(pl.String),
-        "school_name": pl.col("name"),
-        "school_laestab": pl.col("la_code") + pl.col("estab").cast(pl.String),
-        "phase_type_grouping": pl.col("edu_phase"),
+    fill = _school_cells(year) | {
         "trust": pl.col("trust_name").fill_null("z"),
-        "open_date": pl.col("open_date").dt.strftime("%d/%m/%Y"),
-        "sex_of_school_description": pl.lit("Mixed"),
         "establishment_type": pl.col("type"),
         "middle_school": pl.lit("No"),
         "all_through": pl.lit("No"),
@@ -997,8 +1016,6 @@ def census_long_file(world: World, nums: pl.DataFrame, year: int) -> tuple[pl.Da
         "admissions_policy": pl.when(pl.col("edu_phase") == "State-funded secondary")
         .then(pl.lit("Non-selective"))
         .otherwise(pl.lit("Not applicable")),
-        "district_administrative_code": pl.col("gss_code"),
-        "district_administrative_name": pl.col("la_name"),
         "urban_rural": pl.lit("Urban: Nearer to a major town or city"),
         "academy_flag": pl.when(academy).then(pl.lit("Academy")).otherwise(pl.lit("LA Maintained")),
         "school_size": _school_size(pl.col("headcount")),
@@ -1008,10 +1025,7 @@ def census_long_file(world: World, nums: pl.DataFrame, year: int) -> tuple[pl.Da
         .then(_fmt((pl.col("pupil_count") / pl.col("headcount") * 100).round(1)))
         .otherwise(pl.lit("x")),
     }
-    out = rows.select(
-        [fill[c].cast(pl.String).alias(c) if c in fill else pl.col(c) if c in rows.columns else pl.lit("").alias(c)
-         for c in SPC_LONG]
-    )  # fmt: skip
+    out = _layout(rows, SPC_LONG, fill)
     meta_rows = [
         (c, "Filter", label, "", "", "", f"Filter by {label.lower()}", group)
         for c, label, group in (
@@ -1052,39 +1066,17 @@ def sen_long_file(world: World, nums: pl.DataFrame, year: int) -> tuple[pl.DataF
     ids = ["urn", "estab", "name", "la_code", "gss_code", "la_name", "region_code_out", "region_name_out",
            "edu_phase", "open_date", "type", "religious"]  # fmt: skip
     rows = _long(base, ids, specs, ["sen_provision", "sen_primary_need"])
-    fill = {
-        "time_period": pl.lit(f"{year}{(year + 1) % 100:02d}"),
-        "time_identifier": pl.lit("Academic year"),
-        "geographic_level": pl.lit("School"),
-        "country_code": pl.lit("E92000001"),
-        "country_name": pl.lit("England"),
-        "region_name": pl.col("region_name_out"),
-        "region_code": pl.col("region_code_out"),
-        "old_la_code": pl.col("la_code"),
-        "new_la_code": pl.col("gss_code"),
-        "la_name": pl.col("la_name"),
-        "school_urn": _r_urn(pl.col("urn")),
-        "estab": pl.col("estab").cast(pl.String),
-        "school_name": pl.col("name"),
-        "school_laestab": pl.col("la_code") + pl.col("estab").cast(pl.String),
-        "open_date": pl.col("open_date").dt.strftime("%d/%m/%Y"),
-        "sex_of_school_description": pl.lit("Mixed"),
-        "phase_type_grouping": pl.col("edu_phase"),
+    fill = _school_cells(year) | {
         "type_of_establishment": pl.col("type"),
         "middle_school": pl.lit("Not applicable"),
         "all_through": pl.lit("Not applicable"),
         "hospital_school": pl.lit("No"),
         "denomination": pl.col("religious"),
         "admissions_policy": pl.lit("Not applicable"),
-        "district_administrative_code": pl.col("gss_code"),
-        "district_administrative_name": pl.col("la_name"),
         "urban_rural": pl.lit("(England/Wales) Urban major conurbation"),
         "pupil_count": pl.col("pupil_count").cast(pl.String),
     }
-    out = rows.select(
-        [fill[c].cast(pl.String).alias(c) if c in fill else pl.col(c) if c in rows.columns else pl.lit("").alias(c)
-         for c in SEN_LONG]
-    )  # fmt: skip
+    out = _layout(rows, SEN_LONG, fill)
     meta_rows = [
         ("phase_type_grouping", "Filter", "Phase type grouping", "", "", "", "Filter by phase", ""),
         ("sen_primary_need", "Filter", "Primary need", "", "", "", "Filter by primary need", "sen_provision"),

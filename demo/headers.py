@@ -628,7 +628,7 @@ def _legal_sex_wording(column: str) -> str:
         for sex, legal in (("girls", "female"), ("boys", "male")):
             prefix = f"{time} time {sex} "
             if column.startswith(prefix):
-                return f"{time.lower()}-time {legal} {column[len(prefix):]}"
+                return f"{time.lower()}-time {legal} {column[len(prefix) :]}"
     return column
 
 
@@ -649,5 +649,6 @@ SPC_LONG: tuple[str, ...] = (
 # The long school-level SEN file from 2024/25 ("2026 format"): HEADERS.md gives `…,school_urn,estab,school_name,
 # school_laestab,open_date,…,sen_provision,sen_primary_need,pupil_count`; the elided columns are the wide file's.
 SEN_LONG: tuple[str, ...] = tuple(
-    {"URN": "school_urn", "laestab": "school_laestab"}.get(c, c) for c in SEN_2223[: SEN_2223.index("LSOA11") + 1]
+    {"URN": "school_urn", "laestab": "school_laestab"}.get(c, c)
+    for c in SEN_2223[: SEN_2223.index("LSOA11") + 1]
 ) + ("sen_provision", "sen_primary_need", "pupil_count")
