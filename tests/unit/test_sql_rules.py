@@ -133,3 +133,17 @@ def test_a_year_without_its_snapshot_takes_the_trust_its_census_names(unit_tests
     trust (not unknown); the year's snapshot wins where both exist."""
     status, diff = outcome(unit_tests, "trust_of_a_year_without_its_snapshot_comes_from_that_years_census")
     assert status == "pass", diff
+
+
+def test_roll_stability_follows_the_school_and_flags_what_is_not_like_for_like(unit_tests):
+    """A cohort is followed back across an academy conversion (the predecessor's Year 10 over the successor's
+    Year 11); a school that opened, closed, merged or changed its age range in the window is flagged: shown
+    (low_reliability) but in no sum above it, never ranked."""
+    status, diff = outcome(
+        unit_tests, "cohort_followed_across_a_conversion_and_flags_what_is_not_like_for_like"
+    )
+    assert status == "pass", diff
+    status, diff = outcome(
+        unit_tests, "cohort_cells_follow_the_school_and_leave_flagged_schools_out_of_the_sums"
+    )
+    assert status == "pass", diff
