@@ -48,7 +48,8 @@
     {%- set inputs = e['num_columns'] + [then] %}
     select
         {{ admin_cell_key(e) }},
-        {{ cell_included(inputs) }} and not schools.flagged as included,
+        -- a school with no pupils in the first year group (a primary school) has no cohort: in no sum
+        {{ cell_included(inputs) }} and {{ then }} <> 0 and not schools.flagged as included,
         case
             when schools.earlier_urn is null then 'not_applicable'
             when not {{ cell_included(inputs) }} or {{ then }} = 0 then {{ cell_status(inputs, then) }}
