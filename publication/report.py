@@ -47,11 +47,13 @@ HEADLINES = (
     ("admin", "special_needs_support_percent"),
     ("admin", "ehc_plan_percent"),
     ("admin", "fsm_percent"),
+    ("admin", "roll_stability_y10_y11_percent"),
 )
 GAPS = (("belonging_gap_special_needs_points", "pupils with SEND"),
         ("belonging_gap_free_meals_points", "pupils on free school meals"))  # fmt: skip
 NAME_HEADINGS = {"la_name": "Local authority", "trust_name": "Trust", "region_name": "Region"}
-INCLUSION = ("suspension_rate", "special_needs_representation_ratio", "persistent_absence_percent")
+INCLUSION = ("suspension_rate", "special_needs_representation_ratio", "roll_stability_y10_y11_percent",
+             "persistent_absence_percent")
 TABLE_COLUMNS = (
     ("pupil_belonging", "respondents"),
     ("pupil_belonging", "belonging_score_mean"),
@@ -63,6 +65,7 @@ TABLE_COLUMNS = (
     ("admin", "persistent_absence_percent"),
     ("admin", "special_needs_support_percent"),
     ("admin", "ehc_plan_percent"),
+    ("admin", "roll_stability_y10_y11_percent"),
 )
 
 
@@ -342,7 +345,10 @@ def _inclusion(extracts: dict) -> str:
     return (
         '<section id="inclusion"><h2>Belonging and inclusion</h2><p>Do schools and trusts where pupils feel they '
         "belong also include every child? Each chart sets the mean belonging score against one inclusion measure "
-        "of the same academic year. A school far from the others is a question to ask, not a finding.</p>"
+        "of the same academic year. A school far from the others is a question to ask, not a finding. Roll "
+        "stability in particular is a signal, not a verdict: moves between schools, emigration and a school's "
+        "own reorganisation all show in it, and schools that opened, closed, merged or changed age range in the "
+        "window are not shown.</p>"
         f"{body}</section>"
     )
 
