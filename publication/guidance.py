@@ -62,6 +62,9 @@ PARTS = {
     "representation": ("the DfE counts {num} summed over the schools included",
                        "the pupils each school would have at its local share ({den} times the same share "
                        "across all schools of its phase in its local authority), summed over the same schools"),
+    "cohort": ("the DfE count {num} summed over the schools included",
+               "the same schools' DfE count {den} {years} academic year(s) earlier (a school that converted to an "
+               "academy followed to its new URN through GIAS links)"),
     "scale_mean": ("the sum of the respondents' belonging scores (0-100)", "the respondents with a score"),
     "positive_share": ("respondents scoring above 50", "respondents with a score"),
     "item_agree": ("respondents answering the statement in the belonging direction",
@@ -135,7 +138,8 @@ def _column_text(column: str, columns: list[str], figures: dict[str, Indicator],
         return f"Schools whose data entered `{figure}` in this row (schools with a suppressed or missing input " \
                "are left out of its numerator and denominator alike)."
     num, den = PARTS[e.formula]
-    words = (num if kind == "numerator" else den).format(num=_counts(e.numerator), den=_counts([e.denominator]))
+    words = (num if kind == "numerator" else den).format(num=_counts(e.numerator), den=_counts([e.denominator]),
+                                                                  years=e.years)
     return (f"{kind.capitalize()} of `{figure}`: {words}. Shown where `{figure}` is shown, `c` where it is "
             "(it follows the figure through disclosure control).")
 

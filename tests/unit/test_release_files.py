@@ -92,3 +92,14 @@ def test_the_data_guidance_explains_every_file_and_column(extracts):
     strict = data_guidance(extracts, release_id="R1", inputs=[], code={"git_commit": None}, versions={},
                            min_respondents=20, min_schools=5)
     assert "fewer than 20 respondents" in strict and "fewer than 5 schools" in strict
+
+
+def test_every_figure_with_a_numerator_and_denominator_has_them_in_words():
+    """A new formula in the catalogue must say what its published numerator and denominator count (the roll
+    stability `cohort` once reached the release step without: the refresh failed there with a KeyError)."""
+    from indicators import catalogue
+    from publication.extracts import WITH_PARTS
+    from publication.guidance import PARTS
+
+    missing = sorted({e.formula for e in catalogue() if e.kind in WITH_PARTS and e.formula not in PARTS})
+    assert missing == []
