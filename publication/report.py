@@ -118,7 +118,7 @@ def read_extracts(extracts_dir: Path) -> dict[tuple[str, str], Extract]:
             path = extracts_dir / f"{prefix}_{slug}.csv"
             if not path.is_file():
                 continue
-            rows = pl.read_csv(path, infer_schema=False, encoding="utf8")
+            rows = _with_flags(pl.read_csv(path, infer_schema=False, encoding="utf8"), path.with_suffix(".parquet"))
             meta_path = path.with_name(f"{prefix}_{slug}.meta.csv")
             labels = {}
             if meta_path.is_file():
@@ -126,6 +126,24 @@ def read_extracts(extracts_dir: Path) -> dict[tuple[str, str], Extract]:
                 labels = dict(zip(meta["col_name"], meta["label"], strict=True))
             out[(source, level)] = Extract(source, level, rows, labels)
     return out
+
+
+FLAG = "__low_reliability"
+
+
+def _with_flags(rows: pl.DataFrame, parquet: Path) -> pl.DataFrame:
+    """The CSV rows with `<column>__low_reliability` beside each figure the typed extract (the same rows, with a
+    `<column>_status` per figure) marks low reliability: a value shown but not to be ranked (a school that
+    opened, closed, merged or changed age range within a roll-stability window)."""
+    if not parquet.is_file():
+        return rows
+    statuses = pl.read_parquet(parquet, columns=None)
+    flagged = [c for c in statuses.columns if c.endswith("_status")
+               and (statuses[c] == "low_reliability").any() and c.removesuffix("_status") in rows.columns]  # fmt: skip
+    if not flagged or statuses.height != rows.height:
+        return rows
+    return rows.with_columns(
+        (statuses[c] == "low_reliability").alias(c.removesuffix("_status") + FLAG) for c in flagged)
 
 
 def _entry(source: str, column: str):
@@ -298,10 +316,13 @@ def _scatter_section(extracts: dict, level: str, key: str, name_col: str, noun: 
     for x_col in INCLUSION:
         if x_col not in rows.columns or y_col not in rows.columns:
             continue
-        points, left_out = [], 0
-        for r in rows.select(name_col, x_col, y_col).sort(name_col).iter_rows():
+        points, left_out, flagged = [], 0, 0
+        flag = pl.col(x_col + FLAG) if x_col + FLAG in rows.columns else pl.lit(False)
+        for r in rows.select(name_col, x_col, y_col, flag.alias("flag")).sort(name_col).iter_rows():
             x, y = number(r[1]), number(r[2])
-            if x is None or y is None:
+            if r[3] and x is not None and y is not None:
+                flagged += 1
+            elif x is None or y is None:
                 left_out += 1
             else:
                 points.append((x, y, r[0]))
@@ -311,7 +332,9 @@ def _scatter_section(extracts: dict, level: str, key: str, name_col: str, noun: 
         figures.append(
             f"<figure>{scatter_chart(points, x_label=x_label, y_label=y_label, title=f'{y_label} against {x_label}, {noun}, {year_label}')}"
             f"<figcaption>Each dot is one {noun[:-1] if noun.endswith('s') else noun} ({len(points)} shown; "
-            f"{left_out} not shown because a figure is suppressed or not available). {r_text}</figcaption></figure>"
+            f"{left_out} not shown because a figure is suppressed, not available or not applicable"
+            + (f"; {flagged} flagged as low reliability, shown in the extracts but not compared here" if flagged
+               else "") + f"). {r_text}</figcaption></figure>"
         )  # fmt: skip
     if not figures:
         return ""

@@ -80,7 +80,7 @@ def test_a_suppressed_school_is_left_out_of_every_chart_and_counted(extracts):
     assert "Hidden School" not in page  # its admin figures are public, but its belonging score is `c`
     for name in ("Alder School", "Birch School", "Cedar School"):
         assert f"<title>{name}: " in page
-    assert "(3 shown; 1 not shown because a figure is suppressed or not available)" in page
+    assert "(3 shown; 1 not shown because a figure is suppressed, not available or not applicable)" in page
 
 
 def test_a_suppressed_trust_shows_c_in_the_table(extracts):
@@ -162,3 +162,19 @@ def test_the_report_renders_its_charts_in_a_browser(extracts, tmp_path):
     assert requests == [page_path.as_uri()]  # nothing fetched but the page itself
     assert len(sizes) >= 6 and all(w > 50 and h > 40 for w, h in sizes)
     assert dots >= 3 + 3  # the schools' scatter dots and the trend points
+
+
+def test_a_figure_flagged_low_reliability_is_counted_not_compared(extracts):
+    """The typed extract's `<figure>_status` marks a value shown but not to be ranked (roll stability of a school
+    that opened or closed in the window): the report leaves it out of the comparison and says so."""
+    import polars as pl
+
+    rows = pl.read_csv(extracts / "admin_indicators_school.csv", infer_schema=False)
+    status = pl.Series("suspension_rate_status", ["value", "value", "low_reliability", "value"])
+    rows.with_columns(status).write_parquet(extracts / "admin_indicators_school.parquet")
+    page = render_report(extracts, "R1")
+    scatter = page[page.index("Mean belonging score (0-100) against Suspensions per 100 pupils"):]
+    scatter = scatter[:scatter.index("</figure>")]
+    assert "<title>Cedar School: " not in scatter and "<title>Birch School: " in scatter
+    assert "(2 shown; 1 not shown because a figure is suppressed, not available or not applicable; 1 flagged as " \
+           "low reliability, shown in the extracts but not compared here)" in scatter
