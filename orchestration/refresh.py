@@ -20,7 +20,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TextIO
 
 from orchestration.settings import Home
@@ -54,7 +53,7 @@ def run_totals(home: Home, job_name: str) -> RunTotals:
     for family in FAMILIES:
         found = scan(home.landing, family)
         entries += len(found.files) + len(found.refused) + len(getattr(found, "ignored", []))
-    checks = defs.resolve_job_def(job_name).asset_layer.asset_graph.asset_check_keys
+    checks = defs.resolve_asset_graph().asset_check_keys
     return RunTotals(entries, sum(1 for k in checks if k.name in GATE_CHECKS), True)
 
 
@@ -83,8 +82,14 @@ class Monitor:
         self.tasks: dict[str, int] = {}
         if self.out is not None and self.terminal:
             from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                                       TimeElapsedColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             self.progress = Progress(SpinnerColumn(), TextColumn("{task.description:<22}"), BarColumn(),
                                      MofNCompleteColumn(), TimeElapsedColumn(),
@@ -160,6 +165,8 @@ class Monitor:
             self.write_log(f"stack trace of {step}:\n{error.to_string() if error else ''}")
             self.failed_steps.append({"step": step, "error": root_message(error)})
             self.line(f"step {step} FAILED: {root_message(error)[:300]}")
+        elif kind == DagsterEventType.STEP_START and not step.endswith(GATE_CHECKS):
+            self.line(f"{step} started")
         elif kind == DagsterEventType.STEP_SUCCESS and not step.endswith(GATE_CHECKS):
             self.line(f"{step} done{self._step_detail(step)}")
 
@@ -250,21 +257,22 @@ def root_message(error) -> str:
 def run_job(home: Home, job_name: str = "refresh", out: TextIO | None = None, terminal: bool | None = None) -> dict:
     """Run `job_name` in-process on `home`; progress on `out`; returns the outcome (also in last_refresh.json
     for the refresh). dbt's output, warnings and stack traces go to the run's log, never to `out`."""
-    from dagster import DagsterInstance, make_new_run_id
+    import uuid
+
+    from dagster import DagsterInstance
 
     from orchestration.dbt import ensure_manifest
 
     out = out if out is not None else sys.stdout
     terminal = out.isatty() if terminal is None else terminal
-    run_id = make_new_run_id()
+    run_id = str(uuid.uuid4())  # a Dagster run id (known before the run: its log file is named now)
     run_dir = home.run_dir(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     log_path = run_dir / LOG_NAME
     with open(log_path, "a", encoding="utf-8") as log:
-        monitor = Monitor(out=out, log=log, terminal=terminal)
+        monitor = Monitor(log=log)  # collects only, until the totals are known
         tee = _Tee(monitor, log)
         loader = logging.getLogger(LOADER_LOGGER)
-        handler = _LoaderHandler(monitor)
         file_log = logging.StreamHandler(log)
         file_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root = logging.getLogger()
@@ -273,8 +281,9 @@ def run_job(home: Home, job_name: str = "refresh", out: TextIO | None = None, te
             ensure_manifest()
             from orchestration.definitions import defs
 
-            monitor.totals = run_totals(home, job_name)
-            monitor.__post_init__()
+            monitor = tee.monitor = Monitor(out=out, log=log, terminal=terminal, totals=run_totals(home, job_name),
+                                            started=monitor.started)
+            handler = _LoaderHandler(monitor)
             print(f"{job_name} {run_id}: log {log_path}", file=out, flush=True)
             loader.setLevel(logging.INFO)
             loader.addHandler(handler)
