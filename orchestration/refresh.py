@@ -27,6 +27,8 @@ from orchestration.settings import Home
 GATE_CHECKS = ("raw_gate", "mart_gate", "extract_gate")  # the Great Expectations gates (checks.py)
 LOG_NAME = "refresh.log"
 LAST_REFRESH = "last_refresh.json"
+CLI_TAG = "belonging/cli"  # a run `belonging` started (it records its own outcome)
+FAILED_GATES_TAG = "belonging/failed_gates"  # on a failed run: the gates that failed, shown in the UI's run list
 LOADER_LOGGER = "ingestion.load"  # logs one record per landing entry with the entry's FileOutcome (`outcome`)
 FAMILIES = ("gias", "dfe", "surveys")
 DBT_LINE = re.compile(r"^\s*(\d+) of (\d+) (OK|PASS|ERROR|FAIL|WARN|SKIP|NO-OP)\b")
@@ -293,13 +295,16 @@ def run_job(home: Home, job_name: str = "refresh", out: TextIO | None = None, te
                 instance.add_event_listener(run_id, monitor.event)
                 with monitor.shown():
                     result = defs.resolve_job_def(job_name).execute_in_process(
-                        instance=instance, run_id=run_id, raise_on_error=False,
+                        instance=instance, run_id=run_id, raise_on_error=False, tags={CLI_TAG: "true"},
                         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+                outcome = summarise(home, monitor, run_id, job_name, succeeded=result.success)
+                if outcome["failed_checks"]:  # the run list of the Dagster UI names them too
+                    instance.add_run_tags(run_id, {FAILED_GATES_TAG: ", ".join(
+                        f"{c['asset']} {c['check']}" for c in outcome["failed_checks"])[:1000]})
             finally:
                 loader.removeHandler(handler)
                 loader.setLevel(previous_level)
                 root.removeHandler(file_log)
-    outcome = summarise(home, monitor, run_id, job_name, succeeded=result.success)
     outcome["log"] = str(log_path)
     if job_name == "refresh":
         (home.runs / LAST_REFRESH).write_text(json.dumps(outcome, indent=2, default=str), encoding="utf-8")

@@ -13,10 +13,10 @@ import duckdb
 import polars as pl
 
 from ingestion.lake import Lake
+from orchestration.layers import GATES, OWNERS, RELEASE
 from orchestration.resources import HomeResource
 from orchestration.settings import GEOGRAPHY_LOOKUP
 
-PUBLICATION_GROUP = "publication"
 EXTRACTS_KEY = dg.AssetKey(["publication", "extracts"])
 RELEASE_KEY = dg.AssetKey(["publication", "release"])
 MART_KEY = dg.AssetKey(["mart_indicators"])
@@ -31,7 +31,7 @@ def read_mart(warehouse, table: str = "mart_indicators", columns: tuple[str, ...
         con.close()
 
 
-@dg.asset(key=EXTRACTS_KEY, deps=[MART_KEY], group_name=PUBLICATION_GROUP,
+@dg.asset(key=EXTRACTS_KEY, deps=[MART_KEY], group_name=GATES, owners=OWNERS[GATES], kinds={"csv", "parquet"},
           description="Disclosure-controlled EES extracts (CSV + .meta.csv + Parquet), written to the run's "
           "folder for audit; published only by `release`.")
 def extracts(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
@@ -82,7 +82,7 @@ def gate_results(context: dg.AssetExecutionContext) -> list[dict]:
     return sorted(gates, key=lambda g: (g["asset"], g["name"]))
 
 
-@dg.asset(key=RELEASE_KEY, deps=[EXTRACTS_KEY], group_name=PUBLICATION_GROUP,
+@dg.asset(key=RELEASE_KEY, deps=[EXTRACTS_KEY], group_name=RELEASE, owners=OWNERS[RELEASE], kinds={"duckdb", "json"},
           description="The release: audited extracts, a read-only warehouse copy, manifest and Data Docs in "
           "releases/<release_id>/, then releases/current switched atomically.")
 def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
