@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import os
 import shutil
 import sys
@@ -28,6 +29,7 @@ HISTORY = Path("~/.belonging_sql_history")
 HISTORY_LENGTH = 2000
 PIPE_WIDTH = 240  # output that is not a terminal (a file, a pipe) is this wide
 MAX_ROWS = 10_000
+CANCELLED = "query cancelled (Ctrl-C)"
 HELP = """.tables          the release's tables and views
 .schema NAME     the columns of a table or view
 .help            this text
@@ -76,8 +78,40 @@ def _write_result(rel, fmt: str) -> None:
         for row in rel.fetchall():
             writer.writerow([neutralise_formula(v) if isinstance(v, str) else v for v in row])
     else:
-        rel.show(max_rows=MAX_ROWS, max_width=output_width())
+        print(render(rel, output_width()))
     sys.stdout.flush()
+
+
+def _show(rel, width: int, max_col_width: int | None) -> str:
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        rel.show(max_rows=MAX_ROWS, max_width=width, max_col_width=max_col_width)
+    return buffer.getvalue().rstrip("\n")
+
+
+def _widest(text: str) -> int:
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
+def render(rel, width: int) -> str:
+    """The result as DuckDB's box table, no wider than `width`: long cells cut shorter, then only the leading
+    columns that fit, with a line naming how many more there are. The query runs once (its result is held
+    in memory and rendered from there)."""
+    import duckdb
+
+    result = duckdb.connect().from_arrow(rel.to_arrow_table())
+    for max_col_width in (None, 40, 24, 16, 10):
+        text = _show(result, width, max_col_width)
+        if _widest(text) <= width:
+            return text
+    columns = result.columns
+    for keep in range(len(columns) - 1, 0, -1):
+        text = _show(result.select(*columns[:keep]), width, 10)
+        if _widest(text) <= width or keep == 1:
+            return (text + f"\n  {len(columns) - keep} more column(s) not shown at this width: "
+                    + ", ".join(columns[keep:keep + 5]) + (", ..." if len(columns) > keep + 5 else "")
+                    + " (select them by name, or --format csv)")
+    return text
 
 
 def run_sql(con, query: str, fmt: str = "table") -> int:
@@ -107,7 +141,7 @@ def run_sql(con, query: str, fmt: str = "table") -> int:
     except KeyboardInterrupt:
         con.interrupt()
         worker.join()
-        print("query cancelled (Ctrl-C)", file=sys.stderr)
+        print(CANCELLED, file=sys.stderr)
         return 130
     if failure:
         exc = failure[0]
@@ -192,8 +226,11 @@ def shell(con, release_id: str, fmt: str = "table") -> int:
                 continue
             buffer += line + "\n"
             if buffer.strip().endswith(";"):
-                run_sql(con, buffer, fmt)
-                buffer = ""
+                query, buffer = buffer, ""
+                try:
+                    run_sql(con, query, fmt)
+                except KeyboardInterrupt:  # Ctrl-C before the query started: nothing to cancel
+                    print(CANCELLED, file=sys.stderr)
     finally:
         if edit is not None:
             readline, history = edit
