@@ -358,7 +358,7 @@ def _error_log(args) -> Path:
     import tempfile
 
     with contextlib.suppress(Exception):
-        runs = Home.from_env().runs
+        runs = (Home(Path(args.home).expanduser().resolve()) if getattr(args, "home", None) else Home.from_env()).runs
         if runs.is_dir():
             return runs / ERROR_LOG
     return Path(tempfile.gettempdir()) / f"belonging-{os.getuid()}.log"
