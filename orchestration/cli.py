@@ -159,6 +159,9 @@ def cmd_sql(args) -> int:
     if current is None:
         raise CliError(f"no release published yet in {home.releases}: run `belonging refresh` "
                        "(or `belonging demo`)", EXIT_FAILED)
+    if args.where:
+        print(release_warehouse(current))
+        return EXIT_OK
     scratch = tempfile.mkdtemp(prefix="belonging-sql-")  # DuckDB's spill space: never the release folder
     try:
         con = sandboxed_connection(release_warehouse(current), scratch)
@@ -336,6 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "csv"], default="table",
                    help="table (default) or csv: the result as CSV on standard output (text that a spreadsheet "
                    "would run as a formula is prefixed with ')")
+    p.add_argument("--where", action="store_true",
+                   help="print the path of the current release's warehouse (for the DuckDB CLI, Python or R) and exit")
     p = add("validate", cmd_validate, "say what one file (or every file under a folder) would load, what would be "
             "quarantined and why; writes nothing")
     p.add_argument("file", help="a landing file, or a folder (read as refresh reads landing/)")
