@@ -17,34 +17,20 @@ from orchestration.resources import HomeResource
 
 TIMEZONE = "Europe/London"
 
+def _every(name: str, job, cron: str, description: str) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(name=name, job=job, cron_schedule=cron, execution_timezone=TIMEZONE,
+                                 default_status=dg.DefaultScheduleStatus.STOPPED, description=description)
+
+
 # The DfE publishes census (June), SEN (June), absence (March) and exclusions (July) each year; GIAS daily.
 # Fetch in October when the academic year's releases are out, then refresh the next morning.
-annual_download = dg.ScheduleDefinition(
-    name="annual_dfe_download",
-    job=download_job,
-    cron_schedule="0 5 1 10 *",
-    execution_timezone=TIMEZONE,
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Downloads the configured DfE and GIAS files on 1 October.",
-)
-
-annual_refresh = dg.ScheduleDefinition(
-    name="annual_dfe_refresh",
-    job=refresh_job,
-    cron_schedule="0 5 2 10 *",
-    execution_timezone=TIMEZONE,
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Refreshes the warehouse and publishes a release on 2 October, after the download.",
-)
-
-weekly_download = dg.ScheduleDefinition(
-    name="weekly_dfe_gias_download",
-    job=download_job,
-    cron_schedule="0 5 * * 1",
-    execution_timezone=TIMEZONE,
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Mondays 05:00: downloads the configured DfE and GIAS files (unchanged files are left as they are).",
-)
+annual_download = _every("annual_dfe_download", download_job, "0 5 1 10 *",
+                         "Downloads the configured DfE and GIAS files on 1 October.")
+annual_refresh = _every("annual_dfe_refresh", refresh_job, "0 5 2 10 *",
+                        "Refreshes the warehouse and publishes a release on 2 October, after the download.")
+weekly_download = _every("weekly_dfe_gias_download", download_job, "0 5 * * 1",
+                         "Mondays 05:00: downloads the configured DfE and GIAS files (unchanged files are left "
+                         "as they are).")
 
 
 def new_public_files(home) -> list[str]:

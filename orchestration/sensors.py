@@ -63,20 +63,22 @@ def failed_gates(outcome: dict) -> str:
     return ", ".join(f"{c['asset']} {c['check']}" for c in outcome["failed_checks"])[:1000]
 
 
-@dg.run_status_sensor(run_status=dg.DagsterRunStatus.FAILURE, monitored_jobs=[refresh_job],
-                      default_status=dg.DefaultSensorStatus.RUNNING, name="refresh_failed_sensor",
-                      description="Names the gates a failed refresh failed (run tag belonging/failed_gates) and "
-                      "records its outcome for `belonging status`.")
-def refresh_failed_sensor(context: dg.RunStatusSensorContext):
-    _record(context, succeeded=False)
+def _outcome_sensor(status: dg.DagsterRunStatus, name: str, description: str):
+    @dg.run_status_sensor(run_status=status, monitored_jobs=[refresh_job], name=name, description=description,
+                          default_status=dg.DefaultSensorStatus.RUNNING)
+    def sensor(context: dg.RunStatusSensorContext):
+        _record(context, succeeded=status == dg.DagsterRunStatus.SUCCESS)
+
+    return sensor
 
 
-@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[refresh_job],
-                      default_status=dg.DefaultSensorStatus.RUNNING, name="refresh_succeeded_sensor",
-                      description="Records a refresh's outcome (its release, each gate's result) for "
-                      "`belonging status`.")
-def refresh_succeeded_sensor(context: dg.RunStatusSensorContext):
-    _record(context, succeeded=True)
+refresh_failed_sensor = _outcome_sensor(
+    dg.DagsterRunStatus.FAILURE, "refresh_failed_sensor",
+    "Names the gates a failed refresh failed (run tag belonging/failed_gates) and records its outcome for "
+    "`belonging status`.")
+refresh_succeeded_sensor = _outcome_sensor(
+    dg.DagsterRunStatus.SUCCESS, "refresh_succeeded_sensor",
+    "Records a refresh's outcome (its release, each gate's result) for `belonging status`.")
 
 
 def _record(context: dg.RunStatusSensorContext, succeeded: bool) -> None:

@@ -8,12 +8,11 @@ import os
 import sys
 import time
 
-import duckdb
 import pexpect
 import pytest
 
-from publication.releases import publish_release
 from tests.conftest import REPO
+from tests.sql_helpers import small_release
 
 PROMPT = "belonging> "
 UP = "\x1b[A"
@@ -21,18 +20,7 @@ UP = "\x1b[A"
 
 @pytest.fixture
 def home(tmp_path):
-    home = tmp_path / "home"
-    build = tmp_path / "build"
-    (build / "extracts").mkdir(parents=True)
-    (build / "extracts" / "admin_indicators_national.csv").write_text("time_period,x\n202526,1\n")
-    con = duckdb.connect(str(build / "warehouse.duckdb"))
-    con.execute("create table mart_indicators as select 'School' as geographic_level, 7.5 as value, "
-                "repeat('a long school name ', 8) as school_name, 'E92000001' as country_code")
-    con.execute("create view school_indicators_wide as select geographic_level, value from mart_indicators")
-    con.close()
-    publish_release(home, release_id="20261122T190000Z-aaaaaa", warehouse=build / "warehouse.duckdb",
-                    extracts_dir=build / "extracts")
-    return home
+    return small_release(tmp_path)
 
 
 def spawn(home, tmp_path, width=80) -> pexpect.spawn:
@@ -59,7 +47,8 @@ def test_tables_history_width_and_quit(home, tmp_path):
     child.expect_exact(PROMPT)
     assert "42" in child.before and "^[[A" not in child.before  # ...and it runs again
 
-    child.sendline("select * from mart_indicators;")  # wider than the terminal: fitted to its 60 columns
+    child.sendline("select *, repeat('a long school name ', 8) as long_name, 'E92000001' as country_code "
+                   "from mart_indicators;")  # wider than the terminal: fitted to its 60 columns
     child.expect_exact(PROMPT)
     table = [line for line in child.before.splitlines() if line.startswith(("│", "┌", "└", "├"))]
     assert table and max(len(line) for line in table) <= 60
