@@ -66,8 +66,8 @@ def refresh_lock(home: Home, doing: str = "refresh"):
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
-            raise CliError(f"not started: another refresh, publish or retire is running on {home.root} "
-                           f"({fh.read().strip()}); wait for it to finish", EXIT_BUSY) from None
+            raise CliError(f"not started: another refresh is running on {home.root} (or a publish or retire: "
+                           f"{fh.read().strip()}); wait for it to finish", EXIT_BUSY) from None
         fh.seek(0)
         fh.truncate()
         fh.write(f"{doing}: pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}")

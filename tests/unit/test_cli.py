@@ -157,7 +157,7 @@ def test_a_locked_home(tmp_path, capsys):
         code, _, err = run(capsys, "refresh", "--home", str(home.root))
         assert code == EXIT_BUSY
         assert len(err.strip().splitlines()) == 1
-        assert "not started: another refresh, publish or retire is running on" in err
+        assert "not started: another refresh is running on" in err
         assert f"refresh: pid {os.getpid()}" in err
     assert not any((home.root / "dagster").glob("storage/*"))
 
