@@ -25,7 +25,7 @@ from typing import TextIO
 from orchestration.settings import Home
 
 GATE_CHECKS = ("raw_gate", "mart_gate", "extract_gate")  # the Great Expectations gates (checks.py)
-LOG_NAME = "refresh.log"
+LOG_NAME = "{job}.log"  # runs/<run_id>/refresh.log, download.log
 LAST_REFRESH = "last_refresh.json"
 CLI_TAG = "belonging/cli"  # a run `belonging` started (it records its own outcome)
 FAILED_GATES_TAG = "belonging/failed_gates"  # on a failed run: the gates that failed, shown in the UI's run list
@@ -270,7 +270,7 @@ def run_job(home: Home, job_name: str = "refresh", out: TextIO | None = None, te
     run_id = str(uuid.uuid4())  # a Dagster run id (known before the run: its log file is named now)
     run_dir = home.run_dir(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
-    log_path = run_dir / LOG_NAME
+    log_path = run_dir / LOG_NAME.format(job=job_name)
     with open(log_path, "a", encoding="utf-8") as log:
         monitor = Monitor(log=log)  # collects only, until the totals are known
         tee = _Tee(monitor, log)
