@@ -42,6 +42,7 @@ class RunTotals:
 
     landing_entries: int = 0
     gates: int = 0
+    gate_names: tuple[tuple[str, str], ...] = ()  # (asset, check) of every gate the job runs
     publishes: bool = False
 
 
@@ -56,7 +57,8 @@ def run_totals(home: Home, job_name: str) -> RunTotals:
         found = scan(home.landing, family)
         entries += len(found.files) + len(found.refused) + len(getattr(found, "ignored", []))
     checks = defs.resolve_asset_graph().asset_check_keys
-    return RunTotals(entries, sum(1 for k in checks if k.name in GATE_CHECKS), True)
+    gates = tuple(sorted((k.asset_key.to_user_string(), k.name) for k in checks if k.name in GATE_CHECKS))
+    return RunTotals(entries, len(gates), gates, True)
 
 
 @dataclass
@@ -349,14 +351,25 @@ def summarise(home: Home, monitor: Monitor, run_id: str, job_name: str, succeede
         "release_id": release["release_id"] if release else None,
         "files": monitor.file_counts(),
         "file_notes": [f for f in monitor.files if f["status"] not in ("loaded", "skipped")],
-        "gates": [{k: c[k] for k in ("asset", "check", "passed", "message")} for c in monitor.checks if c["gate"]],
+        "gates": gate_results(monitor),
         "dbt_tests": {"passed": sum(c["passed"] for c in tests),
                       "failed": [f"{c['asset']} / {c['check']}" for c in tests if not c["passed"]]},
         "failed_checks": failed_checks,
-        "failed_steps": monitor.failed_steps,
+        # a gate's own step failing is its gate failure, said above: the steps that failed otherwise
+        "failed_steps": [s for s in monitor.failed_steps if not s["step"].endswith(GATE_CHECKS)],
         "warnings": monitor.warnings if job_name != "refresh" else [],
         "run_dir": str(home.run_dir(run_id)),
     }
+
+
+def gate_results(monitor: Monitor) -> list[dict]:
+    """Each gate's result: passed, failed, or not run (a gate before it failed and stopped the run)."""
+    ran = {(c["asset"], c["check"]): c for c in monitor.checks if c["gate"]}
+    gates = [{"asset": c["asset"], "check": c["check"], "passed": c["passed"], "message": c["message"],
+              "result": "passed" if c["passed"] else "FAILED"} for c in ran.values()]
+    gates += [{"asset": asset, "check": check, "passed": False, "message": "", "result": "not run"}
+              for asset, check in monitor.totals.gate_names if (asset, check) not in ran]
+    return sorted(gates, key=lambda g: (GATE_CHECKS.index(g["check"]), g["asset"]))
 
 
 def outcome_text(outcome: dict) -> str:
@@ -390,8 +403,9 @@ def outcome_text(outcome: dict) -> str:
     if gates:
         lines.append(f"  gates: {sum(g['passed'] for g in gates)} of {len(gates)} passed")
         for gate in gates:
-            lines.append(f"    {'passed' if gate['passed'] else 'FAILED'}  {gate['check']:<12} {gate['asset']}"
-                         + ("" if gate["passed"] else f": {gate['message']}"))
+            result = gate.get("result", "passed" if gate["passed"] else "FAILED")
+            lines.append(f"    {result:<7} {gate['check']:<12} {gate['asset']}"
+                         + (" (stopped by the failed gate)" if result == "not run" else ""))
     tests = outcome.get("dbt_tests") or {}
     if tests.get("passed") or tests.get("failed"):
         lines.append(f"  dbt tests: {tests['passed']} of {tests['passed'] + len(tests['failed'])} passed")

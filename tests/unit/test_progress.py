@@ -60,8 +60,10 @@ def test_a_log_gets_plain_lines_and_everything_goes_to_the_run_log(tmp_path):
 
 def test_the_summary_names_files_gates_and_what_to_do(tmp_path):
     home = Home(tmp_path / "home")
-    monitor = Monitor(totals=RunTotals(landing_entries=3, gates=2))
+    monitor = Monitor(totals=RunTotals(landing_entries=3, gates=3, gate_names=(
+        ("lake/dfe_census", "raw_gate"), ("lake/dfe_exclusions", "raw_gate"), ("publication/extracts", "extract_gate"))))
     feed(monitor)
+    monitor.failed_steps.append({"step": "lake_dfe_exclusions_raw_gate", "error": "1 blocking asset check failed"})
     monitor.step_metadata["lake_dfe"] = {"files_loaded": 1, "files_skipped_unchanged": 0, "files_quarantined": 1,
                                          "files_refused": 0, "files_ignored": 1, "files_retired": 0,
                                          "rows_loaded": 10, "rows_quarantined": 0}
@@ -73,8 +75,10 @@ def test_the_summary_names_files_gates_and_what_to_do(tmp_path):
     assert text.splitlines()[0].endswith("s; nothing published, releases/current unchanged.")
     for expected in ("loaded: 1 files (10 rows)", "quarantined: 1 whole files", "ignored: 1 files",
                      "quarantined_file: dfe/b.csv: not an EES open-data CSV",
-                     "ignored: dfe/notes.md: a .md file", "gates: 1 of 2 passed",
-                     "passed  raw_gate     lake/dfe_census", "FAILED  raw_gate     lake/dfe_exclusions: 1 of 3",
+                     "ignored: dfe/notes.md: a .md file", "gates: 1 of 3 passed",
+                     "passed  raw_gate     lake/dfe_census", "FAILED  raw_gate     lake/dfe_exclusions\n",
+                     "not run extract_gate publication/extracts (stopped by the failed gate)",
                      "dbt tests: 1 of 1 passed", "gate failed: lake/dfe_exclusions / raw_gate",
                      "100001 twice", "belonging retire FILE|SHA256", f"log (dbt output, stack traces): {tmp_path}"):
         assert expected in text, expected
+    assert "step failed" not in text  # the gate's own step failing is the gate failure, said once
