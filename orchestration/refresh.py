@@ -32,6 +32,7 @@ FAILED_GATES_TAG = "belonging/failed_gates"  # on a failed run: the gates that f
 LOADER_LOGGER = "ingestion.load"  # logs one record per landing entry with the entry's FileOutcome (`outcome`)
 FAMILIES = ("gias", "dfe", "surveys")
 DBT_LINE = re.compile(r"^\s*(\d+) of (\d+) (OK|PASS|ERROR|FAIL|WARN|SKIP|NO-OP)\b")
+NOTE_WORDS = {"quarantined_file": "quarantined"}  # a file note as `belonging status` words it: "<word> landing/<file>"
 FILE_COUNTS = ("files_loaded", "files_skipped_unchanged", "files_quarantined", "files_refused", "files_ignored",
                "files_retired", "rows_loaded", "rows_quarantined")
 
@@ -394,7 +395,7 @@ def outcome_text(outcome: dict) -> str:
             if files.get(key):
                 lines.append(f"  {label}: {files[key]} files")
     for note in outcome.get("file_notes", [])[:20]:
-        lines.append(f"    {note['status']}: {note['file']}: {note['message']}")
+        lines.append(f"    {NOTE_WORDS.get(note['status'], note['status'])} landing/{note['file']}: {note['message']}")
     if len(outcome.get("file_notes", [])) > 20:
         lines.append(f"    ... and {len(outcome['file_notes']) - 20} more (in the log)")
     for warning in outcome.get("warnings", [])[:20]:

@@ -63,9 +63,13 @@ def refused_statement(query: str) -> str | None:
 
 
 def output_width(stream=None) -> int:
+    """The terminal's width as it is now (the window's, not a stale $COLUMNS); PIPE_WIDTH for a file or pipe."""
     stream = stream or sys.stdout
     if stream.isatty():
-        return shutil.get_terminal_size((PIPE_WIDTH, 24)).columns
+        try:
+            return os.get_terminal_size(stream.fileno()).columns or PIPE_WIDTH
+        except (OSError, ValueError):
+            return shutil.get_terminal_size((PIPE_WIDTH, 24)).columns
     return PIPE_WIDTH
 
 

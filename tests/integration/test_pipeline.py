@@ -232,7 +232,7 @@ def test_releases_list_and_roll_back(demo):
     assert belonging("publish", "--release", first, home=home, check=True).returncode == 0
     assert current(home).name == first
     refused = belonging("publish", "--release", "no-such-release", home=home)
-    assert refused.returncode == 1 and "no-such-release" in refused.stderr
+    assert refused.returncode == 2 and "no-such-release" in refused.stderr  # 2: no such release (usage)
     assert current(home).name == first
 
 
@@ -407,7 +407,7 @@ def test_retiring_the_file_that_broke_the_gate_publishes_again(demo):
     proc = belonging("refresh", home=home, key=None)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert current(home) != before
-    assert "retired: 1 files" in proc.stdout and "retired: dfe/revised.csv: retired on" in proc.stdout
+    assert "retired: 1 files" in proc.stdout and "retired landing/dfe/revised.csv: retired on" in proc.stdout
     assert "revised.csv" not in {i["file"].rsplit("/", 1)[-1] for i in manifest(current(home))["inputs"]}
     status = belonging("status", home=home)
     assert "dfe/revised.csv: retired" in status.stdout and "a school row twice" in status.stdout

@@ -74,8 +74,8 @@ def test_the_summary_names_files_gates_and_what_to_do(tmp_path):
     assert text.startswith("refresh 01234567: FAILED after")
     assert text.splitlines()[0].endswith("s; nothing published, releases/current unchanged.")
     for expected in ("loaded: 1 files (10 rows)", "quarantined: 1 whole files", "ignored: 1 files",
-                     "quarantined_file: dfe/b.csv: not an EES open-data CSV",
-                     "ignored: dfe/notes.md: a .md file", "gates: 1 of 3 passed",
+                     "quarantined landing/dfe/b.csv: not an EES open-data CSV",
+                     "ignored landing/dfe/notes.md: a .md file", "gates: 1 of 3 passed",
                      "passed  raw_gate     lake/dfe_census", "FAILED  raw_gate     lake/dfe_exclusions\n",
                      "not run extract_gate publication/extracts (stopped by the failed gate)",
                      "dbt tests: 1 of 1 passed", "gate failed: lake/dfe_exclusions / raw_gate",

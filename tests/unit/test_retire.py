@@ -5,7 +5,6 @@ brings its rows back (the gate fails again)."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import polars as pl
 import pytest
@@ -31,8 +30,8 @@ def home(tmp_path, reference):
     home = tmp_path / "home"
     dfe = home / "landing" / "dfe"
     dfe.mkdir(parents=True)
-    shutil.copy(reference / "dfe" / REAL_EXCLUSIONS, dfe / "exclusions.csv")
-    lines = (dfe / "exclusions.csv").read_bytes().splitlines(keepends=True)
+    lines = (reference / "dfe" / REAL_EXCLUSIONS).read_bytes().splitlines(keepends=True)[:301]  # 300 rows do
+    (dfe / "exclusions.csv").write_bytes(b"".join(lines))
     school = next(line for line in lines if b",School," in line)
     (dfe / "revised.csv").write_bytes(b"".join(lines) + school)
     load_dfe(home / "landing", Lake(home / "lake"))

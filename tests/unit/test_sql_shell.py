@@ -25,7 +25,8 @@ def home(tmp_path):
 
 def spawn(home, tmp_path, width=80) -> pexpect.spawn:
     env = {**os.environ, "HOME": str(tmp_path), "TERM": "xterm", "DO_NOT_TRACK": "1"}
-    env.pop("BELONGING_HOME", None)
+    for var in ("BELONGING_HOME", "COLUMNS", "LINES"):
+        env.pop(var, None)
     child = pexpect.spawn(sys.executable, ["-m", "orchestration.cli", "sql", "--home", str(home)], cwd=str(REPO),
                           env=env, encoding="utf-8", timeout=60, dimensions=(40, width))
     child.expect_exact(PROMPT)
