@@ -21,12 +21,14 @@ import contextlib
 import errno
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 QUARANTINE = "quarantine"
-# companions and notes that are never data: EES metadata, quarantine reasons, download sidecars, read-mes
-SKIP_SUFFIXES = (".meta.csv", ".reason.txt", ".http.json", ".md", ".txt", ".json")
+META = ".meta.csv"  # an EES file's metadata: read with the data file of the same name beside it
+SIDECAR = ".http.json"  # `.<name>.http.json`: a download's record of the server's ETag, beside <name>
+# notes, never data: listed as ignored with this reason (a data file saved as .txt is read by its content)
+NOT_DATA_SUFFIXES = (".md", ".json", ".reason.txt")
 LINK = "a symbolic link, not followed: landing/ reads only regular files that sit under it"
 NOT_REGULAR = "not a regular file (a FIFO, socket or device): only regular files are read"
 
@@ -46,23 +48,62 @@ class Refused:
         return f"refused landing/{self.relative}: {self.reason}"
 
 
+@dataclass(frozen=True)
+class Ignored:
+    """A regular file in landing/ that is not read on its own, and why: reported, never passed over silently."""
+
+    relative: str
+    reason: str
+    companion: bool = False  # read with a data file beside it (an EES .meta.csv, a download's sidecar)
+
+    def line(self) -> str:
+        return f"ignored landing/{self.relative}: {self.reason}"
+
+
 @dataclass
 class Scan:
-    files: list[Path]  # regular files under landing/<family>, in path order
+    files: list[Path]  # regular files under landing/<family>, in path order: read by their content
     refused: list[Refused]
+    ignored: list[Ignored] = field(default_factory=list)  # companions included (`companion`)
+
+    @property
+    def reported(self) -> list[Ignored]:
+        """The ignored entries a person is told about (companions read with their data file are not news)."""
+        return [i for i in self.ignored if not i.companion]
+
+
+def classify(name: str, siblings: set[str] | frozenset[str] = frozenset()) -> Ignored | None:
+    """Why a regular file named `name` is not read on its own (an Ignored with its reason), or None: a data
+    file, recognised by its content whatever its name. `siblings` are the names in its folder. The one rule
+    shared by the loader (`scan`) and `belonging validate`."""
+    lower = name.lower()
+    if name.startswith("."):
+        if lower.endswith(SIDECAR) and name[1:-len(SIDECAR)] in siblings:
+            return Ignored(name, f"the download record of {name[1:-len(SIDECAR)]}: not data", companion=True)
+        return Ignored(name, "a hidden file (a download in progress, an editor's backup): not read")
+    if lower.endswith(META):
+        data = name[:-len(META)] + ".csv"
+        if data in siblings:
+            return Ignored(name, f"the metadata of {data}: read with it (validate {data})", companion=True)
+        return Ignored(name, f"EES metadata with no {data} beside it: read only with its data file")
+    for suffix in NOT_DATA_SUFFIXES:
+        if lower.endswith(suffix):
+            return Ignored(name, f"a {suffix} file (notes, a record): not data; if it holds data, name it .csv")
+    return None
 
 
 def scan(landing: Path, family: str) -> Scan:
-    """The data files of one landing family, and the entries refused (links, non-regular files).
+    """The data files of one landing family, the entries refused (links, non-regular files) and those ignored
+    (`classify`: hidden files and folders, companions, notes), each with its reason. Folders that are links
+    are refused, not descended into."""
+    return walk(Path(landing) / family, Path(landing))
 
-    Hidden entries (temporaries, download sidecars) and companion files (SKIP_SUFFIXES) are not data and
-    are passed over without being opened. Folders that are links are refused, not descended into.
-    """
-    landing = Path(landing)
-    top = landing / family
+
+def walk(top: Path, base: Path) -> Scan:
+    """`scan` of any folder: what is under `top`, named relative to `base`."""
     out = Scan([], [])
     if top.is_symlink():
-        out.refused.append(Refused(family, LINK))
+        out.refused.append(Refused(_relative(base, top), LINK))
         return out
     if not top.is_dir():
         return out
@@ -70,21 +111,26 @@ def scan(landing: Path, family: str) -> Scan:
         here = Path(dirpath)
         for name in sorted(dirnames):
             if (here / name).is_symlink():
-                out.refused.append(Refused(_relative(landing, here / name), LINK))
+                out.refused.append(Refused(_relative(base, here / name), LINK))
                 dirnames.remove(name)
+            elif name.startswith("."):
+                out.ignored.append(Ignored(_relative(base, here / name), "a hidden folder: not read"))
+                dirnames.remove(name)
+        siblings = set(filenames)
         for name in filenames:
             path = here / name
-            if name.startswith(".") or name.lower().endswith(SKIP_SUFFIXES):
-                continue
             mode = os.lstat(path).st_mode
             if stat.S_ISLNK(mode):
-                out.refused.append(Refused(_relative(landing, path), LINK))
+                out.refused.append(Refused(_relative(base, path), LINK))
             elif not stat.S_ISREG(mode):
-                out.refused.append(Refused(_relative(landing, path), NOT_REGULAR))
+                out.refused.append(Refused(_relative(base, path), NOT_REGULAR))
+            elif (ignored := classify(name, siblings)) is not None:
+                out.ignored.append(Ignored(_relative(base, path), ignored.reason, ignored.companion))
             else:
                 out.files.append(path)
     out.files.sort()
     out.refused.sort(key=lambda r: r.relative)
+    out.ignored.sort(key=lambda r: r.relative)
     return out
 
 

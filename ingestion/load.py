@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ingestion import retire
 from ingestion.files import UnreadableFile
 from ingestion.lake import Lake, SourceFile
 from ingestion.landing import LandingRefused, move_to_quarantine, scan
@@ -28,7 +29,9 @@ log = logging.getLogger(__name__)
 @dataclass
 class FileOutcome:
     file: str
-    status: str  # loaded | skipped | quarantined_file | refused (a link or non-regular file: never opened)
+    # loaded | skipped | quarantined_file | refused (a link or non-regular file: never opened) | ignored (not
+    # data: ingestion.landing.classify) | retired (taken back out of the lake: ingestion.retire)
+    status: str
     publication: str | None = None
     vintage: str | None = None
     rows_loaded: int = 0
@@ -41,6 +44,12 @@ class FileOutcome:
 class LoadReport:
     family: str
     files: list[FileOutcome] = field(default_factory=list)
+
+    def add(self, outcome: FileOutcome) -> None:
+        """Record one landing entry's outcome (and log it: the refresh's progress counts these records)."""
+        self.files.append(outcome)
+        log.info("%s %s%s", outcome.status, outcome.file, f": {outcome.message}" if outcome.message else "",
+                 extra={"outcome": outcome})
 
     def count(self, status: str) -> int:
         return sum(1 for f in self.files if f.status == status)
@@ -59,6 +68,8 @@ class LoadReport:
             "files_skipped_unchanged": self.count("skipped"),
             "files_quarantined": self.count("quarantined_file"),
             "files_refused": self.count("refused"),
+            "files_ignored": self.count("ignored"),
+            "files_retired": self.count("retired"),
             "rows_loaded": self.rows_loaded,
             "rows_quarantined": self.rows_quarantined,
         }
@@ -138,17 +149,22 @@ def load_family(
     found = scan(landing, family)
     for refused in found.refused:
         log.warning(refused.line())
-        report.files.append(FileOutcome(refused.relative, "refused", message=refused.reason))
+        report.add(FileOutcome(refused.relative, "refused", message=refused.reason))
+    for ignored in found.reported:
+        report.add(FileOutcome(ignored.relative, "ignored", message=ignored.reason))
     for path in found.files:
         try:
             source = SourceFile.of(path, landing)
         except OSError as exc:  # swapped for a link (ELOOP) or removed since the scan: never followed
             log.warning("refused %s: %s", path.relative_to(landing).as_posix(), exc.strerror or exc)
-            report.files.append(FileOutcome(path.relative_to(landing).as_posix(), "refused",
-                                            message=f"could not be opened as a regular file: {exc.strerror}"))
+            report.add(FileOutcome(path.relative_to(landing).as_posix(), "refused",
+                                   message=f"could not be opened as a regular file: {exc.strerror}"))
+            continue
+        if (note := retire.skip_note(lake.root, source.sha256)) is not None:
+            report.add(FileOutcome(source.relative, "retired", message=note))
             continue
         if lake.loaded(source.sha256) and not missing_years(lake, source.sha256, years):
-            report.files.append(FileOutcome(source.relative, "skipped", message="unchanged: already loaded"))
+            report.add(FileOutcome(source.relative, "skipped", message="unchanged: already loaded"))
             continue
         try:
             result = reader(source)
@@ -166,9 +182,9 @@ def load_family(
                 source,
             )
             log.warning("quarantined %s: %s (%s)", source.relative, reason, where)
-            report.files.append(FileOutcome(source.relative, "quarantined_file", message=reason))
+            report.add(FileOutcome(source.relative, "quarantined_file", message=reason))
             continue
-        report.files.append(record(lake, source, result, years))
+        report.add(record(lake, source, result, years))
     return report
 
 

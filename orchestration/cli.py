@@ -1,4 +1,7 @@
-"""`belonging`: the command-line contract of spec/product.md."""
+"""`belonging`: the command-line contract of spec/product.md.
+
+Load DfE, GIAS and survey files dropped into landing/, build the warehouse, gate and publish releases.
+"""
 
 from __future__ import annotations
 
@@ -9,38 +12,65 @@ import json
 import os
 import sys
 import time
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestration.settings import DEMO_PSEUDONYM_KEY, Home
+from orchestration.settings import PSEUDONYM_KEY_VAR, Home, SettingError, load_env
+from orchestration.sql import SQL_ALLOWED, sandboxed_connection  # noqa: F401 - the sandbox lives in sql.py
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EPILOG = f"""exit codes:
+  {EXIT_OK}    done (refresh, demo: a release was published)
+  {EXIT_FAILED}    refused by the data: a gate failed (nothing published), validate found a file that would
+       not load, a query failed
+  {EXIT_USAGE}    usage or configuration: a wrong option, a missing or invalid setting or key, no such home,
+       release or file
+  {EXIT_BUSY}    busy: another refresh, publish or retire holds the home's lock
+  {EXIT_BUG}    unexpected error: the traceback is in the log file named on the error line
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+
+settings: the environment, then <home>/.env, then .env in the repository (see .env.example), each for
+what the one before it does not set; config/settings.yaml, overridden key by key by <home>/settings.yaml.
+The home is --home, else $BELONGING_HOME, else ./.belonging."""
+ERROR_LOG = "belonging.log"  # <home>/runs/belonging.log: tracebacks of commands that are not runs
+
+
+class CliError(Exception):
+    """An expected error: one or two plain lines with the fix, and an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
 
 
 def _set_home(arg: str | None, *, create: bool = True) -> Home:
-    """The home of `--home` or $BELONGING_HOME; created only for commands that write (`create`)."""
-    if arg:
-        os.environ["BELONGING_HOME"] = str(Path(arg).expanduser().resolve())
-    home = Home.from_env()
-    os.environ["BELONGING_HOME"] = str(home.root)
+    """The home of `--home` or $BELONGING_HOME (after reading the .env files); created only for commands that
+    write (`create`); for the others a home that does not exist is an error. Its settings are checked."""
+    home = Home(load_env(arg))
     os.environ["DAGSTER_HOME"] = str(home.dagster_home)
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    if not create and not home.root.is_dir():
+        raise CliError(f"no home at {home.root}: give --home or set BELONGING_HOME, or make one with "
+                       f"`belonging demo --home {home.root}` (sample data) or `belonging refresh --home {home.root}`")
+    home.settings  # noqa: B018 - a missing or invalid setting stops here, in one line
     return home.create() if create else home
 
 
 @contextlib.contextmanager
-def refresh_lock(home: Home):
-    """One writer: a second refresh of the same home stops at once instead of fighting over the warehouse."""
+def refresh_lock(home: Home, doing: str = "refresh"):
+    """One writer: a second refresh (or publish, retire) of the same home stops at once."""
     path = home.root / ".refresh.lock"
     with open(path, "a+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
-            raise RefreshBusy(f"another refresh is running on {home.root} ({fh.read().strip()})") from None
+            raise CliError(f"not started: another refresh is running on {home.root} (or a publish or retire: "
+                           f"{fh.read().strip()}); wait for it to finish", EXIT_BUSY) from None
         fh.seek(0)
         fh.truncate()
-        fh.write(f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}")
+        fh.write(f"{doing}: pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}")
         fh.flush()
         try:
             yield
@@ -48,33 +78,61 @@ def refresh_lock(home: Home):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-class RefreshBusy(RuntimeError):
-    pass
+def preflight(home: Home) -> None:
+    """What a refresh needs before it starts: a hashing key when there are survey exports to read."""
+    from ingestion.landing import scan
+    from orchestration.settings import pseudonym_key
+
+    exports = scan(home.landing, "surveys").files
+    if exports and pseudonym_key(home) is None:
+        raise CliError(
+            f"not started: {len(exports)} survey export(s) in {home.landing / 'surveys'} need "
+            f"{PSEUDONYM_KEY_VAR}, the secret key that hashes respondent identifiers.\n"
+            f"  fix: set it in the environment or in {home.root / '.env'} (see .env.example); keep it out of the "
+            "repository")
 
 
 def cmd_refresh(args) -> int:
     home = _set_home(args.home)
+    preflight(home)
     from orchestration.refresh import run_refresh
 
-    try:
-        with refresh_lock(home):
-            outcome = run_refresh(home, echo=print, force=getattr(args, "force", False))
-    except RefreshBusy as exc:
-        print(f"refresh not started: {exc}", file=sys.stderr)
-        return EXIT_BUSY
+    with refresh_lock(home):
+        outcome = run_refresh(home, force=args.force, full_rebuild=args.full_rebuild)
+    # nothing changed since the current release: nothing published, and that is not a failure
     return EXIT_OK if outcome["status"] in ("published", "unchanged") else EXIT_FAILED
 
 
 def cmd_demo(args) -> int:
     home = _set_home(args.home)
-    os.environ.setdefault("BELONGING_PSEUDONYM_KEY", DEMO_PSEUDONYM_KEY)
+    loaded = [p for p in (home.lake / "raw" / "file_loads").glob("*.parquet") if not p.name.startswith("_")]
+    if loaded and not home.is_demo:
+        raise CliError(f"demo refused: {home.root} holds loaded data and is not a demo home; give a new --home "
+                       "for the demo")
+    home.mark_demo()  # a demo home hashes with the demo's key, now and at every later refresh
     from demo import generate
 
     started = time.perf_counter()
     summary = generate(home.landing, scale=args.scale, seed=args.seed)
     print(f"demo: wrote sample landing files to {home.landing} in {time.perf_counter() - started:.1f}s: "
-          + ", ".join(f"{k}={v}" for k, v in summary.items() if isinstance(v, (int, str))))
+          + ", ".join(f"{k}={v}" for k, v in summary.items() if isinstance(v, (int, str))), flush=True)
+    print(f"demo: {home.root / 'DEMO'} marks this home as a demo (its own published hashing key); "
+          f"`belonging refresh --home {home.root}` works on it from now on", flush=True)
     return cmd_refresh(argparse.Namespace(home=str(home.root)))
+
+
+def cmd_download(args) -> int:
+    home = _set_home(args.home)
+    from ingestion.download import DownloadConfigError, load_download_config, resolve_download_config
+    from orchestration.refresh import run_job
+
+    config = resolve_download_config(home.root)
+    try:
+        load_download_config(config)
+    except DownloadConfigError as exc:
+        raise CliError(f"not started: {exc}") from None
+    outcome = run_job(home, "download")
+    return EXIT_OK if outcome["status"] == "done" else EXIT_FAILED
 
 
 def cmd_status(args) -> int:
@@ -85,114 +143,62 @@ def cmd_status(args) -> int:
     return EXIT_OK
 
 
+def release_warehouse(current: Path) -> Path:
+    """The warehouse `belonging sql` opens in a release: its internal part (publication/releases.py)."""
+    from publication.releases import release_parts
+
+    return release_parts(current).warehouse
+
+
 def cmd_sql(args) -> int:
     home = _set_home(args.home, create=False)
     import shutil
     import tempfile
 
-    from publication.releases import current_release, release_parts
+    from orchestration.sql import run_sql, shell
+    from publication.releases import current_release
 
     current = current_release(home.root)
     if current is None:
-        print(f"no release published yet in {home.releases}: run `belonging refresh` (or `belonging demo`)",
-              file=sys.stderr)
-        return EXIT_FAILED
+        raise CliError(f"no release published yet in {home.releases}: run `belonging refresh` "
+                       "(or `belonging demo`)", EXIT_FAILED)
+    if args.where:
+        print(release_warehouse(current))
+        return EXIT_OK
     scratch = tempfile.mkdtemp(prefix="belonging-sql-")  # DuckDB's spill space: never the release folder
     try:
-        con = sandboxed_connection(release_parts(current).warehouse, scratch)  # the release's internal part
+        con = sandboxed_connection(release_warehouse(current), scratch)
         if args.query:
-            return _run_sql(con, " ".join(args.query), args.format)
-        print(f"belonging sql: release {current.name} (read-only; no files read or written: export with "
-              "--format csv). End statements with ';', Ctrl-D to quit.")
-        buffer = ""
-        while True:
-            try:
-                line = input("belonging> " if not buffer else "        ...> ")
-            except EOFError:
-                print()
-                return EXIT_OK
-            buffer += line + "\n"
-            if buffer.strip().endswith(";"):
-                _run_sql(con, buffer, args.format)
-                buffer = ""
+            return run_sql(con, " ".join(args.query), args.format)
+        return shell(con, current.name, args.format)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-# what `belonging sql` runs: queries (SELECT, SHOW, DESCRIBE, SUMMARIZE, PIVOT), EXPLAIN, PRAGMA and CALL of
-# catalog functions, SET of variables and transactions. COPY, EXPORT, ATTACH, INSTALL/LOAD and every write
-# are refused before DuckDB sees them; the sandboxed connection refuses them again if they got through.
-SQL_ALLOWED = ("SELECT", "EXPLAIN", "PRAGMA", "CALL", "MULTI", "SET", "VARIABLE_SET", "TRANSACTION")
-
-
-def sandboxed_connection(warehouse: Path, scratch: str):
-    """A read-only connection to a release's warehouse that can read and write no other file."""
-    import duckdb
-
-    from publication.releases import SANDBOX
-
-    return duckdb.connect(str(warehouse), read_only=True, config={**SANDBOX, "temp_directory": scratch})
-
-
-def _refused_statement(query: str) -> str | None:
-    import duckdb
-
-    try:
-        statements = duckdb.extract_statements(query)
-    except duckdb.Error:
-        return None  # DuckDB reports the syntax error itself
-    for statement in statements:
-        kind = statement.type.name
-        if kind not in SQL_ALLOWED:
-            return (f"refused: {kind} statements are not run by `belonging sql`, which reads the release and "
-                    "writes nothing (to export a result: belonging sql --format csv \"select ...\" > file.csv)")
-    return None
-
-
-def _run_sql(con, query: str, fmt: str) -> int:
-    import duckdb
-
-    refused = _refused_statement(query)
-    if refused:
-        print(refused, file=sys.stderr)
-        return EXIT_FAILED
-    try:
-        rel = con.sql(query)
-    except duckdb.Error as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    if rel is None:
-        return EXIT_OK
-    if fmt == "csv":
-        import csv
-
-        from publication.extracts import neutralise_formula
-
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(rel.columns)
-        for row in rel.fetchall():
-            writer.writerow([neutralise_formula(v) if isinstance(v, str) else v for v in row])
-    else:
-        rel.show(max_rows=10_000, max_width=240)
-    return EXIT_OK
-
-
 def cmd_validate(args) -> int:
-    home = _set_home(args.home, create=False)
+    home = Home(load_env(args.home))  # no home yet: validated against an empty lake (every survey school unknown)
     from ingestion.lake import Lake
+    from ingestion.lake_schema import empty_frame
     from ingestion.surveys.schools import SchoolRegister
-    from ingestion.validate import validate_file
+    from ingestion.validate import validate_path
     from orchestration.settings import pseudonym_key
 
-    lake = Lake(home.lake)
-    schools = SchoolRegister.from_frames(lake.read("gias_establishments"), lake.read("gias_links"))
-    report = validate_file(Path(args.file), pseudonym_key=pseudonym_key(), schools=schools,
-                           settings=home.settings.get("surveys", {}))
-    if lake.read("gias_establishments").is_empty() and report.kind == "survey":
-        report.notes.append("note: no GIAS register in the lake yet, so every school would be unknown; "
-                            "load GIAS first (belonging refresh)")
-    print(report.text())
-    return EXIT_OK if report.ok else EXIT_FAILED
+    lake = Lake(home.lake) if home.lake.is_dir() else None
+    gias = lake.read("gias_establishments") if lake else empty_frame("gias_establishments")
+    links = lake.read("gias_links") if lake else empty_frame("gias_links")
+    reports = validate_path(Path(args.file), pseudonym_key=pseudonym_key(home), lake=lake,
+                            schools=SchoolRegister.from_frames(gias, links), settings=home.settings["surveys"])
+    if len(reports) == 1 and reports[0].missing:
+        raise CliError(f"{args.file}: no such file")
+    for i, report in enumerate(reports):
+        if gias.is_empty() and report.kind == "survey":
+            report.notes.append("note: no GIAS register in the lake yet, so every school would be unknown; "
+                                "load GIAS first (belonging refresh)")
+        print(("\n" if i else "") + report.text())
+    if len(reports) > 1:
+        print(f"\n{sum(r.ok for r in reports)} of {len(reports)} entries would load or be read with their data "
+              "file")
+    return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
 
 
 def cmd_releases(args) -> int:
@@ -214,19 +220,48 @@ def cmd_releases(args) -> int:
 
 
 def cmd_publish(args) -> int:
-    home = _set_home(args.home)
-    from publication.releases import set_current
+    home = _set_home(args.home, create=False)
+    from publication.releases import list_releases, set_current
 
-    try:
-        with refresh_lock(home):
-            set_current(home.root, args.release)
-    except (KeyError, ValueError, FileNotFoundError) as exc:
-        print(f"publish refused: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except RefreshBusy as exc:
-        print(f"publish not done: {exc}", file=sys.stderr)
-        return EXIT_BUSY
+    known = [str(r) for r in list_releases(home.root)]
+    if args.release not in known:
+        raise CliError(f"refused: no release {args.release!r} in {home.releases}; "
+                       f"`belonging releases` lists them ({len(known)} now)")
+    with refresh_lock(home, "publish"):
+        set_current(home.root, args.release)
     print(f"current -> {args.release}")
+    return EXIT_OK
+
+
+def cmd_retire(args) -> int:
+    home = _set_home(args.home, create=False)
+    from ingestion import retire
+
+    if not args.target:
+        records = retire.retired(home.lake)
+        for r in records:
+            print(f"{r['sha256'][:12]}  {r['file']}  retired {r['retired_at']} by {r['retired_by']}: {r['reason']}")
+        if not records:
+            print("no retired files")
+        return EXIT_OK
+    with refresh_lock(home, "retire"):
+        try:
+            sha, name = retire.resolve(home.lake, args.target)
+            if args.undo:
+                record = retire.undo(home.lake, sha)
+                print(f"brought back {name} ({sha[:12]}): its rows are in the lake again "
+                      f"(retired {record['retired_at']} by {record['retired_by']}: {record['reason']}); "
+                      "the next refresh reads them")
+                return EXIT_OK
+            if not args.reason:
+                raise CliError("say why with --reason '...' (the record keeps it)")
+            record = retire.retire(home.lake, sha, name, args.reason)
+        except retire.RetireError as exc:
+            raise CliError(str(exc), EXIT_FAILED) from None
+    print(f"retired {name} ({sha[:12]}): {len(record['parts'])} lake files moved to "
+          f"{retire.retired_root(home.lake) / sha}; the next refresh builds without it")
+    print(f"  undo: belonging retire --undo {sha[:12]}; the landing copy, if any, is skipped with a note until "
+          "you remove it")
     return EXIT_OK
 
 
@@ -236,51 +271,112 @@ def cmd_docs(args) -> int:
 
     from orchestration.dbt import dbt_env, dbt_vars_args
     from orchestration.settings import DBT_PROJECT_DIR
+    from publication.releases import current_release
 
     target = home.root / "dbt" / "docs"
     cmd = [str(Path(sys.executable).with_name("dbt")), "docs", "generate", "--project-dir", str(DBT_PROJECT_DIR),
            "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target), *dbt_vars_args(home.settings)]
-    proc = subprocess.run(cmd, env=dbt_env(home.root))
+    log = home.runs / ERROR_LOG
+    with open(log, "a", encoding="utf-8") as fh:
+        proc = subprocess.run(cmd, env=dbt_env(home.root), stdout=fh, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
-        return proc.returncode
+        raise CliError(f"dbt docs generate failed (exit {proc.returncode}); its output is in {log}. A warehouse "
+                       "is needed first: `belonging refresh`", EXIT_FAILED)
     from indicators import catalogue
     from indicators.docs import catalogue_html
 
     (target / "indicators.html").write_text(catalogue_html(catalogue()), encoding="utf-8")
-    print(f"dbt docs written to {target / 'index.html'} (mart_indicators' meta holds the indicator catalogue)")
-    print(f"indicator catalogue written to {target / 'indicators.html'}")
+    print(f"dbt docs: {target / 'index.html'} (serve the folder: python -m http.server -d {target})")
+    print(f"indicator catalogue: {target / 'indicators.html'}")
+    current = current_release(home.root)
+    if current is not None:
+        from publication.releases import release_parts
+
+        parts = release_parts(current)
+        print(f"validation summary of the current release: {parts.public / 'validation.html'}")
+        run_id = json.loads(parts.manifest.read_text(encoding="utf-8")).get("run_id")
+        data_docs = home.run_dir(run_id) / "data_docs" / "index.html" if run_id else None
+        if data_docs is not None and data_docs.exists():
+            print(f"Great Expectations Data Docs of its run: {data_docs}")
     return EXIT_OK
 
 
+def _version() -> str:
+    import subprocess
+    from importlib import metadata
+
+    try:
+        version = metadata.version("belonging")
+    except metadata.PackageNotFoundError:  # pragma: no cover - run from a checkout that is not installed
+        version = "unknown"
+    repo = Path(__file__).resolve().parents[1]
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=5).stdout.strip()
+        if commit:
+            version += f" (git {commit})"
+    return f"belonging {version}"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="belonging", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="belonging", description=__doc__, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=_version(), help="show the version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func, help_: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_)
-        p.add_argument("--home", help="BELONGING_HOME (default: $BELONGING_HOME or ./.belonging)")
+        p = sub.add_parser(name, help=help_, description=help_, epilog=EPILOG,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("--home", help="the home folder (default: $BELONGING_HOME, else ./.belonging)")
         p.set_defaults(func=func)
         return p
 
-    p = add("demo", cmd_demo, "write realistic sample landing files, refresh and publish")
-    p.add_argument("--scale", choices=["small", "national"], default="small")
-    p.add_argument("--seed", type=int, default=2026)
-    p = add("refresh", cmd_refresh, "load landing files, build, gate and publish a release")
+    p = add("demo", cmd_demo, "write realistic sample landing files into a new home, refresh and publish")
+    p.add_argument("--scale", choices=["small", "national"], default="small",
+                   help="small: 300 schools, about 75 s; national: about 24,000 schools (default: small)")
+    p.add_argument("--seed", type=int, default=2026, help="random seed of the sample data (default: 2026)")
+    p = add("refresh", cmd_refresh, "load new landing files, build the warehouse, run every gate and publish a "
+            "release when all pass; when nothing changed since the current release, say so and publish nothing")
     p.add_argument("--force", action="store_true",
                    help="publish a release even when nothing changed since the current one")
-    add("status", cmd_status, "current release, last refresh, quarantined inputs")
-    p = add("sql", cmd_sql, "query the current release read-only (interactive without QUERY)")
-    p.add_argument("query", nargs="*")
+    p.add_argument("--full-rebuild", action="store_true",
+                   help="rebuild every warehouse model from the whole lake (after a change of definitions)")
+    add("download", cmd_download, "fetch the public DfE and GIAS files of config/downloads.yaml (or "
+        "<home>/downloads.yaml) into landing/")
+    add("status", cmd_status, "current release, last refresh, quarantined, refused, ignored and retired inputs")
+    p = add("sql", cmd_sql, "query the current release read-only (an interactive shell without QUERY)")
+    p.add_argument("query", nargs="*", help="the SQL to run; without it, an interactive shell")
     p.add_argument("--format", choices=["table", "csv"], default="table",
-                   help="csv: the result as CSV on standard output (text that a spreadsheet would run as a formula "
-                   "is prefixed with ')")
-    p = add("validate", cmd_validate, "check one landing file without loading it")
-    p.add_argument("file")
+                   help="table (default) or csv: the result as CSV on standard output (text that a spreadsheet "
+                   "would run as a formula is prefixed with ')")
+    p.add_argument("--where", action="store_true",
+                   help="print the path of the current release's warehouse (for the DuckDB CLI, Python or R) and exit")
+    p = add("validate", cmd_validate, "say what one file (or every file under a folder) would load, what would be "
+            "quarantined and why; writes nothing")
+    p.add_argument("file", help="a landing file, or a folder (read as refresh reads landing/)")
     add("releases", cmd_releases, "list releases (* = current)")
-    p = add("publish", cmd_publish, "point current at a release (roll back or forward)")
-    p.add_argument("--release", required=True)
-    add("docs", cmd_docs, "generate dbt docs for the warehouse and the indicator catalogue page")
+    p = add("publish", cmd_publish, "point current at another release (roll back or forward)")
+    p.add_argument("--release", required=True, help="the release id, as `belonging releases` lists it")
+    p = add("retire", cmd_retire, "take a loaded file back out of the lake (recorded, reversible): the next "
+            "refresh builds without it; without FILE, list retired files")
+    p.add_argument("target", nargs="?", metavar="FILE|SHA256",
+                   help="the file (a path, or its name as loaded, e.g. dfe/x.csv) or its sha256 (8+ digits)")
+    p.add_argument("--reason", help="why it is retired (required to retire; kept in the record)")
+    p.add_argument("--undo", action="store_true", help="bring a retired file's rows back into the lake")
+    add("docs", cmd_docs, "generate dbt docs for the warehouse and the indicator catalogue page; name the "
+        "current release's Data Docs")
     return parser
+
+
+def _error_log(args) -> Path:
+    """Where a traceback goes: <home>/runs/belonging.log when the home exists, else the temporary folder."""
+    import tempfile
+
+    with contextlib.suppress(Exception):
+        runs = (Home(Path(args.home).expanduser().resolve()) if getattr(args, "home", None) else Home.from_env()).runs
+        if runs.is_dir():
+            return runs / ERROR_LOG
+    return Path(tempfile.gettempdir()) / f"belonging-{os.getuid()}.log"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,7 +388,25 @@ def main(argv: list[str] | None = None) -> int:
 
         warnings.filterwarnings("ignore", category=SupersessionWarning)
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"belonging {args.command}: {exc}", file=sys.stderr)
+        return exc.code
+    except SettingError as exc:
+        print(f"belonging {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"belonging {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - a bug: one line here, the traceback in the log
+        log = _error_log(args)
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(f"--- {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} belonging {' '.join(argv or sys.argv[1:])}\n")
+            fh.write(traceback.format_exc())
+        print(f"belonging {args.command}: unexpected error: {type(exc).__name__}: {str(exc)[:300]}\n"
+              f"  the traceback is in {log}; please report it", file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":  # pragma: no cover

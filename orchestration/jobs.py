@@ -5,8 +5,9 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.assets.lake import ALL_YEARS_TAGS
+from orchestration.layers import LANDING
 
-DOWNLOAD_GROUP = "landing"
+DOWNLOAD_GROUP = LANDING
 
 refresh_job = dg.define_asset_job(
     name="refresh",

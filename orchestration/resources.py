@@ -1,8 +1,10 @@
-"""Resources: the home (paths and settings) and dbt. Both read BELONGING_HOME."""
+"""Resources: the home (paths and settings) and dbt. Both read BELONGING_HOME.
+
+Importing this module (as the code location does) reads the `.env` files first (orchestration.settings.load_env:
+environment > <home>/.env > <repository>/.env), so `dagster dev` sees the same settings as `belonging`."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -10,10 +12,10 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from orchestration.dbt import dbt_project
-from orchestration.settings import Home, home_from_env
+from orchestration.settings import Home, load_env
 
 # dbt resolves its DuckDB path from BELONGING_HOME: make sure it is set, and absolute, for every process.
-os.environ["BELONGING_HOME"] = str(home_from_env())
+load_env()
 
 
 class HomeResource(dg.ConfigurableResource):

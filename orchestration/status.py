@@ -159,11 +159,20 @@ def status_text(home: Home) -> str:
             .sort("_source_file", "rule")
         )
         for row in summary.iter_rows(named=True):
-            lines.append(
-                f"  {row['_source_file']}: {row['rows']} rows broke {row['rule']} (e.g. {row['reason']})"
-            )
-    refused = [r for family in ("gias", "dfe", "surveys") for r in scan(home.landing, family).refused]
+            lines.append(f"  {row['_source_file']}: {row['rows']} rows broke {row['rule']} (e.g. {row['reason']})")
+    scans = [scan(home.landing, family) for family in ("gias", "dfe", "surveys")]
+    refused = [r for found in scans for r in found.refused]
     if refused:
         lines.append(f"refused in landing (never opened, moved or deleted): {len(refused)}")
         lines.extend(f"  {r.line()}" for r in refused)
+    ignored = [i for found in scans for i in found.reported]
+    if ignored:
+        lines.append(f"ignored in landing (not data): {len(ignored)}")
+        lines.extend(f"  {i.line()}" for i in ignored)
+    from ingestion.retire import retired
+
+    records = retired(home.lake)
+    lines.append(f"retired files (out of the lake; `belonging retire --undo SHA256` brings one back): {len(records)}")
+    lines.extend(f"  {r['sha256'][:12]} {r['file']}: retired {r['retired_at']} by {r['retired_by']}: {r['reason']}"
+                 for r in records)
     return "\n".join(lines)

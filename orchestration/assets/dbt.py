@@ -8,6 +8,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.dbt import dbt_project, dbt_vars_args
+from orchestration.layers import OWNERS, WAREHOUSE
 from orchestration.resources import HomeResource
 
 
@@ -20,10 +21,10 @@ class Translator(DagsterDbtTranslator):
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        fqn = dbt_resource_props.get("fqn", [])
-        if len(fqn) > 2 and fqn[1] in ("staging", "intermediate", "marts"):
-            return f"dbt_{fqn[1]}"
-        return "dbt"
+        return WAREHOUSE  # staging, intermediate and marts alike: the warehouse layer
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        return OWNERS[WAREHOUSE]
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=Translator())

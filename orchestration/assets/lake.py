@@ -8,13 +8,15 @@ import polars as pl
 
 from ingestion.lake import Lake
 from ingestion.load import LoadReport, load_dfe, load_gias, load_surveys
+from orchestration.layers import LAKE, OWNERS
 from orchestration.resources import HomeResource
 from orchestration.settings import pseudonym_key
 
 GIAS_TABLES = ("gias_establishments", "gias_links")
 DFE_TABLES = ("dfe_exclusions", "dfe_absence", "dfe_census", "dfe_sen")
 SURVEY_TABLES = ("survey_responses", "survey_answers", "survey_items")
-LAKE_GROUP = "lake"
+LAKE_GROUP = LAKE
+LAKE_SPEC = {"group_name": LAKE_GROUP, "owners": OWNERS[LAKE_GROUP], "kinds": {"polars", "parquet"}}
 FIRST_ACADEMIC_YEAR = 2000  # 2000/01: older than any school-level file the DfE publishes
 
 
@@ -57,7 +59,7 @@ def _results(context: dg.AssetExecutionContext, report: LoadReport, tables: tupl
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(lake_key(t), group_name=LAKE_GROUP, description=f"Raw lake table {t} (GIAS)")
+    specs=[dg.AssetSpec(lake_key(t), **LAKE_SPEC, description=f"Raw lake table {t} (GIAS)")
            for t in GIAS_TABLES],
     description="Reads GIAS establishment and links files from landing/gias into the lake.",
 )
@@ -67,7 +69,7 @@ def lake_gias(context: dg.AssetExecutionContext, home: HomeResource):
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(lake_key(t), group_name=LAKE_GROUP, description=f"Raw lake table {t} (DfE EES)")
+    specs=[dg.AssetSpec(lake_key(t), **LAKE_SPEC, description=f"Raw lake table {t} (DfE EES)")
            for t in DFE_TABLES],
     partitions_def=ACADEMIC_YEARS,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -94,7 +96,7 @@ def _rows_by_year(lake: Lake, years: set[int] | None) -> dict[str, dict]:
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(lake_key(t), group_name=LAKE_GROUP, deps=[lake_key(g) for g in GIAS_TABLES],
+    specs=[dg.AssetSpec(lake_key(t), **LAKE_SPEC, deps=[lake_key(g) for g in GIAS_TABLES],
                         description=f"Raw lake table {t} (survey exports, personal data stripped)")
            for t in SURVEY_TABLES],
     description="Reads pupil and staff survey exports (five tools) into the lake, personal data stripped.",

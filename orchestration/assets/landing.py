@@ -7,10 +7,11 @@ import dagster as dg
 
 from ingestion.download import fetch_all, load_download_config, resolve_download_config
 from orchestration.jobs import DOWNLOAD_GROUP
+from orchestration.layers import OWNERS
 from orchestration.resources import HomeResource
 
 
-@dg.asset(key=["landing", "downloads"], group_name=DOWNLOAD_GROUP,
+@dg.asset(key=["landing", "downloads"], group_name=DOWNLOAD_GROUP, owners=OWNERS[DOWNLOAD_GROUP], kinds={"python", "csv"},
           description="Fetches the public files listed in config/downloads.yaml (or $BELONGING_HOME/downloads.yaml) "
           "into landing/; files whose checksum is unchanged are left as they are.")
 def downloads(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:

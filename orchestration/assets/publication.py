@@ -16,10 +16,10 @@ import duckdb
 import polars as pl
 
 from ingestion.lake import Lake
+from orchestration.layers import GATES, OWNERS, RELEASE
 from orchestration.resources import HomeResource
 from orchestration.settings import GEOGRAPHY_LOOKUP
 
-PUBLICATION_GROUP = "publication"
 EXTRACTS_KEY = dg.AssetKey(["publication", "extracts"])
 RELEASE_KEY = dg.AssetKey(["publication", "release"])
 MART_KEY = dg.AssetKey(["mart_indicators"])
@@ -34,7 +34,7 @@ def read_mart(warehouse, table: str = "mart_indicators", columns: tuple[str, ...
         con.close()
 
 
-@dg.asset(key=EXTRACTS_KEY, deps=[MART_KEY], group_name=PUBLICATION_GROUP,
+@dg.asset(key=EXTRACTS_KEY, deps=[MART_KEY], group_name=GATES, owners=OWNERS[GATES], kinds={"csv", "parquet"},
           description="Disclosure-controlled EES extracts (CSV + .meta.csv + Parquet), written to the run's "
           "folder for audit; published only by `release`.")
 def extracts(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
@@ -92,7 +92,7 @@ class ReleaseConfig(dg.Config):
     force: bool = False
 
 
-@dg.asset(key=RELEASE_KEY, deps=[EXTRACTS_KEY], group_name=PUBLICATION_GROUP,
+@dg.asset(key=RELEASE_KEY, deps=[EXTRACTS_KEY], group_name=RELEASE, owners=OWNERS[RELEASE], kinds={"duckdb", "json"},
           description="The release: audited extracts, data guidance, validation summary and manifest in "
           "releases/<release_id>/public/, a read-only warehouse copy in releases/<release_id>/internal/, then "
           "releases/current switched atomically. Nothing is published when nothing changed (unless forced).")

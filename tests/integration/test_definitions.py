@@ -32,5 +32,26 @@ def test_definitions_list_assets_and_blocking_checks(dbt_manifest):
 
     assert defs.resolve_job_def("refresh") is not None
     assert defs.resolve_job_def("download") is not None
-    assert {s.name for s in defs.schedules} == {"annual_dfe_download", "annual_dfe_refresh"}
-    assert {s.name for s in defs.sensors} == {"survey_exports_sensor"}
+    assert {s.name for s in defs.schedules} == {"annual_dfe_download", "annual_dfe_refresh",
+                                                "weekly_dfe_gias_download", "weekly_new_files_check"}
+    assert {s.name for s in defs.sensors} == {"survey_exports_sensor", "refresh_failed_sensor",
+                                              "refresh_succeeded_sensor"}
+
+
+def test_assets_are_grouped_by_layer_with_owners_kinds_and_descriptions(dbt_manifest):
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    groups = {}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        groups.setdefault(node.group_name, set()).add(key.to_user_string())
+        assert node.owners, key
+        assert node.description, key
+        assert node.kinds, key
+    assert set(groups) == {"landing", "lake", "warehouse", "gates", "release"}
+    assert groups["landing"] == {"landing/downloads"}
+    assert "lake/dfe_census" in groups["lake"]
+    assert {"mart_indicators", "stg_dfe__exclusions"} <= groups["warehouse"]
+    assert groups["gates"] == {"publication/extracts"} and groups["release"] == {"publication/release"}
+    assert graph.get(dg.AssetKey(["mart_indicators"])).kinds >= {"dbt", "duckdb"}

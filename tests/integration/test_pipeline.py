@@ -12,6 +12,7 @@ import re
 import stat
 import time
 from collections import Counter
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -54,6 +55,21 @@ def demo(tmp_path_factory):
     proc = belonging("demo", home=home, key=None)  # the demo sets its own pseudonym key
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return {"home": home, "first": current(home), "proc": proc}
+
+
+def test_the_refresh_says_what_it_did_and_keeps_dbt_and_traces_in_its_log(demo):
+    out = demo["proc"].stdout
+    assert "START sql" not in out and "Traceback" not in out  # dbt's own lines are in the log, not here
+    progress = [line for line in out.splitlines() if line.startswith("[") and "s] " in line]
+    assert any("lake_dfe done:" in line and "files loaded" in line for line in progress)
+    assert any("warehouse_dbt done:" in line and "models and tests" in line for line in progress)
+    assert "  gates: 11 of 11 passed" in out
+    assert re.search(r"^    passed  raw_gate +lake/dfe_census$", out, re.M)
+    assert re.search(r"^    passed  extract_gate publication/extracts$", out, re.M)
+    assert re.search(r"^  loaded: \d+ files \([\d,]+ rows\); 0 unchanged files skipped$", out, re.M)
+    log = Path(re.search(r"log \(dbt output, stack traces\): (\S+)", out).group(1))
+    assert "START sql" in log.read_text()
+    assert (demo["home"] / "DEMO").is_file()
 
 
 def test_demo_publishes_a_complete_read_only_release(demo):
@@ -327,7 +343,7 @@ def test_releases_list_and_roll_back(demo):
     assert belonging("publish", "--release", first, home=home, check=True).returncode == 0
     assert current(home).name == first
     refused = belonging("publish", "--release", "no-such-release", home=home)
-    assert refused.returncode == 1 and "no-such-release" in refused.stderr
+    assert refused.returncode == 2 and "no-such-release" in refused.stderr  # 2: no such release (usage)
     assert current(home).name == first
 
 
@@ -529,6 +545,33 @@ def test_a_file_that_breaks_a_raw_gate_publishes_nothing(demo):
     assert "lake/dfe_exclusions / raw_gate" in proc.stdout
     assert "no_duplicate_keys" in proc.stdout and "revised.csv" in proc.stdout
     assert current(home) == before and tree_hashes(before) == hashes
+
+
+def test_retiring_the_file_that_broke_the_gate_publishes_again(demo):
+    """After the test above: the file that fails its raw gate is retired; the next refresh, a plain
+    `belonging refresh` of the demo home without any key (the home records that it is a demo), publishes
+    without it; undo brings its rows back, and the raw gate fails on them again."""
+    from expectations.raw import raw_gate
+    from ingestion.lake import Lake
+    from tests.conftest import GATES
+
+    home = demo["home"]
+    before = current(home)
+    retired = belonging("retire", "dfe/revised.csv", "--reason", "a school row twice", home=home)
+    assert retired.returncode == 0, retired.stderr
+    proc = belonging("refresh", home=home, key=None)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert current(home) != before
+    assert "retired: 1 files" in proc.stdout and "retired landing/dfe/revised.csv: retired on" in proc.stdout
+    assert "revised.csv" not in {i["file"].rsplit("/", 1)[-1] for i in manifest(current(home))["inputs"]}
+    status = belonging("status", home=home)
+    assert "dfe/revised.csv: retired" in status.stdout and "a school row twice" in status.stdout
+
+    undone = belonging("retire", "--undo", "dfe/revised.csv", home=home)
+    assert undone.returncode == 0, undone.stderr
+    gate = raw_gate("dfe_exclusions", Lake(home / "lake").read("dfe_exclusions"),
+                    row_count_tolerance=GATES["row_count_tolerance"])
+    assert not gate.passed and "no_duplicate_keys" in str(gate.failures)
 
 
 def test_an_empty_landing_folder_publishes_nothing(tmp_path):

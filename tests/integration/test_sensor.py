@@ -21,7 +21,8 @@ def evaluate(home, cursor=None):
     return survey_exports_sensor(context), context
 
 
-def test_new_export_requests_a_refresh_and_identical_redrop_does_not(tmp_path, dbt_manifest):
+def test_new_export_requests_a_refresh_and_identical_redrop_does_not(tmp_path, dbt_manifest, monkeypatch):
+    monkeypatch.setenv("BELONGING_PSEUDONYM_KEY", "test-pseudonym-key")
     home = tmp_path / "home"
     surveys = home / "landing" / "surveys"
     surveys.mkdir(parents=True)
@@ -57,3 +58,44 @@ def test_new_export_requests_a_refresh_and_identical_redrop_does_not(tmp_path, d
     result, _ = evaluate(home, cursor=context.cursor)
     assert isinstance(result, dg.RunRequest)
     assert "wave1_again.csv" in result.tags["files"]
+
+
+def test_without_the_key_the_sensor_waits_and_says_why_then_requests_once_it_is_set(tmp_path, dbt_manifest,
+                                                                                     monkeypatch):
+    """Once, the sensor launched a run that failed on the missing key and never retried until the files
+    changed. Now it launches nothing without the key, says so, and requests the refresh once the key is set."""
+    home = tmp_path / "home"
+    surveys = home / "landing" / "surveys"
+    surveys.mkdir(parents=True)
+    shutil.copy(FIXTURES / "surveys" / "googleforms_pupil_labels.csv", surveys / "wave1.csv")
+    monkeypatch.delenv("BELONGING_PSEUDONYM_KEY", raising=False)
+    result, context = evaluate(home)
+    assert isinstance(result, dg.SkipReason)
+    assert "wait for BELONGING_PSEUDONYM_KEY" in result.skip_message and context.cursor is None
+    monkeypatch.setenv("BELONGING_PSEUDONYM_KEY", "belonging-demo-key-not-secret")  # the demo's, in a real home
+    result, _ = evaluate(home)
+    assert isinstance(result, dg.SkipReason) and "demo's published key" in result.skip_message
+    monkeypatch.setenv("BELONGING_PSEUDONYM_KEY", "a-real-secret")
+    result, _ = evaluate(home, cursor=context.cursor)
+    assert isinstance(result, dg.RunRequest)
+
+
+def test_weekly_check_refreshes_only_when_dfe_or_gias_files_are_new(tmp_path, dbt_manifest):
+    from orchestration.resources import HomeResource
+    from orchestration.schedules import weekly_new_files_check
+
+    home = tmp_path / "home"
+    (home / "landing" / "dfe").mkdir(parents=True)
+
+    def tick():
+        context = dg.build_schedule_context(resources={"home": HomeResource(root=str(home))},
+                                            scheduled_execution_time=__import__("datetime").datetime(2026, 3, 2, 6))
+        return weekly_new_files_check(context)
+
+    assert isinstance(tick(), dg.SkipReason)
+    (home / "landing" / "dfe" / "notes.md").write_text("not data\n")
+    assert isinstance(tick(), dg.SkipReason)  # a note is not a new file
+    shutil.copy(FIXTURES / "dfe" / "sen_2023.csv", home / "landing" / "dfe" / "sen.csv")
+    request = tick()
+    assert isinstance(request, dg.RunRequest) and request.tags["files"] == "dfe/sen.csv"
+    assert request.run_key == "new-files-20260302"

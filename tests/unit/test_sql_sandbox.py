@@ -10,24 +10,12 @@ import duckdb
 import pytest
 
 from orchestration.cli import main
-from publication.releases import publish_release
+from tests.sql_helpers import small_release
 
 
 @pytest.fixture
 def home(tmp_path):
-    home = tmp_path / "home"
-    build = tmp_path / "build"
-    (build / "extracts").mkdir(parents=True)
-    (build / "extracts" / "admin_indicators_national.csv").write_text("time_period,x\n202526,1\n")
-    con = duckdb.connect(str(build / "warehouse.duckdb"))
-    con.execute("create table mart_indicators as select 'School' as geographic_level, 7.5 as value, "
-                "'=HYPERLINK(\"http://x\",\"y\")' as school_name")
-    con.execute("create view school_indicators_wide as select geographic_level, value from mart_indicators")
-    con.close()
-    publish_release(home, release_id="20261122T190000Z-aaaaaa", warehouse=build / "warehouse.duckdb",
-                    extracts_dir=build / "extracts")
-    (tmp_path / "secret.txt").write_text("the shadow file\n")
-    return home
+    return small_release(tmp_path)
 
 
 def sql(home, capsys, *args) -> tuple[int, str, str]:
