@@ -231,8 +231,7 @@ def survey_reader(
     from ingestion import surveys
     from ingestion.surveys.schools import SchoolRegister
 
-    schools = SchoolRegister.from_frames(lake.read("gias_establishments"), lake.read("gias_links"))
-    instruments = surveys.load_instruments(settings.get("instruments_dir"))  # once for every export
+    loaded: dict = {}  # the register and instruments, read at the first batch (none when nothing is new)
 
     def read(sources: list[SourceFile]) -> list[ReadResult | Exception]:
         if not pseudonym_key:
@@ -240,8 +239,11 @@ def survey_reader(
                 "BELONGING_PSEUDONYM_KEY is not set: survey exports are not read without a key for hashing "
                 "respondent identifiers (the demo sets its own)"
             )
-        return surveys.read_surveys(sources, schools=schools, pseudonym_key=pseudonym_key, settings=settings,
-                                    instruments=instruments)
+        if not loaded:
+            loaded["schools"] = SchoolRegister.from_frames(lake.read("gias_establishments"), lake.read("gias_links"))
+            loaded["instruments"] = surveys.load_instruments(settings.get("instruments_dir"))
+        return surveys.read_surveys(sources, schools=loaded["schools"], pseudonym_key=pseudonym_key,
+                                    settings=settings, instruments=loaded["instruments"])
 
     return read
 

@@ -58,7 +58,7 @@ def cmd_refresh(args) -> int:
 
     try:
         with refresh_lock(home):
-            outcome = run_refresh(home, echo=print)
+            outcome = run_refresh(home, echo=print, full_rebuild=getattr(args, "full_rebuild", False))
     except RefreshBusy as exc:
         print(f"refresh not started: {exc}", file=sys.stderr)
         return EXIT_BUSY
@@ -267,7 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", cmd_demo, "write realistic sample landing files, refresh and publish")
     p.add_argument("--scale", choices=["small", "national"], default="small")
     p.add_argument("--seed", type=int, default=2026)
-    add("refresh", cmd_refresh, "load landing files, build, gate and publish a release")
+    p = add("refresh", cmd_refresh, "load landing files, build, gate and publish a release")
+    p.add_argument("--full-rebuild", action="store_true",
+                   help="rebuild the whole warehouse and re-check every lake file (after a change of definitions "
+                   "the refresh does not detect itself); by default only what new files change is rebuilt")
     add("status", cmd_status, "current release, last refresh, quarantined inputs")
     p = add("sql", cmd_sql, "query the current release read-only (interactive without QUERY)")
     p.add_argument("query", nargs="*")

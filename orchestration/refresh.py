@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 from orchestration.settings import Home
 
 
-def run_refresh(home: Home, echo: Callable[[str], None] = print, log_level: str = "WARNING") -> dict:
+def run_refresh(home: Home, echo: Callable[[str], None] = print, log_level: str = "WARNING",
+                full_rebuild: bool = False) -> dict:
     from dagster import DagsterInstance
 
-    from orchestration.dbt import ensure_manifest
+    from orchestration.dbt import FULL_REBUILD_TAG, ensure_manifest
 
     ensure_manifest()
     from orchestration.definitions import defs
@@ -24,6 +25,7 @@ def run_refresh(home: Home, echo: Callable[[str], None] = print, log_level: str 
     result = job.execute_in_process(
         instance=instance,
         raise_on_error=False,
+        tags={FULL_REBUILD_TAG: "true"} if full_rebuild else None,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
     elapsed = time.perf_counter() - started

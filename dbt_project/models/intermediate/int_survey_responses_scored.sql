@@ -6,12 +6,25 @@
 -- whatever the summation order) and `positive` (above the midpoint 50) is decided on integers:
 -- 2 x positions > items x steps. A respondent exactly at the midpoint is not positive. (The items of an
 -- instrument share one scale, so the mean of the item scores is 100 x positions / steps summed.)
+--
+-- Incremental by wave (orchestration/assets/dbt.py decides): a refresh whose only new inputs are survey exports
+-- rebuilds the waves those exports hold (var changed_waves), every response of each such wave; anything else
+-- (new DfE or GIAS files, changed definitions or settings, `belonging refresh --full-rebuild`) rebuilds all.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='wave',
+          on_schema_change='fail') }}
+
 with responses as (
     select * from {{ ref('stg_surveys__responses') }}
+    {%- if is_incremental() %}
+    where wave in ({{ changed_waves() }})
+    {%- endif %}
 ),
 
 answers as (
     select * from {{ ref('stg_surveys__answers') }}
+    {%- if is_incremental() %}
+    where response_key in (select response_key from responses)
+    {%- endif %}
 ),
 
 rules as (
