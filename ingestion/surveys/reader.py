@@ -838,14 +838,16 @@ def _results(batch: _Batch, schools: SchoolRegister | None) -> list[ReadResult]:
             excluded.setdefault(file, {})[reason] = int(n)
     items = _items_frame(batch.instrument)
     out = []
-    empty_q = quarantine_frame([])
+    # an export with no response kept, no answer or no quarantined row: an empty frame of the table
+    no_responses, no_answers = batch.responses.clear().drop("file"), batch.answers.clear().drop("file")
+    no_quarantine = quarantine_frame([])
     for i, e in enumerate(batch.exports):
         tables = {
-            "survey_responses": responses.get(i, batch.responses.clear().drop("file")),
-            "survey_answers": answers.get(i, batch.answers.clear().drop("file")),
+            "survey_responses": responses.get(i, no_responses),
+            "survey_answers": answers.get(i, no_answers),
             "survey_items": items,
         }
-        q = quarantine.get(i, empty_q)
+        q = quarantine.get(i, no_quarantine)
         exclusions = excluded.get(i, {})
         out.append(ReadResult(
             tables=tables,
