@@ -36,7 +36,7 @@ def test_dbt_reads_the_same_settings_through_its_profile(tmp_path):
     # the defaults are config/settings.yaml's: one default each
     assert dbt_env(tmp_path)["BELONGING_DUCKDB_MEMORY_LIMIT"] == str(SETTINGS["duckdb"]["memory_limit"])
     profile = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8"))
-    duck = profile["belonging"]["outputs"]["warehouse"]["settings"]
+    duck = profile["belonging"]["outputs"]["warehouse"]["config_options"]  # set once, when dbt opens the file
     read = {key: re.search(r"env_var\('(\w+)'\)", value).group(1) for key, value in duck.items()}
     assert read == {"memory_limit": "BELONGING_DUCKDB_MEMORY_LIMIT", "threads": "BELONGING_DUCKDB_THREADS",
                     "temp_directory": "BELONGING_DUCKDB_TEMP_DIRECTORY"}
