@@ -164,7 +164,9 @@ def test_no_machine_path_anywhere_in_the_release(real_home):
 
 def test_links_in_landing_never_touch_a_release_or_a_file_outside(real_home, tmp_path):
     """A supplier's links to a release's manifest, to one of its extracts and to a file outside the home:
-    the refresh refuses each (one line naming it), publishes, and every file it pointed at is unchanged."""
+    the refresh refuses each (one line naming it), and every file it pointed at is unchanged. With nothing else
+    new in landing, nothing changed since the current release: the refresh says so, exits 0 and publishes
+    nothing (the demo's `refresh --force` in test_pipeline.py publishes anyway)."""
     home = real_home["home"]
     old = current(home)
     before = tree_hashes(old)
@@ -185,11 +187,15 @@ def test_links_in_landing_never_touch_a_release_or_a_file_outside(real_home, tmp
             proc.stdout + proc.stderr)
     assert tree_hashes(old) == before
     assert outside.read_text() == "root:x:0:0:root:/root:/bin/bash\n"
-    assert old.name in belonging("releases", home=home, key=None).stdout
+    assert f"nothing changed since release {old.name}" in proc.stdout and "--force" in proc.stdout
+    assert "published release" not in proc.stdout
+    listing = belonging("releases", home=home, key=None).stdout.splitlines()
+    assert len(listing) == 1 and listing[0].startswith(f"* {old.name}")  # no new release
     assert belonging("publish", "--release", old.name, home=home, key=None).returncode == 0
     assert current(home) == old
     status = belonging("status", home=home, key=None).stdout
     assert "refused in landing (never opened, moved or deleted): 3" in status
+    assert "last refresh: unchanged" in status and f"nothing changed since release {old.name}" in status
     for link in links:
         link.unlink()
 
