@@ -336,6 +336,11 @@ def summarise(home: Home, monitor: Monitor, run_id: str, job_name: str, succeede
     release_file = home.run_dir(run_id) / "release.json"
     if release_file.exists():
         release = json.loads(release_file.read_text(encoding="utf-8"))
+    extracts = None
+    if release is not None:  # the release's manifest lists its extracts (wherever the release keeps it)
+        manifest = next(iter(sorted((home.releases / release["release_id"]).rglob("manifest.json"))), None)
+        if manifest is not None:
+            extracts = len(json.loads(manifest.read_text(encoding="utf-8")).get("extracts", []))
     failed_checks = [c for c in monitor.checks if not c["passed"]]
     failed = bool(failed_checks or monitor.failed_steps) or not succeeded
     if job_name == "refresh":
@@ -350,6 +355,7 @@ def summarise(home: Home, monitor: Monitor, run_id: str, job_name: str, succeede
         "seconds": round(time.perf_counter() - monitor.started, 1),
         "status": status,
         "release_id": release["release_id"] if release else None,
+        "extracts": extracts,
         "files": monitor.file_counts(),
         "file_notes": [f for f in monitor.files if f["status"] not in ("loaded", "skipped")],
         "gates": gate_results(monitor),
@@ -380,6 +386,9 @@ def outcome_text(outcome: dict) -> str:
     if outcome["status"] == "published":
         lines = [f"{head}: published release {outcome['release_id']} in {outcome['seconds']}s; "
                  f"releases/current -> {outcome['release_id']}"]
+        if outcome.get("extracts") is not None:
+            lines.append(f"  published: {outcome['extracts']} extracts (.csv, .meta.csv, .parquet) and the manifest in "
+                         f"releases/{outcome['release_id']}/")
     elif outcome["status"] == "done":
         lines = [f"{head}: done in {outcome['seconds']}s"]
     else:
