@@ -5,6 +5,13 @@ the DfE publishes beside them (Local authority, Regional incl. Inner London, Nat
 exclusions also per education phase with a `Total`). Aggregates are the sums of the school rows *before*
 school-level suppression, so reconciliation works as it does on the real files. 2018/19 is written in the
 2019-era vintage (`x` suppression, `laestab`/`estab`, lower-case levels in absence, no `indicator_dp`).
+
+The census and SEN files follow the DfE's layout changes: the census of 2023/24 is wide with `urn` and year-group
+columns in legal-sex wording; the census of the newest demo year is the long "School level" file (one row per
+school x attendance pattern x sex x breakdown, School rows only, with each school's trust that year: the real long
+file starts in 2025/26, the demo writes it for its newest year so that it shows); the SEN file of the newest year is
+long too (one row per school x SEN provision x primary need, as from 2024/25). The counts are the same numbers in
+every layout.
 """
 
 from __future__ import annotations
@@ -15,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from demo.headers import SEN_2223, SPC_2223
-from demo.schools import LEGACY_YEARS, World
+from demo.headers import SEN_2223, SEN_LONG, SPC_2223, SPC_2324, SPC_LONG
+from demo.schools import LEGACY_YEARS, YEARS, World
 
 GROUPS = (
     ["Early 1", "Early 2", "Nursery 1", "Nursery 2", "Reception"]
@@ -573,7 +580,24 @@ _AGE = re.compile(r"^\(?(part|full)[- ]time (girls|boys) aged (\d+)(?: \(born (.
 _YG = re.compile(r"^(Part|Full) time (girls|boys) (.+)$")
 
 
+CENSUS_RENAMED_FROM = 2023  # `urn`, `full-time male Year group 12`
+CENSUS_LONG_FROM = max(YEARS)  # the long "School level" file (the real one from 2025/26)
+SEN_LONG_FROM = max(YEARS)  # the long SEN file (the real one from 2024/25)
+
+
 def census_file(world: World, nums: pl.DataFrame, year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The school-level census of `year` in that year's layout (see the module docstring)."""
+    if year >= CENSUS_LONG_FROM:
+        return census_long_file(world, nums, year)
+    data, meta = census_wide_file(world, nums, year)
+    if year >= CENSUS_RENAMED_FROM:
+        names = dict(zip(SPC_2223, SPC_2324, strict=True))
+        data = data.rename(names)
+        meta = meta.with_columns(pl.col("col_name").replace(names))
+    return data, meta
+
+
+def census_wide_file(world: World, nums: pl.DataFrame, year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The school-level SPC underlying data: the exact 256-column 2022/23 header, with aggregate rows."""
     base = _geo(world, nums, False)
     cols: dict[str, pl.Expr] = {}
@@ -762,8 +786,8 @@ def census_file(world: World, nums: pl.DataFrame, year: int) -> tuple[pl.DataFra
     return out, _meta(rows, False)
 
 
-def sen_file(world: World, nums: pl.DataFrame, year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The school-level SEN underlying data: the exact 75-column header, with aggregate rows."""
+def _primary_needs(nums: pl.DataFrame, year: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pupils by primary need (columns in NEEDS' order) of those with an EHC plan and of those on SEN support."""
     rng = np.random.default_rng([year, nums.height, 5])
     ehc = nums["ehc"].to_numpy()
     sup = nums["sup"].to_numpy()
@@ -777,6 +801,15 @@ def sen_file(world: World, nums: pl.DataFrame, year: int) -> tuple[pl.DataFrame,
         if nums.height
         else np.zeros((0, 13))
     )
+    return ehc_need, sup_need
+
+
+def sen_file(world: World, nums: pl.DataFrame, year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The school-level SEN underlying data: the exact 75-column header, with aggregate rows (long from
+    SEN_LONG_FROM)."""
+    if year >= SEN_LONG_FROM:
+        return sen_long_file(world, nums, year)
+    ehc_need, sup_need = _primary_needs(nums, year)
     wide = _geo(world, nums, False).with_columns(
         [pl.Series(f"EHC_Primary_need_{k}", ehc_need[:, i]) for i, k in enumerate(NEEDS)]
         + [pl.Series(f"SUP_Primary_need_{k}", sup_need[:, i]) for i, k in enumerate(NEEDS)]
@@ -844,6 +877,212 @@ def sen_file(world: World, nums: pl.DataFrame, year: int) -> tuple[pl.DataFrame,
     rows = [("phase_type_grouping", "Filter", "Phase type grouping", "", "", "", "Filter by phase", "")]
     rows += [(c, "Indicator", c.replace("_", " "), "", "", "0", "", "") for c in counts]
     return out, _meta(rows, False)
+
+
+# ---------------------------------------------------------------------------------------------- long files
+ATTENDANCE = {"Total": ("ft", "pt"), "Full-time": ("ft",), "Part-time": ("pt",)}
+SEXES = {"Total": ("girls", "boys"), "Female": ("girls",), "Male": ("boys",)}
+AGE_GROUPS = {2: ("Nursery 1",), 3: ("Nursery 2",), 4: ("Reception",)} | {
+    age: (f"Year group {age - 4}",) for age in range(5, 19)
+}
+NEED_LABELS = (
+    "Specific learning difficulty", "Moderate learning difficulty", "Severe learning difficulty",
+    "Profound and multiple learning difficulty", "Social, emotional and mental health",
+    "Speech, language and communication needs", "Hearing impairment", "Visual impairment",
+    "Multi-sensory impairment", "Physical disability", "Autistic spectrum disorder",
+    "Other difficulty or disability", "SEN support but no specialist assessment of type of need",
+)  # fmt: skip
+
+
+def _r_urn(urn: pl.Expr) -> pl.Expr:
+    """A URN as R's write.csv writes a number: `1e+05` where that is shorter than the digits (100000)."""
+    return (
+        pl.when(urn % 100_000 == 0)
+        .then(pl.format("{}e+05", (urn // 100_000).cast(pl.String)))
+        .otherwise(urn.cast(pl.String))
+    )
+
+
+def _school_size(headcount: pl.Expr) -> pl.Expr:
+    band = (headcount - 1) // 100
+    return (
+        pl.when(headcount <= 0)
+        .then(pl.lit("No pupils"))
+        .when(headcount <= 1000)
+        .then(pl.format("{} to {} pupils", band * 100 + 1, band * 100 + 100))
+        .when(headcount <= 1500)
+        .then(pl.lit("1001 to 1500 pupils"))
+        .otherwise(pl.lit("1501 or more pupils"))
+    )
+
+
+def _long(
+    base: pl.DataFrame, ids: list[str], specs: list[tuple[tuple[str, ...], pl.Expr]], labels: list[str]
+) -> pl.DataFrame:
+    """One row per school x spec (in school order, then spec order): the spec's labels and its count."""
+    wide = base.with_row_index("_school").select(
+        "_school", *ids, *[e.cast(pl.Int64).alias(f"_c{i}") for i, (_, e) in enumerate(specs)]
+    )
+    names = pl.DataFrame(
+        {"_spec": [f"_c{i}" for i in range(len(specs))], "_order": list(range(len(specs)))}
+        | {label: [spec[0][j] for spec in specs] for j, label in enumerate(labels)}
+    )
+    return (
+        wide.unpivot(index=["_school", *ids], on=[f"_c{i}" for i in range(len(specs))], variable_name="_spec",
+                     value_name="pupil_count")
+        .join(names, on="_spec")
+        .sort("_school", "_order")
+    )  # fmt: skip
+
+
+def _school_cells(year: int) -> dict[str, pl.Expr]:
+    """The cells that place a School row of a long file (the columns the census and SEN long files share)."""
+    return {
+        "time_period": pl.lit(f"{year}{(year + 1) % 100:02d}"),
+        "time_identifier": pl.lit("Academic year"),
+        "geographic_level": pl.lit("School"),
+        "country_code": pl.lit("E92000001"),
+        "country_name": pl.lit("England"),
+        "region_name": pl.col("region_name_out"),
+        "region_code": pl.col("region_code_out"),
+        "school_urn": _r_urn(pl.col("urn")),
+        "old_la_code": pl.col("la_code"),
+        "new_la_code": pl.col("gss_code"),
+        "la_name": pl.col("la_name"),
+        "estab": pl.col("estab").cast(pl.String),
+        "school_name": pl.col("name"),
+        "school_laestab": pl.col("la_code") + pl.col("estab").cast(pl.String),
+        "phase_type_grouping": pl.col("edu_phase"),
+        "open_date": pl.col("open_date").dt.strftime("%d/%m/%Y"),
+        "sex_of_school_description": pl.lit("Mixed"),
+        "district_administrative_code": pl.col("gss_code"),
+        "district_administrative_name": pl.col("la_name"),
+    }
+
+
+def _layout(rows: pl.DataFrame, header: tuple[str, ...], fill: dict[str, pl.Expr]) -> pl.DataFrame:
+    """The rows in a file's columns, every cell text: `fill` where it says, else the row's own column, else blank."""
+    return rows.select(
+        [fill[c].cast(pl.String).alias(c) if c in fill else pl.col(c) if c in rows.columns else pl.lit("").alias(c)
+         for c in header]
+    )  # fmt: skip
+
+
+def census_long_file(world: World, nums: pl.DataFrame, year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The long school-level census: School rows only, one per school x attendance pattern x sex x breakdown,
+    in the 41 columns of the EES catalogue (HEADERS.md), with `trust` the school's trust that year (`z` for a
+    school in none). Topics: `Total` and `Age` (crossed with sex; `Total` with attendance too), and the topics
+    this project reads for FSM, first language and national-curriculum year (ingestion/registry.yaml)."""
+    gidx = {g: k for k, g in enumerate(GROUPS)}
+
+    def count(groups, attendance="Total", sex="Total") -> pl.Expr:
+        cols = [
+            pl.col(f"n_{a}_{x}_{gidx[g]}") for g in groups for a in ATTENDANCE[attendance] for x in SEXES[sex]
+        ]
+        return pl.sum_horizontal(cols) if cols else pl.lit(0)
+
+    specs = [((a, x, "Total", "Total"), count(GROUPS, a, x)) for a in ATTENDANCE for x in SEXES]
+    specs += [
+        (("Total", x, "Age", f"Aged {age}"), count(AGE_GROUPS.get(age, ()), "Total", x))
+        for age in range(20) for x in SEXES
+    ]  # fmt: skip
+    specs += [
+        (("Total", "Total", "National curriculum year group",
+          g.replace("Year group Not followed", "Not followed").replace("Year group ", "Year ")), count((g,)))
+        for g in GROUPS
+    ]  # fmt: skip
+    fsm = "Free school meals"
+    specs += [
+        (("Total", "Total", fsm, "Known to be eligible for free school meals"), pl.col("fsm_all")),
+        (("Total", "Total", fsm, "Known to be eligible for free school meals (performance tables)"), pl.col("fsm_pt")),
+        (("Total", "Total", fsm, "Pupils used for the FSM calculation in performance tables"), pl.col("fsm_base")),
+        (("Total", "Total", "First language", "Known or believed to be English"),
+         pl.col("headcount") - pl.col("eal") - pl.col("eal_unclassified")),
+        (("Total", "Total", "First language", "Known or believed to be other than English"), pl.col("eal")),
+        (("Total", "Total", "First language", "Unclassified"), pl.col("eal_unclassified")),
+    ]  # fmt: skip
+    base = _geo(world, nums, False).with_columns(pl.col("phase").replace_strict(SPC_PHASE).alias("edu_phase"))
+    ids = ["urn", "estab", "name", "la_code", "gss_code", "la_name", "region_code_out", "region_name_out",
+           "edu_phase", "trust_name", "open_date", "type", "religious", "headcount"]  # fmt: skip
+    rows = _long(base, ids, specs, ["attendance_pattern", "sex", "breakdown_topic", "breakdown"])
+    academy = pl.col("type").str.starts_with("Academy")
+    fill = _school_cells(year) | {
+        "trust": pl.col("trust_name").fill_null("z"),
+        "establishment_type": pl.col("type"),
+        "middle_school": pl.lit("No"),
+        "all_through": pl.lit("No"),
+        "hospital_school": pl.lit("No"),
+        "religious_denomination": pl.col("religious"),
+        "admissions_policy": pl.when(pl.col("edu_phase") == "State-funded secondary")
+        .then(pl.lit("Non-selective"))
+        .otherwise(pl.lit("Not applicable")),
+        "urban_rural": pl.lit("Urban: Nearer to a major town or city"),
+        "academy_flag": pl.when(academy).then(pl.lit("Academy")).otherwise(pl.lit("LA Maintained")),
+        "school_size": _school_size(pl.col("headcount")),
+        "school_time": pl.lit("32.5"),
+        "pupil_count": pl.col("pupil_count").cast(pl.String),
+        "pupil_percent": pl.when(pl.col("headcount") > 0)
+        .then(_fmt((pl.col("pupil_count") / pl.col("headcount") * 100).round(1)))
+        .otherwise(pl.lit("x")),
+    }
+    out = _layout(rows, SPC_LONG, fill)
+    meta_rows = [
+        (c, "Filter", label, "", "", "", f"Filter by {label.lower()}", group)
+        for c, label, group in (
+            ("phase_type_grouping", "Phase type grouping", ""), ("trust", "Trust", ""),
+            ("establishment_type", "Establishment type", ""), ("admissions_policy", "Admissions policy", ""),
+            ("academy_flag", "Academy flag", ""), ("school_size", "School size", ""),
+            ("attendance_pattern", "Attendance", ""), ("sex", "Sex", ""),
+            ("breakdown", "Breakdown", "breakdown_topic"),
+        )
+    ]  # fmt: skip
+    meta_rows += [
+        ("pupil_count", "Indicator", "Number of pupils", "", "", "0", "", ""),
+        ("pupil_percent", "Indicator", "Percentage of pupils", "", "%", "1", "", ""),
+    ]
+    return out, _meta(meta_rows, False)
+
+
+def sen_long_file(world: World, nums: pl.DataFrame, year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The long school-level SEN file: School rows only, one per school x SEN provision x primary need."""
+    ehc_need, sup_need = _primary_needs(nums, year)
+    base = _geo(world, nums, False).with_columns(
+        [pl.Series(f"_ehc_{i}", ehc_need[:, i]) for i in range(len(NEEDS))]
+        + [pl.Series(f"_sup_{i}", sup_need[:, i]) for i in range(len(NEEDS))]
+        + [pl.col("phase").replace_strict(SPC_PHASE).alias("edu_phase")]
+    )
+    specs = [
+        (("Total", "Total"), pl.col("headcount")),
+        (("SEN support", "Total"), pl.col("sup")),
+        (("EHC plan", "Total"), pl.col("ehc")),
+        (("No SEN", "Total"), pl.col("headcount") - pl.col("sup") - pl.col("ehc")),
+    ]
+    for i, need in enumerate(NEED_LABELS):
+        specs += [
+            (("SEN support", need), pl.col(f"_sup_{i}")),
+            (("EHC plan", need), pl.col(f"_ehc_{i}")),
+            (("Total", need), pl.col(f"_sup_{i}") + pl.col(f"_ehc_{i}")),
+        ]
+    ids = ["urn", "estab", "name", "la_code", "gss_code", "la_name", "region_code_out", "region_name_out",
+           "edu_phase", "open_date", "type", "religious"]  # fmt: skip
+    rows = _long(base, ids, specs, ["sen_provision", "sen_primary_need"])
+    fill = _school_cells(year) | {
+        "type_of_establishment": pl.col("type"),
+        "middle_school": pl.lit("Not applicable"),
+        "all_through": pl.lit("Not applicable"),
+        "hospital_school": pl.lit("No"),
+        "denomination": pl.col("religious"),
+        "admissions_policy": pl.lit("Not applicable"),
+        "urban_rural": pl.lit("(England/Wales) Urban major conurbation"),
+        "pupil_count": pl.col("pupil_count").cast(pl.String),
+    }
+    out = _layout(rows, SEN_LONG, fill)
+    meta_rows = [
+        ("phase_type_grouping", "Filter", "Phase type grouping", "", "", "", "Filter by phase", ""),
+        ("sen_primary_need", "Filter", "Primary need", "", "", "", "Filter by primary need", "sen_provision"),
+        ("pupil_count", "Indicator", "Number of pupils", "", "", "0", "", ""),
+    ]
+    return out, _meta(meta_rows, False)
 
 
 # (publication, folder, file stem, writer, byte conventions by vintage)

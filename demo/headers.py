@@ -617,3 +617,38 @@ GIAS_2018: tuple[str, ...] = (
     "MSOA (code)",
     "LSOA (code)",
 )
+
+
+def _legal_sex_wording(column: str) -> str:
+    """The 2023/24 renames HEADERS.md names: `URN` -> `urn`, `Full time boys Year group 12` -> `full-time male
+    Year group 12` (every part/full-time girls/boys year-group column alike; the other columns as in 2022/23)."""
+    if column == "URN":
+        return "urn"
+    for time in ("Part", "Full"):
+        for sex, legal in (("girls", "female"), ("boys", "male")):
+            prefix = f"{time} time {sex} "
+            if column.startswith(prefix):
+                return f"{time.lower()}-time {legal} {column[len(prefix) :]}"
+    return column
+
+
+# The school-level census from 2023/24 (reconstructed from the 2022/23 header and the renames HEADERS.md names).
+SPC_2324: tuple[str, ...] = tuple(_legal_sex_wording(c) for c in SPC_2223)
+
+# The long school-level census from 2025/26 ("School level"; column list from the EES data catalogue, HEADERS.md).
+SPC_LONG: tuple[str, ...] = (
+    "time_period", "time_identifier", "geographic_level", "country_code", "country_name", "region_name",
+    "region_code", "school_urn", "old_la_code", "new_la_code", "la_name", "estab", "school_name", "school_laestab",
+    "phase_type_grouping", "trust", "open_date", "sex_of_school_description", "establishment_type", "middle_school",
+    "all_through", "hospital_school", "religious_denomination", "admissions_policy", "district_administrative_code",
+    "district_administrative_name", "pcon_code", "pcon_name", "ward_code", "ward_name", "urban_rural",
+    "school_postcode", "academy_flag", "school_size", "school_time", "attendance_pattern", "sex", "breakdown_topic",
+    "breakdown", "pupil_count", "pupil_percent",
+)  # fmt: skip
+
+# The long school-level SEN file from 2024/25 ("2026 format"): HEADERS.md gives `…,school_urn,estab,school_name,
+# school_laestab,open_date,…,sen_provision,sen_primary_need,pupil_count`; the elided columns are the wide file's.
+SEN_LONG: tuple[str, ...] = tuple(
+    {"URN": "school_urn", "laestab": "school_laestab"}.get(c, c)
+    for c in SEN_2223[: SEN_2223.index("LSOA11") + 1]
+) + ("sen_provision", "sen_primary_need", "pupil_count")

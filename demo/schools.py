@@ -19,9 +19,11 @@ import polars as pl
 
 GEOGRAPHY_LOOKUP = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "geography_lookups.csv"
 
-# Academic years (start year) the demo covers and the GIAS snapshot taken at the start of each.
+# Academic years (start year) the demo covers and the GIAS snapshot that describes each: taken at the start of
+# the year, but for the newest, whose GIAS is "today's" (September 2025, in 2025/26): no snapshot was taken during
+# 2024/25, so that year's trusts come from the trust column of its (long) census.
 YEARS = (2018, 2022, 2023, 2024)
-SNAPSHOTS = {2018: date(2018, 9, 10), 2022: date(2022, 9, 5), 2023: date(2023, 9, 4), 2024: date(2024, 9, 2)}
+SNAPSHOTS = {2018: date(2018, 9, 10), 2022: date(2022, 9, 5), 2023: date(2023, 9, 4), 2024: date(2025, 9, 1)}
 LEGACY_YEARS = (2018,)  # 2019-era EES files and the 133-column GIAS layout
 
 # ~10 current LAs across every region for the small demo (old code -> GIAS region letter)
@@ -438,10 +440,18 @@ def build_world(scale: str = "small", seed: int = 2026) -> World:
 
     next_sat = n_mat
     sat_names = {}
+    la_names = las["la_name"].to_numpy()
     for i in np.flatnonzero(academy_2018):
         if sat[i]:
             trust_of[i] = next_sat
-            sat_names[next_sat] = f"{names[i].replace(' – Sixth Form Centre', '')} Academy Trust"
+            # trust names are unique, as Companies House keeps them (the census names a trust only by its name)
+            nm = f"{names[i].replace(' – Sixth Form Centre', '')} Academy Trust"
+            if nm in used:
+                nm = f"{nm} ({la_names[la_idx[i]]})"
+            while nm in used:
+                nm += " 2"
+            used.add(nm)
+            sat_names[next_sat] = nm
             next_sat += 1
         else:
             trust_of[i] = pick_mat(i)

@@ -13,11 +13,18 @@ from pathlib import Path
 
 import polars as pl
 
-from expectations.runner import Check, Failure, GateResult, merge, python_result, run_suite
+from expectations.runner import ERROR, WARNING, Check, Failure, GateResult, merge, python_result, run_suite
+from expectations.screener import ADVISORY, ScreenInput, respondents_column
 from expectations.screener import RULES as SCREENER_RULES
-from expectations.screener import ScreenInput
-from indicators import catalogue
-from publication.extracts import FILTERS, FORMULA_CELL, GEOGRAPHY_COLUMNS, TIME_COLUMNS
+from publication.extracts import (
+    FILTERS,
+    FORMULA_CELL,
+    GEOGRAPHY_COLUMNS,
+    PARTS,
+    SCHOOL_COUNTS,
+    TIME_COLUMNS,
+    coverage_of,
+)
 
 NUMBER_OR_SYMBOL = r"^(?:-?\d+(?:\.\d+)?|c|x|z|low)$"
 CODE_FORMS = {
@@ -62,15 +69,7 @@ def _key(columns: list[str]) -> list[str]:
     return [c for c in columns if c in TIME_COLUMNS or c in GEOGRAPHY_COLUMNS or c in FILTERS]
 
 
-def respondents_column(columns: list[str]) -> str | None:
-    """The extract's respondents column: the published name of a catalogue `respondents` indicator
-    (`respondents`, `staff_respondents`, ...), or None for an extract without survey cells."""
-    names = {e.published.name for e in catalogue() if e.formula == "respondents"}
-    found = [c for c in columns if c in names]
-    return found[0] if found else None
-
-
-def wide_checks(columns: list[str], min_respondents: int, table: str) -> list[Check]:
+def wide_checks(columns: list[str], min_respondents: int, min_schools: int, table: str) -> list[Check]:
     ctx = tuple(c for c in KEY_CONTEXT if c in columns)
     key = _key(columns)
     checks = [
@@ -122,6 +121,21 @@ def wide_checks(columns: list[str], min_respondents: int, table: str) -> list[Ch
                 f"{table}: a figure is shown in a row whose respondents are `c`: every figure of a cell follows it",
                 context_columns=ctx,
             ),
+            Check(
+                "no_part_beside_its_suppressed_figure",
+                "expect_column_values_to_be_null",
+                {"column": "parts_beside_suppressed_figure"},
+                f"{table}: a numerator or denominator is shown beside its suppressed figure, which it would reveal",
+                context_columns=ctx,
+            ),
+            Check(
+                "schools_below_threshold_suppressed",
+                "expect_column_values_to_be_null",
+                {"column": "shown_on_too_few_schools"},
+                f"{table}: a survey figure above School level is shown on fewer than {min_schools} schools with "
+                "responses: it must be `c`",
+                context_columns=ctx,
+            ),
         ]
     return checks
 
@@ -167,18 +181,38 @@ def column_checks(table: str) -> list[Check]:
     ]
 
 
-def prepare_wide(data: pl.DataFrame, indicators: list[str]) -> pl.DataFrame:
+def prepare_wide(data: pl.DataFrame, indicators: list[str], min_schools: int) -> pl.DataFrame:
+    """The extract with the columns the disclosure checks read: respondents as a number, the figures shown beside
+    suppressed respondents, the numerators and denominators shown beside a suppressed figure, and the survey
+    figures shown on fewer than `min_schools` schools."""
     respondents = respondents_column(data.columns)
     if respondents is None:
         return data
-    others = [c for c in indicators if c != respondents and c in data.columns]
+    cover = {c: coverage_of(c, data.columns) for c in data.columns}
+    school_counts = {c for c, found in cover.items() if found and found[1] == "schools"} | set(SCHOOL_COUNTS)
+    others = [c for c in indicators if c != respondents and c in data.columns and c not in school_counts]
     suppressed = pl.col(respondents) == "c"
-    shown = [pl.when(suppressed & ~pl.col(c).is_in(["c", "z", "x"])).then(pl.lit(c)) for c in others]
+
+    def listed(exprs: list[pl.Expr]) -> pl.Expr:
+        joined = pl.concat_str(exprs, separator=",", ignore_nulls=True) if exprs else pl.lit(None, pl.String)
+        return joined.replace("", None)
+
+    def is_shown(c: str) -> pl.Expr:
+        return ~pl.col(c).is_in(["c", "z", "x"])
+
+    beside = [pl.when(suppressed & is_shown(c)).then(pl.lit(c)) for c in others]
+    parts = [pl.when((pl.col(fig) == "c") & is_shown(c)).then(pl.lit(c))
+             for c, found in cover.items() if found and found[1] in PARTS for fig in found[:1]]  # fmt: skip
+    schools_of = {found[0]: c for c, found in cover.items() if found and found[1] == "schools"}
+    if "schools_included" in data.columns:
+        schools_of[respondents] = "schools_included"
+    few = [pl.when(is_shown(fig) & (pl.col(n).cast(pl.Int64, strict=False) < min_schools)).then(pl.lit(fig))
+           for fig, n in schools_of.items()]  # fmt: skip
     return data.with_columns(
         pl.col(respondents).cast(pl.Float64, strict=False).alias("respondents_shown"),
-        (pl.concat_str(shown, separator=",", ignore_nulls=True) if shown else pl.lit(None, pl.String))
-        .replace("", None)
-        .alias("shown_beside_suppressed"),
+        listed(beside).alias("shown_beside_suppressed"),
+        listed(parts).alias("parts_beside_suppressed_figure"),
+        listed(few).alias("shown_on_too_few_schools"),
     )
 
 
@@ -197,6 +231,7 @@ def extract_gate(
     geography_lookup: Path,
     *,
     min_respondents: int,
+    min_schools: int,
     data_docs_dir: Path | None = None,
 ) -> GateResult:
     s = ScreenInput.read(csv_path, meta_path, geography_lookup)
@@ -208,8 +243,8 @@ def extract_gate(
     results = [
         run_suite(
             f"extract_{Path(csv_path).stem}",
-            prepare_wide(s.data, indicators),
-            wide_checks(s.data.columns, min_respondents, table),
+            prepare_wide(s.data, indicators, min_schools),
+            wide_checks(s.data.columns, min_respondents, min_schools, table),
             data_docs_dir=data_docs_dir,
             table=table,
         ),
@@ -224,17 +259,18 @@ def extract_gate(
     failures = []
     for rule in SCREENER_RULES:
         r = rule(s)
-        if not r.passed:
+        if not r.passed:  # a FAIL stops publication; an ADVISORY is a warning shown with the gate's results
             column = next(
                 (o.get("column") or o.get("col_name") for o in r.offending if isinstance(o, dict)), None
             )
-            failures.append(Failure(table, column, r.name, "python", "error", r.offending, r.message))
+            severity = WARNING if r.status == ADVISORY else ERROR
+            failures.append(Failure(table, column, r.name, "python", severity, r.offending, r.message))
     results.append(python_result(f"screener_{table}", table, failures, len(SCREENER_RULES)))
     return merge(f"extract_gate_{table}", results)
 
 
 def extracts_gate(
-    infos, geography_lookup: Path, *, min_respondents: int, data_docs_dir: Path | None = None
+    infos, geography_lookup: Path, *, min_respondents: int, min_schools: int, data_docs_dir: Path | None = None
 ) -> GateResult:
     """Every extract written by publication.extracts.build_extracts (a list of ExtractInfo)."""
     return merge(
@@ -245,6 +281,7 @@ def extracts_gate(
                 i.meta_path,
                 geography_lookup,
                 min_respondents=min_respondents,
+                min_schools=min_schools,
                 data_docs_dir=data_docs_dir,
             )
             for i in infos

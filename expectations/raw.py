@@ -228,20 +228,83 @@ def checked_columns(checks: list[Check]) -> list[str]:
     return cols
 
 
-def raw_gate(table: str, frame: pl.DataFrame, *, row_count_tolerance: float, data_docs_dir: Path | None = None
-             ) -> GateResult:
-    """The raw gate of one lake table; the tolerance is a setting (config/settings.yaml gates), no default here."""
+def duplicate_rows(con, relation: str, table: str) -> pl.DataFrame:
+    """The rows of `relation` whose key occurs more than once within their source file (usually none), with
+    the columns the check reads: what Great Expectations is given to judge, instead of every row."""
+    keys = ", ".join(KEYS[table])
+    have = con.sql(f"select * from {relation} limit 0").columns
+    cols = [c for c in checked_columns([_unique(table)]) if c in have]
+    order = ", ".join([*KEYS[table], *(["row_number"] if "row_number" in have else [])])
+    return con.sql(
+        f"select {', '.join(cols)} from {relation} qualify count(*) over (partition by {keys}) > 1 order by {order}"
+    ).pl()
+
+
+def _gate(table: str, con, new: str, every: str, *, row_count_tolerance: float, data_docs_dir: Path | None
+          ) -> GateResult:
+    """The raw gate on DuckDB relations: `new` (the rows to check for duplicate keys) and `every` (all the
+    table's rows, for volumes and overlaps across files). DuckDB narrows each check to a frame Great
+    Expectations can hold (candidate duplicate rows; one row per file and period; one per pair of files) and
+    GX judges it, writing the Data Docs."""
     checks = raw_checks(table)
     unique = [c for c in checks if c.name == "no_duplicate_keys"]
-    # only what the checks read goes to Great Expectations (pandas objects cost ~5x polars memory)
-    keyed = frame.select([c for c in checked_columns(unique) if c in frame.columns])
-    results = [run_suite(f"raw_{table}", keyed, unique, data_docs_dir=data_docs_dir, table=table)]
+    results = [run_suite(f"raw_{table}", duplicate_rows(con, new, table), unique, data_docs_dir=data_docs_dir,
+                         table=table)]
     volume = [c for c in checks if c.name == "no_collapsed_volume"]
-    if volume:
-        frame_v = volume_frame(table, frame, row_count_tolerance=row_count_tolerance)
-        results.append(run_suite(f"raw_{table}_volume", frame_v, volume, data_docs_dir=data_docs_dir, table=table))
     overlap = [c for c in checks if c.name == "no_overlapping_files"]
-    if overlap:
-        results.append(run_suite(f"raw_{table}_overlap", overlap_frame(frame), overlap, data_docs_dir=data_docs_dir,
-                                 table=table))  # fmt: skip
+    if volume or overlap:
+        cols = ["_source_file", "_source_sha256", "_loaded_at",
+                *(["urn"] if table == "gias_establishments" else
+                  ["time_period", "geographic_level", "school_urn", "school_laestab"])]
+        frame = con.sql(f"select {', '.join(cols)} from {every}").pl()
+        if volume:
+            frame_v = volume_frame(table, frame, row_count_tolerance=row_count_tolerance)
+            results.append(run_suite(f"raw_{table}_volume", frame_v, volume, data_docs_dir=data_docs_dir,
+                                     table=table))
+        if overlap:
+            results.append(run_suite(f"raw_{table}_overlap", overlap_frame(frame), overlap,
+                                     data_docs_dir=data_docs_dir, table=table))
     return merge(f"raw_{table}", results)
+
+
+def raw_gate(table: str, frame: pl.DataFrame, *, row_count_tolerance: float, data_docs_dir: Path | None = None
+             ) -> GateResult:
+    """The raw gate of one lake table's rows in memory (every row new); the tolerance is a setting
+    (config/settings.yaml gates), no default here."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("raw_rows", frame.to_arrow())
+        return _gate(table, con, "raw_rows", "raw_rows", row_count_tolerance=row_count_tolerance,
+                     data_docs_dir=data_docs_dir)
+    finally:
+        con.close()
+
+
+def lake_files(table_dir: Path, sha256s: set[str] | None = None) -> list[str]:
+    """A lake table's Parquet files (`<sha256>.parquet` or `<sha256>-<part>.parquet`; not the empty schema
+    file), only those of `sha256s` when given, sorted."""
+    files = []
+    for path in sorted(Path(table_dir).glob("*.parquet")):
+        sha = path.stem.split("-")[0]
+        if not path.name.startswith("_") and (sha256s is None or sha in sha256s):
+            files.append(str(path))
+    return files
+
+
+def raw_gate_lake(table: str, table_dir: Path, con, *, checked: set[str] | None, row_count_tolerance: float,
+                  data_docs_dir: Path | None = None) -> GateResult:
+    """The raw gate of a lake table as a refresh runs it: duplicate keys in the files not yet checked (those
+    whose sha256 is not in `checked`, the inputs of the current release; `checked=None` checks every file),
+    volumes and overlaps across all the table's files when any file is new. Nothing new: nothing to check."""
+    every = lake_files(table_dir)
+    new = every if checked is None else [f for f in every if Path(f).stem.split("-")[0] not in checked]
+    if not new:
+        return GateResult(f"raw_{table}", True, [], 0)
+
+    def relation(files: list[str]) -> str:
+        return f"read_parquet({files!r}, union_by_name = true)"
+
+    return _gate(table, con, relation(new), relation(every), row_count_tolerance=row_count_tolerance,
+                 data_docs_dir=data_docs_dir)

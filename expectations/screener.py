@@ -1,6 +1,12 @@
 """The EES open-data screener rules (spec/publication.md) that are about a file and its metadata as a whole.
 
-Each rule is a named function `(ScreenInput) -> ScreenResult` (PASS/FAIL, a message, offending rows).
+Each rule is a named function `(ScreenInput) -> ScreenResult` (PASS/ADVISORY/FAIL, a message, offending rows),
+as in the DfE's own screener (dfe-analytical-services/dfe-published-data-qa, R/mainTests.r): a FAIL stops
+publication; an ADVISORY is published with a warning, and the demo's extracts have none. The advisories here
+are the screener's `region_for_la` (Local authority rows carry region_code and region_name),
+`variable_label_length` (labels of at most 80 characters) and `variable_name_length` (names of at most 50),
+and ours, `schools_included_for_survey_aggregates` (spec/publication.md: a trust, LA, regional or national
+survey figure needs at least `min_schools` schools with responses; the file says how many it had).
 Rules that are a natural Great Expectations expectation on the values (duplicate rows, whitespace,
 Total/All in geography or time columns, geography code forms, allowed symbols) live in the extracts suite
 (`expectations/extracts.py`) instead: a rule lives in one place. `expectations.extracts.extract_gate`
@@ -16,10 +22,11 @@ from pathlib import Path
 
 import polars as pl
 
+from indicators import catalogue
 from ingestion.ees import academic_year_ok
 from publication.extracts import GEOGRAPHY_COLUMNS, META_COLUMNS, TIME_COLUMNS
 
-PASS, FAIL = "PASS", "FAIL"
+PASS, ADVISORY, FAIL = "PASS", "ADVISORY", "FAIL"
 MAX_OFFENDING = 5
 
 # harmonised-variable patterns and the standard names that may contain them (EES screener)
@@ -86,7 +93,7 @@ class ScreenInput:
 @dataclass
 class ScreenResult:
     name: str
-    status: str  # PASS | FAIL
+    status: str  # PASS | ADVISORY | FAIL
     message: str
     offending: list[dict] = field(default_factory=list)
 
@@ -95,10 +102,10 @@ class ScreenResult:
         return self.status == PASS
 
 
-def _result(name: str, file: Path, offending: list[dict], fail_message: str) -> ScreenResult:
+def _result(name: str, file: Path, offending: list[dict], fail_message: str, status: str = FAIL) -> ScreenResult:
     if not offending:
         return ScreenResult(name, PASS, f"{file.name}: {name} passed")
-    return ScreenResult(name, FAIL, f"{file.name}: {fail_message}", offending[:MAX_OFFENDING])
+    return ScreenResult(name, status, f"{file.name}: {fail_message}", offending[:MAX_OFFENDING])
 
 
 def no_spaces_in_names(s: ScreenInput) -> ScreenResult:
@@ -256,6 +263,60 @@ def meta_complete(s: ScreenInput) -> ScreenResult:
     )
 
 
+MAX_LABEL, MAX_NAME = 80, 50  # the EES screener's limits (variable_label_length, variable_name_length)
+AGGREGATE_LEVELS = ("MAT", "Local authority", "Regional", "National")
+
+
+def respondents_column(columns: list[str]) -> str | None:
+    """The extract's respondents column: the published name of a catalogue `respondents` indicator
+    (`respondents`, `staff_respondents`, ...), or None for an extract without survey cells."""
+    names = {e.published.name for e in catalogue() if e.formula == "respondents"}
+    found = [c for c in columns if c in names]
+    return found[0] if found else None
+
+
+def region_for_la(s: ScreenInput) -> ScreenResult:
+    """Local authority rows name their region (region_code and region_name, both filled)."""
+    data = s.data.with_row_index("row", offset=2).filter(pl.col("geographic_level") == "Local authority")
+    bad: list[dict] = []
+    if data.height:
+        missing = [c for c in ("region_code", "region_name") if c not in data.columns]
+        if missing:
+            bad.append({"column": missing[0], "rule": f"Local authority rows without {' and '.join(missing)}"})
+        else:
+            empty = data.filter((pl.col("region_code") == "") | (pl.col("region_name") == ""))
+            bad += [{"row": r, "column": "region_code", "la_name": n}
+                    for r, n in empty.select("row", "la_name").iter_rows()]  # fmt: skip
+    return _result("region_for_la", s.csv_path, bad,
+                   "Local authority rows should carry region_code and region_name (from the DfE lookup)", ADVISORY)
+
+
+def label_and_name_length(s: ScreenInput) -> ScreenResult:
+    """Meta labels of at most MAX_LABEL characters and column names of at most MAX_NAME (the EES API's limits)."""
+    bad = []
+    if {"col_name", "label"} <= set(s.meta.columns):
+        for name, label in s.meta.select("col_name", "label").iter_rows():
+            if len(label) > MAX_LABEL:
+                bad.append({"col_name": name, "rule": f"label of {len(label)} characters (at most {MAX_LABEL})"})
+            if len(name) > MAX_NAME:
+                bad.append({"col_name": name, "rule": f"name of {len(name)} characters (at most {MAX_NAME})"})
+    return _result("label_and_name_length", s.meta_path, bad,
+                   f"a label is over {MAX_LABEL} or a column name over {MAX_NAME} characters: shorten it "
+                   "(indicators/catalogue.yaml `published`)", ADVISORY)
+
+
+def schools_included_for_survey_aggregates(s: ScreenInput) -> ScreenResult:
+    """A survey extract with trust, LA, regional or national rows says how many schools each row includes, so a
+    reader can check the minimum-schools rule."""
+    survey = respondents_column(s.data.columns) is not None
+    aggregate = "geographic_level" in s.data.columns and s.data["geographic_level"].is_in(AGGREGATE_LEVELS).any()
+    bad = [{"column": c, "rule": "missing"} for c in ("schools_included", "schools_total")
+           if survey and aggregate and c not in s.data.columns]  # fmt: skip
+    return _result("schools_included_for_survey_aggregates", s.csv_path, bad,
+                   "survey figures above School level without schools_included and schools_total: the "
+                   "minimum-schools rule cannot be checked by a reader", ADVISORY)
+
+
 RULES: tuple[Callable[[ScreenInput], ScreenResult], ...] = (
     no_spaces_in_names,
     filters_have_levels_and_default,
@@ -263,6 +324,9 @@ RULES: tuple[Callable[[ScreenInput], ScreenResult], ...] = (
     geography_matches_lookup,
     harmonised_names,
     meta_complete,
+    region_for_la,
+    label_and_name_length,
+    schools_included_for_survey_aggregates,
 )
 
 

@@ -31,6 +31,7 @@ FORMULAS = {
     "count": ("admin", "sum", "sum"),
     "ratio": ("admin", "ratio_of_sums", "ratio"),
     "representation": ("admin", "ratio_of_sums", "ratio"),
+    "cohort": ("admin", "ratio_of_sums", "ratio"),
     "respondents": ("survey", "sum", "sum"),
     "response_rate": ("survey", "ratio_of_sums", "ratio"),
     "scale_mean": ("survey", "pooled_mean", "mean"),
@@ -49,7 +50,7 @@ UNITS = {  # unit -> EES indicator_unit
 DISCLOSURE = ("admin", "survey_cell", "survey_figure", "survey_gap")
 FIELDS = {
     "id", "family", "source", "definition", "formula", "numerator", "denominator", "scale", "rollup", "unit",
-    "range", "share", "dp", "published", "disclosure", "gap_of", "ci", "breakdowns", "levels",
+    "range", "share", "dp", "published", "disclosure", "gap_of", "ci", "breakdowns", "levels", "years",
 }  # fmt: skip
 ITEM = "{item}"
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -87,6 +88,7 @@ class Indicator:
     ci: bool = False
     breakdowns: tuple[str, ...] = ("Total",)
     levels: tuple[str, ...] = LEVELS
+    years: int | None = None  # cohort: the denominator is counted this many academic years earlier
     item: str | None = None  # the item of a pattern entry filled in (lookup / expanded)
 
     @property
@@ -147,6 +149,7 @@ class Indicator:
             "num_columns": [m.replace(".", "__") for m in self.numerator],
             "den_column": self.denominator.replace(".", "__") if self.denominator else None,
             "gap_of": self.gap_of,
+            "years": self.years,
         }
 
     def as_doc(self) -> dict:
@@ -312,6 +315,14 @@ def _entry(raw: dict, path: str, number: int) -> Indicator:
                 fail(f"{measure!r} is no DfE count of the lake (ingestion/lake_schema.py DFE_MEASURES)")
     elif numerator or denominator:
         fail("survey formulas take no `numerator`/`denominator`: the formula names what it counts")
+    years = raw.get("years")
+    if (formula == "cohort") != (years is not None):
+        fail(
+            "a cohort has `years` (how many academic years before the numerator its denominator is counted); "
+            "nothing else does"
+        )
+    if years is not None and (not isinstance(years, int) or isinstance(years, bool) or not 1 <= years <= 6):
+        fail("`years` must be a whole number of academic years, 1 to 6")
     lo_hi = raw["range"]
     if not (isinstance(lo_hi, list) and len(lo_hi) == 2 and all(v is None or isinstance(v, int | float)
                                                                  for v in lo_hi)):  # fmt: skip
@@ -365,6 +376,7 @@ def _entry(raw: dict, path: str, number: int) -> Indicator:
         ci=bool(raw.get("ci", False)),
         breakdowns=breakdowns,
         levels=levels,
+        years=years,
     )
 
 

@@ -22,20 +22,29 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from ingestion.breakdowns import read_meta, select_totals
+from ingestion.breakdowns import MetaFilters, Totals, read_meta, select_totals
 from ingestion.files import UnreadableFile, open_no_follow, read_text
 from ingestion.lake import SourceFile
-from ingestion.lake_schema import DFE_MEASURES, STATUSES, dfe_schema
-from ingestion.results import ReadResult, UnknownFormat, concat_quarantine, quarantine_where
+from ingestion.lake_schema import DFE_ATTRIBUTES, DFE_MEASURES, STATUSES, dfe_schema
+from ingestion.results import FileRefused, ReadResult, UnknownFormat, concat_quarantine, quarantine_where
 
 REGISTRY_PATH = Path(__file__).with_name("registry.yaml")
 
 # A number as published: optional sign, digits with or without thousands separators, optional decimals.
 NUMBER_RE = r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$|^[-+]?\.\d+$"
 URN_RE = r"^\d{6}$"
+# A whole number written the way R's write.csv writes one: in scientific notation only when that is shorter than
+# the digits (URN 100000 as `1e+05`), so the number is exact. Excel's `1.41E+05` or `5.00E+06` (rounded, and no
+# shorter) is not read as a number: such a key is quarantined.
+SCIENTIFIC_INTEGER_RE = r"^[1-9](?:\.\d*[1-9])?[eE]\+?\d{1,2}$"
+UNKNOWN_TOPIC_RULE = "unknown_breakdown_topic"
+DUPLICATE_RULE = "duplicate_breakdown_row"
+ABSENT_RULE = "long_measures_absent"
 LAESTAB_RE = r"^\d{7}$"
 TIME_PERIOD_RE = r"^\d{6}$"
 MAX_LISTED = 12  # columns named in a one-line UnknownFormat message before "... and N more"
+MAX_VALUES = 3  # unknown topics named in a refusal
+MAX_ROWS = 3  # row numbers named in a refusal
 
 # canonical column -> the rule id for its format check
 _KEY_RULES = {
@@ -47,6 +56,34 @@ _KEY_RULES = {
 def _key(name: str) -> str:
     """How a column name is matched: no BOM, no surrounding whitespace, case ignored."""
     return name.replace("\ufeff", "").strip().lower()
+
+
+@dataclass(frozen=True)
+class Long:
+    """A long (tidy) layout: one row per school x breakdown, counts in one column (registry `long`)."""
+
+    topic: str  # the column naming the topic (`breakdown_topic`; SEN: `sen_provision`)
+    breakdown: str  # the column naming its level (`breakdown`; SEN: `sen_primary_need`)
+    value: str  # the count (`pupil_count`)
+    totals: tuple[str, ...]  # filter columns of which only `Total` rows are read
+    measures: tuple[
+        tuple[str, tuple[tuple[str, str], ...]], ...
+    ]  # measure -> (topic, breakdown) pairs summed
+    topics_unused: tuple[str, ...]  # topics known and not read
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        """Every (topic, breakdown) pair a measure reads, once, in declared order."""
+        return tuple(dict.fromkeys(p for _, pairs in self.measures for p in pairs))
+
+
+@dataclass(frozen=True)
+class TrustColumn:
+    """The column naming a school's trust that year (registry `trust`) and the values that are not a trust."""
+
+    column: str
+    in_no_trust: tuple[str, ...]  # the school is in no trust (a blank cell and the not-applicable symbol too)
+    unknown: tuple[str, ...]  # the file does not say (the vintage's other symbols too)
 
 
 @dataclass(frozen=True)
@@ -63,6 +100,8 @@ class Vintage:
     known_unused: tuple[str, ...]
     unused_patterns: tuple[re.Pattern, ...]
     identify_note: str = ""  # what a file with most but not all of identify_all is likely to be
+    long: Long | None = None
+    trust: TrustColumn | None = None
 
     def missing(self, keys: set[str]) -> list[str]:
         """The identifying columns a header lacks (empty when it has them all)."""
@@ -78,6 +117,12 @@ class Vintage:
         named = {_key(s) for s, _ in self.columns} | {_key(p) for p in self.phase}
         named |= {_key(p) for _, parts in self.sums for p in parts}
         named |= {_key(c) for c in self.known_unused}
+        if self.long is not None:
+            named |= {
+                _key(c) for c in (self.long.topic, self.long.breakdown, self.long.value, *self.long.totals)
+            }
+        if self.trust is not None:
+            named.add(_key(self.trust.column))
         return key in named or any(p.search(key) for p in self.unused_patterns)
 
 
@@ -122,6 +167,10 @@ def load_registry(path: Path | str = REGISTRY_PATH) -> Registry:
         if entry["symbols"] not in symbol_sets:
             raise ValueError(f"{where}: unknown symbol set {entry['symbols']!r}")
         unused = [str(c) for c in entry.get("known_unused", [])]
+        long = _long_entry(entry.get("long"), publication, where)
+        trust = entry.get("trust")
+        if trust is not None and "trust" not in DFE_ATTRIBUTES.get(publication, {}):
+            raise ValueError(f"{where}: a trust column for a publication whose lake table has none")
         vintages.append(
             Vintage(
                 publication=publication,
@@ -138,6 +187,14 @@ def load_registry(path: Path | str = REGISTRY_PATH) -> Registry:
                     re.compile(c[3:], re.IGNORECASE) for c in unused if c.startswith("re:")
                 ),
                 identify_note=" ".join(str(entry["identify"].get("note", "")).split()),
+                long=long,
+                trust=TrustColumn(
+                    column=str(trust["column"]),
+                    in_no_trust=tuple(map(str, trust.get("in_no_trust", []))),
+                    unknown=tuple(map(str, trust.get("unknown", []))),
+                )
+                if trust is not None
+                else None,
             )
         )
     return Registry(
@@ -146,6 +203,31 @@ def load_registry(path: Path | str = REGISTRY_PATH) -> Registry:
         geographic_levels=tuple(doc["geographic_levels"]),
         time_identifiers=tuple(doc["time_identifiers"]),
         vintages=tuple(vintages),
+    )
+
+
+def _long_entry(doc: dict | None, publication: str, where: str) -> Long | None:
+    """A registry entry's `long` block, checked: measures of the lake schema, pairs of two names each."""
+    if doc is None:
+        return None
+    measures = []
+    for measure, pairs in (doc.get("measures") or {}).items():
+        if measure not in DFE_MEASURES[publication]:
+            raise ValueError(f"{where}: long measure {measure!r} is not a measure of the lake schema")
+        if not pairs or any(len(p) != 2 for p in pairs):
+            raise ValueError(
+                f"{where}: long measure {measure!r} needs [topic, breakdown] pairs, not {pairs!r}"
+            )
+        measures.append((str(measure), tuple((str(t), str(b)) for t, b in pairs)))
+    if not measures:
+        raise ValueError(f"{where}: a long layout without measures")
+    return Long(
+        topic=str(doc["topic"]),
+        breakdown=str(doc["breakdown"]),
+        value=str(doc["value"]),
+        totals=tuple(map(str, doc.get("totals") or [])),
+        measures=tuple(measures),
+        topics_unused=tuple(map(str, doc.get("topics_unused") or [])),
     )
 
 
@@ -228,7 +310,12 @@ def _nearest(registry: Registry, keys: set[str]) -> str:
     ]
     if not close:
         return ""
-    v = max(close, key=held)
+
+    # ties: the entry whose summed parts the header has most of (the census vintages differ only there)
+    def summed(v: Vintage) -> int:
+        return sum(_key(p) in keys for _, parts in v.sums for p in parts)
+
+    v = max(close, key=lambda v: (held(v), summed(v)))
     note = f": {v.identify_note}" if v.identify_note else ""
     return f"; nearest: {v.publication}/{v.vintage}, which needs {', '.join(v.missing(keys))}{note}"
 
@@ -312,62 +399,203 @@ def _canonical_case(col: str, allowed: tuple[str, ...]) -> pl.Expr:
     return s.str.to_lowercase().replace_strict(lookup, default=None, return_dtype=pl.String).fill_null(s)
 
 
+def _label_key(label: str) -> str:
+    """How a topic or breakdown label is matched: surrounding and repeated whitespace and case ignored."""
+    return " ".join(label.split()).lower()
+
+
+def _label_expr(col: str) -> pl.Expr:
+    return _cell(col).str.replace_all(r"\s+", " ").str.to_lowercase().fill_null("")
+
+
+def _key_cell(col: str) -> pl.Expr:
+    """A URN or LAESTAB cell as published, or the whole number R wrote in scientific notation (`1e+05`)."""
+    s = _cell(col)
+    number = s.cast(pl.Float64, strict=False)
+    digits = pl.when((number == number.floor()) & (number < 1e15)).then(number.cast(pl.Int64).cast(pl.String))
+    r_wrote = s.str.contains(SCIENTIFIC_INTEGER_RE) & (s.str.len_chars() < digits.str.len_chars())
+    return pl.when(r_wrote.fill_null(False)).then(digits).otherwise(s)
+
+
+# the canonical text columns of every EES row, and the columns that identify a row (breakdowns.select_totals)
+TEXTS = ("country_code", "country_name", "region_code", "region_name", "old_la_code", "new_la_code", "la_name",
+         "school_urn", "school_laestab", "school_name")  # fmt: skip
+KEY_COLUMNS = ["row_number", "geographic_level", "_time_period_raw", "time_identifier", "country_code",
+               "region_code", "old_la_code", "new_la_code", "school_laestab", "school_urn", "phase"]  # fmt: skip
+
+
+class _Columns:
+    """The source column of each canonical column of one file (first declared spelling present wins), and every
+    source column read (`used`)."""
+
+    def __init__(self, cols: list[str], v: Vintage, registry: Registry):
+        self.cols = cols
+        self.used: set[str] = set()
+        self.source_of: dict[str, str] = {}
+        for s, c in (*registry.common, *v.columns):
+            if c not in self.source_of and (found := self.src(s)) is not None:
+                self.source_of[c] = found
+        self.phase = next((c for p in v.phase if (c := self.src(p)) is not None), None)
+        self.trust = self.src(v.trust.column) if v.trust is not None else None
+
+    def src(self, wanted: str) -> str | None:
+        c = _resolve(self.cols, wanted)
+        if c is not None:
+            self.used.add(c)
+        return c
+
+
+def _placed(columns: _Columns, v: Vintage, registry: Registry) -> list[pl.Expr]:
+    """A row's place, canonical: row number, time, level, geography, phase, and the trust it names (if any)."""
+    so = columns.source_of
+    exprs: list[pl.Expr] = [
+        pl.col("row_number"),
+        _canonical_case(so["time_identifier"], registry.time_identifiers).alias("time_identifier"),
+    ]
+    for c in TEXTS:
+        if c not in so:
+            exprs.append(pl.lit(None, pl.String).alias(c))
+        else:
+            exprs.append((_key_cell(so[c]) if c in _KEY_RULES else _cell(so[c])).alias(c))
+    keys = [so[c] for c in _KEY_RULES if c in so]
+    exprs.append(
+        pl.any_horizontal([_key_cell(c) != _cell(c) for c in keys]).fill_null(False).alias("_sci")
+        if keys
+        else pl.lit(False).alias("_sci")
+    )
+    exprs.append(_cell(so["time_period"]).alias("_time_period_raw"))
+    level = _canonical_case(so["geographic_level"], registry.geographic_levels)
+    exprs.append(level.alias("geographic_level"))
+    if columns.phase is not None:
+        ph = _cell(columns.phase)
+        exprs.append(
+            pl.when(ph.str.to_lowercase() == "total").then(pl.lit("Total")).otherwise(ph).alias("phase")
+        )
+    else:
+        exprs.append(pl.lit("Total").alias("phase"))
+    if v.trust is not None and columns.trust is not None:
+        trust, status = _trust(columns.trust, v.trust, v.symbols)
+        exprs.append(pl.when(level == "School").then(trust).alias("trust"))
+        exprs.append(
+            pl.when(level == "School").then(status).otherwise(pl.lit("missing")).alias("trust_status")
+        )
+    return exprs
+
+
+def _trust(col: str, t: TrustColumn, symbols: dict[str, str]) -> tuple[pl.Expr, pl.Expr]:
+    """The trust a row names and what the cell says: `value` (a trust), `not_applicable` (in no trust: blank,
+    a declared no-trust wording or the not-applicable symbol), `not_available` (a declared unknown wording, `x`) or
+    the meaning of another symbol of the vintage."""
+    s = _cell(col).str.replace_all(r"\s+", " ")
+    low = s.str.to_lowercase()
+    status = (
+        pl.when(s.is_null() | low.is_in([_label_key(x) for x in t.in_no_trust]))
+        .then(pl.lit("not_applicable"))
+        .when(low.is_in([_label_key(x) for x in t.unknown]))
+        .then(pl.lit("not_available"))
+        .otherwise(low.replace_strict(symbols, default="value", return_dtype=pl.String))
+    )
+    return pl.when(status == "value").then(s), status
+
+
+def _unswap_regions(out: pl.DataFrame) -> pl.DataFrame:
+    """SEN files have been seen with region code and name under each other's headers: put them back."""
+    code_like = r"^E1[23]\d{6}$"
+    swapped = pl.col("region_name").str.contains(code_like) & ~pl.col("region_code").str.contains(code_like)
+    return out.with_columns(
+        pl.when(swapped).then(pl.col("region_name")).otherwise(pl.col("region_code")).alias("region_code"),
+        pl.when(swapped).then(pl.col("region_code")).otherwise(pl.col("region_name")).alias("region_name"),
+    )
+
+
+@dataclass
+class _Read:
+    """What a layout's reader hands to read_ees: one row per record (`out`: canonical columns, measures, their
+    statuses), the rows to quarantine and the records they rule out, and what the summary reports."""
+
+    out: pl.DataFrame
+    quarantine: pl.DataFrame
+    bad_rows: pl.Series  # out.row_number of the records not loaded
+    cells: pl.DataFrame  # the source cells read for counts (symbols found)
+    count_columns: list[str]
+    columns: _Columns
+    totals: Totals | None
+    meta_note: str | None
+    extra: dict
+
+
 def read_ees(source: SourceFile) -> ReadResult:
     """Read one EES open-data CSV into its `dfe_<publication>` lake table and quarantine rows."""
     path = Path(source.path)
     name = path.name
     registry = load_registry()
     raw, encoding = read_csv_strings(path)
-    rows_read = raw.height
     v = identify(raw.columns, name, registry)
-    cols = raw.columns
+    r = (_read_long if v.long is not None else _read_wide)(raw, v, registry, path, name)
     schema = {c: t for c, t in dfe_schema(v.publication).items() if not c.startswith("_")}
+    loaded = r.out.filter(~pl.col("row_number").is_in(r.bad_rows.implode()))
+    loaded = loaded.with_columns(
+        pl.col("_time_period_raw").cast(pl.Int32).alias("time_period"),
+        pl.lit(v.publication).alias("publication"),
+        pl.lit(v.vintage).alias("vintage"),
+        # a layout without the publication's attribute columns (the wide census has no trust): null, `missing`
+        *[
+            pl.lit("missing" if c.endswith("_status") else None, t).alias(c)
+            for c, t in DFE_ATTRIBUTES.get(v.publication, {}).items()
+            if c not in r.out.columns
+        ],
+    )
+    summary = {
+        "publication": v.publication,
+        "vintage": v.vintage,
+        "rows_by_level": dict(sorted(loaded.group_by("geographic_level").len().iter_rows())),
+        "symbols": _symbol_counts(r.cells, r.count_columns),
+        "columns_unused": [
+            c for c in raw.columns if c not in r.columns.used and c not in (r.totals.used if r.totals else ())
+        ],
+        "time_periods": sorted(loaded.get_column("time_period").unique().to_list()),
+        "rows_quarantined": int(r.quarantine.get_column("row_number").n_unique())
+        if r.quarantine.height
+        else 0,
+    }
+    if sci := int(loaded.get_column("_sci").sum()):
+        summary["keys_in_scientific_notation"] = sci  # URN 100000 published as 1e+05, read as 100000
+    if "trust_status" in r.out.columns:
+        summary["trust"] = dict(sorted(loaded.group_by("trust_status").len().drop_nulls().iter_rows()))
+    summary |= r.extra
+    if r.totals is not None:
+        summary["breakdown"] = r.totals.summary()
+    if r.meta_note:
+        summary["meta_file"] = r.meta_note
+    return ReadResult(
+        tables={f"dfe_{v.publication}": loaded.select([pl.col(c).cast(t) for c, t in schema.items()])},
+        quarantine=r.quarantine,
+        source_kind="dfe",
+        publication=v.publication,
+        vintage=v.vintage,
+        encoding=encoding,
+        rows_read=raw.height,
+        exclusions={"breakdown_rows": r.totals.rows_left_out}
+        if r.totals is not None and r.totals.rows_left_out and v.long is None
+        else {},
+        summary=summary,
+    )
+
+
+def _read_wide(raw: pl.DataFrame, v: Vintage, registry: Registry, path: Path, name: str) -> _Read:
+    """One row per record, one column per count (or per part of a count that is summed)."""
+    columns = _Columns(raw.columns, v, registry)
+    source_of = columns.source_of
     measures = DFE_MEASURES[v.publication]
-    used: set[str] = set()
-
-    def src(wanted: str) -> str | None:
-        c = _resolve(cols, wanted)
-        if c is not None:
-            used.add(c)
-        return c
-
     frame = raw.with_row_index("row_number", offset=1).with_columns(pl.col("row_number").cast(pl.Int64))
-
-    # source column of every canonical column (first declared spelling present wins)
-    source_of: dict[str, str] = {}
-    for s, c in (*registry.common, *v.columns):
-        if c not in source_of and (found := src(s)) is not None:
-            source_of[c] = found
-    phase_src = next((c for p in v.phase if (c := src(p)) is not None), None)
-    sums = {canon: [src(p) for p in parts] for canon, parts in v.sums}
+    sums = {canon: [columns.src(p) for p in parts] for canon, parts in v.sums}
     for canon, parts in sums.items():
         if any(p is None for p in parts):
             missing = [p for p, s in zip(dict(v.sums)[canon], parts, strict=True) if s is None]
             raise UnknownFormat(
                 f"{name}: {v.publication}/{v.vintage}: columns for {canon} not found: {missing}"
             )
-
-    texts = ("country_code", "country_name", "region_code", "region_name", "old_la_code", "new_la_code", "la_name",
-             "school_urn", "school_laestab", "school_name")  # fmt: skip
-    exprs: list[pl.Expr] = [
-        pl.col("row_number"),
-        _canonical_case(source_of["time_identifier"], registry.time_identifiers).alias("time_identifier"),
-        *[
-            _cell(source_of[c]).alias(c) if c in source_of else pl.lit(None, pl.String).alias(c)
-            for c in texts
-        ],
-    ]
-    exprs.append(_cell(source_of["time_period"]).alias("_time_period_raw"))
-    exprs.append(
-        _canonical_case(source_of["geographic_level"], registry.geographic_levels).alias("geographic_level")
-    )
-    if phase_src is not None:
-        ph = _cell(phase_src)
-        exprs.append(
-            pl.when(ph.str.to_lowercase() == "total").then(pl.lit("Total")).otherwise(ph).alias("phase")
-        )
-    else:
-        exprs.append(pl.lit("Total").alias("phase"))
+    exprs = _placed(columns, v, registry)
 
     # measures: value + status from one source column, or summed from several
     part_cols = sorted({p for parts in sums.values() for p in parts})
@@ -393,73 +621,204 @@ def read_ees(source: SourceFile) -> ReadResult:
             )
         elif m not in source_of:
             out = out.with_columns(pl.lit(None, pl.Float64).alias(m), pl.lit("missing").alias(f"{m}_status"))
-
-    # SEN files have been seen with region code and name under each other's headers: put them back.
-    code_like = r"^E1[23]\d{6}$"
-    swapped = pl.col("region_name").str.contains(code_like) & ~pl.col("region_code").str.contains(code_like)
-    out = out.with_columns(
-        pl.when(swapped).then(pl.col("region_name")).otherwise(pl.col("region_code")).alias("region_code"),
-        pl.when(swapped).then(pl.col("region_code")).otherwise(pl.col("region_name")).alias("region_name"),
-    )
+    out = _unswap_regions(out)
 
     # a column that splits the rows is never ignored: only the rows that are totals go on (ingestion/breakdowns.py)
     meta, meta_note = read_meta(path)
-    key_cols = [
-        "row_number",
-        "geographic_level",
-        "_time_period_raw",
-        "time_identifier",
-        "country_code",
-        "region_code",
-        "old_la_code",
-        "new_la_code",
-        "school_laestab",
-        "school_urn",
-        "phase",
-    ]
-    totals = select_totals(raw, out.select(key_cols), used, v.symbols, meta, name)
+    totals = select_totals(raw, out.select(KEY_COLUMNS), columns.used, v.symbols, meta, name)
     if totals is not None:
         out = out.filter(totals.keep)
         raw = raw.filter(totals.keep)
 
-    quarantine = _quarantine(raw, out, v, source_of, sums, part_cols, registry, name)
+    quarantine = _quarantine(out, v, source_of, sums, part_cols, registry, name)
     bad_rows = (
         quarantine.get_column("row_number").unique() if quarantine.height else pl.Series([], dtype=pl.Int64)
     )
-    loaded = out.filter(~pl.col("row_number").is_in(bad_rows.implode()))
-    loaded = loaded.with_columns(
-        pl.col("_time_period_raw").cast(pl.Int32).alias("time_period"),
-        pl.lit(v.publication).alias("publication"),
-        pl.lit(v.vintage).alias("vintage"),
-    ).select([pl.col(c).cast(t) for c, t in schema.items()])
+    count_columns = [source_of[m] for m in measures if m in source_of] + part_cols
+    return _Read(out, quarantine, bad_rows, raw, count_columns, columns, totals, meta_note, {})
 
-    measure_sources = [source_of[m] for m in measures if m in source_of] + part_cols
-    symbols = _symbol_counts(raw, measure_sources)
-    summary = {
-        "publication": v.publication,
-        "vintage": v.vintage,
-        "rows_by_level": dict(sorted(loaded.group_by("geographic_level").len().iter_rows())),
-        "symbols": symbols,
-        "columns_unused": [c for c in cols if c not in used and c not in (totals.used if totals else ())],
-        "time_periods": sorted(loaded.get_column("time_period").unique().to_list()),
-        "rows_quarantined": int(bad_rows.len()),
-    }
+
+def _read_long(raw: pl.DataFrame, v: Vintage, registry: Registry, path: Path, name: str) -> _Read:
+    """One row per school x breakdown: the declared (topic, breakdown) pairs' rows that are `Total` in every
+    other filter become one record per school, a column per measure (the pairs' counts added up)."""
+    long = v.long
+    assert long is not None
+    columns = _Columns(raw.columns, v, registry)
+    topic_c, level_c, value_c = (columns.src(c) for c in (long.topic, long.breakdown, long.value))
+    if topic_c is None or level_c is None or value_c is None:
+        raise UnknownFormat(
+            f"{name}: {v.publication}/{v.vintage}: the long layout needs columns {long.topic}, {long.breakdown} "
+            f"and {long.value}"
+        )
+    frame = raw.with_row_index("row_number", offset=1).with_columns(
+        pl.col("row_number").cast(pl.Int64),
+        _label_expr(topic_c).alias("_topic"),
+        _label_expr(level_c).alias("_level"),
+    )
+    _refuse_unknown_topics(frame, long, topic_c, v, name)
+
+    pairs = long.pairs
+    pair_frame = pl.DataFrame(
+        {
+            "_topic": [_label_key(t) for t, _ in pairs],
+            "_level": [_label_key(b) for _, b in pairs],
+            "_pair": list(range(len(pairs))),
+        },
+        schema={"_topic": pl.String, "_level": pl.String, "_pair": pl.Int32},
+    )
+    rows = frame.join(pair_frame, on=["_topic", "_level"], how="inner", maintain_order="left")
+    placed = rows.select(
+        *_placed(columns, v, registry),
+        pl.col("_pair"),
+        _cell(value_c).alias("_raw"),
+        _number(value_c).alias("_value"),
+        _status(value_c, v.symbols).alias("_status"),
+    )
+    placed = _unswap_regions(placed)
+    cells = rows.select(raw.columns)
+
+    # of those rows, the ones `Total` in every other filter (declared in long.totals, in the .meta.csv or found
+    # splitting a school's rows): a school's attributes the registry knows are not filters here
+    meta, meta_note = read_meta(path)
+    declared = {k: g for k, g in (meta.filters.items() if meta is not None else ()) if not v.places(k)}
+    declared |= {_key(t): None for t in long.totals}
+    filters = MetaFilters(meta.name if meta is not None else "ingestion/registry.yaml", declared)
+    keys = placed.select(*KEY_COLUMNS).with_columns(
+        rows.select(_cell(topic_c).alias(topic_c), _cell(level_c).alias(level_c))
+    )
+    totals = select_totals(cells, keys, columns.used, v.symbols, filters, name)
     if totals is not None:
-        summary["breakdown"] = totals.summary()
-    if meta_note:
-        summary["meta_file"] = meta_note
-    return ReadResult(
-        tables={f"dfe_{v.publication}": loaded},
-        quarantine=quarantine,
-        source_kind="dfe",
-        publication=v.publication,
-        vintage=v.vintage,
-        encoding=encoding,
-        rows_read=rows_read,
-        exclusions={"breakdown_rows": totals.rows_left_out}
-        if totals is not None and totals.rows_left_out
-        else {},
-        summary=summary,
+        placed = placed.filter(totals.keep)
+        cells = cells.filter(totals.keep)
+
+    school = [c for c in KEY_COLUMNS if c != "row_number"]
+    placed = placed.with_columns(
+        pl.len().over(*school, "_pair").alias("_copies"),
+        pl.col("row_number").min().over(school).alias("_school_row"),
+    )
+    parts: list[pl.DataFrame | None] = [
+        quarantine_where(
+            placed,
+            pl.col("_copies") > 1,
+            value_c,
+            pl.col("_raw"),
+            DUPLICATE_RULE,
+            f"another row has the same school, {long.topic} and {long.breakdown} and is Total in every other "
+            f"filter, so which one is the count is unknown",
+            name,
+        )
+    ]
+    allowed = ", ".join(repr(s) for s in v.symbols)
+    negative = pl.col("_raw").str.contains(NUMBER_RE) & pl.col("_raw").str.starts_with("-")
+    for j, (t, b) in enumerate(pairs):
+        at = pl.col("_pair") == j
+        what = f"{value_c} of {long.topic} {t!r}, {long.breakdown} {b!r}"
+        parts.append(quarantine_where(
+            placed, at & pl.col("_status").is_null(), value_c, pl.col("_raw"), "unknown_symbol",
+            f"{what} is neither a number nor a symbol of the {v.vintage} vintage ({allowed})", name))  # fmt: skip
+        parts.append(quarantine_where(
+            placed, at & negative, value_c, pl.col("_raw"), "negative_value",
+            f"{what} is negative: counts cannot be", name))  # fmt: skip
+
+    # one record per school: each pair's count a column
+    texts = ["country_name", "region_name", "la_name", "school_name", "_sci"]
+    texts += [c for c in ("trust", "trust_status") if c in placed.columns]
+    agg = [pl.col("row_number").min(), *[pl.col(c).first() for c in texts]]
+    for j in range(len(pairs)):
+        at = pl.col("_pair") == j
+        agg += [
+            pl.col("_raw").filter(at).first().alias(f"_pair{j}_raw"),
+            pl.col("_value").filter(at).first().alias(f"_pair{j}"),
+            pl.col("_status").filter(at).first().fill_null("missing").alias(f"_pair{j}_status"),
+        ]
+    out = (
+        placed.group_by(school, maintain_order=True)
+        .agg(agg)
+        .select(pl.col("row_number"), pl.exclude("row_number"))
+    )
+    present = set(placed.get_column("_pair").unique().to_list())
+    declared_measures = dict(long.measures)
+    lacking: dict[str, str] = {}
+    for m in DFE_MEASURES[v.publication]:
+        idx = [pairs.index(p) for p in declared_measures.get(m, ())]
+        if not idx or not present.intersection(idx):
+            out = out.with_columns(pl.lit(None, pl.Float64).alias(m), pl.lit("missing").alias(f"{m}_status"))
+            if idx:
+                lacking[m] = (
+                    "no row of "
+                    + " or ".join(
+                        f"{long.topic} {pairs[j][0]!r} with {long.breakdown} {pairs[j][1]!r}" for j in idx
+                    )
+                    + " that is Total in every other filter: null, never 0"
+                )
+        elif len(idx) == 1:
+            j = idx[0]
+            out = out.with_columns(
+                pl.col(f"_pair{j}").alias(m), pl.col(f"_pair{j}_status").alias(f"{m}_status"),
+                pl.col(f"_pair{j}_raw").alias(f"_{m}_raw"),
+            )  # fmt: skip
+        else:
+            st = _sum_status([f"_pair{j}_status" for j in idx])
+            total = pl.sum_horizontal([pl.col(f"_pair{j}") for j in idx])
+            out = out.with_columns(st.alias(f"{m}_status")).with_columns(
+                pl.when(pl.col(f"{m}_status").is_in(["value", "low_reliability"])).then(total).alias(m)
+            )
+    if len(lacking) == len(declared_measures):
+        read = [f"{t!r}/{b!r} for {m}" for m, ps in long.measures for t, b in ps]
+        more = f" and {len(read) - MAX_VALUES} more" if len(read) > MAX_VALUES else ""
+        raise FileRefused(
+            f"{name}: {v.publication}/{v.vintage}: no row has any of the ({long.topic}, {long.breakdown}) pairs "
+            f"ingestion/registry.yaml reads ({', '.join(read[:MAX_VALUES])}{more}) with every other filter Total, "
+            f"so nothing would load (rule {ABSENT_RULE})",
+            ABSENT_RULE,
+        )
+
+    sums = {m: () for m, _ in long.measures}  # the bounds compare measures, whichever rows they came from
+    parts.append(_quarantine(out, v, columns.source_of, sums, [], registry, name))
+    quarantine = concat_quarantine(parts)
+    hit = quarantine.get_column("row_number").unique() if quarantine.height else pl.Series([], dtype=pl.Int64)
+    bad_rows = pl.concat([
+        placed.filter(pl.col("row_number").is_in(hit.implode())).get_column("_school_row"), hit,
+    ]).unique()  # fmt: skip
+    topics = frame.group_by("_topic", maintain_order=True).agg(pl.col(topic_c).first(), pl.len())
+    extra = {
+        "long": {
+            "rows": raw.height,
+            "rows_of_the_pairs_read": rows.height,
+            "rows_total_in_every_other_filter": placed.height,
+            "records": out.height,
+            "topics": {str(t): n for _, t, n in topics.iter_rows()},
+        }
+    }
+    if lacking:
+        extra["measures_lacking"] = lacking
+    return _Read(out, quarantine, bad_rows, cells, [value_c], columns, totals, meta_note, extra)
+
+
+def _refuse_unknown_topics(frame: pl.DataFrame, long: Long, topic_c: str, v: Vintage, name: str) -> None:
+    """A topic the registry neither reads nor lists as unused is a question, not noise: refuse the whole file."""
+    known = {_label_key(t) for t, _ in long.pairs} | {_label_key(t) for t in long.topics_unused}
+    seen = frame.group_by("_topic", maintain_order=True).agg(
+        pl.col(topic_c).first(), pl.col("row_number").head(MAX_ROWS + 1).alias("_rows")
+    )
+    unknown = seen.filter(~pl.col("_topic").is_in(list(known)))
+    if not unknown.height:
+        return
+    first = unknown.row(0, named=True)
+    shown = ", ".join(
+        repr(t if t is not None else "") for t in unknown.get_column(topic_c).to_list()[:MAX_VALUES]
+    )
+    more = f" and {unknown.height - MAX_VALUES} more" if unknown.height > MAX_VALUES else ""
+    rows = first["_rows"]
+    at = ", ".join(map(str, rows[:MAX_ROWS])) + (", ..." if len(rows) > MAX_ROWS else "")
+    read = ", ".join(dict.fromkeys(repr(t) for t, _ in long.pairs))
+    unused = ", ".join(repr(t) for t in long.topics_unused) or "none"
+    raise FileRefused(
+        f"{name}: {long.topic} {shown}{more} (first at row{'s' if len(rows) > 1 else ''} {at}) is not a topic "
+        f"ingestion/registry.yaml knows for {v.publication}/{v.vintage} (read: {read}; known and not read: "
+        f"{unused}): a topic we do not know is a question, not noise, so the whole file is refused "
+        f"(rule {UNKNOWN_TOPIC_RULE})",
+        UNKNOWN_TOPIC_RULE,
     )
 
 
@@ -474,9 +833,7 @@ def _symbol_counts(raw: pl.DataFrame, columns: list[str]) -> dict[str, int]:
     return dict(sorted(cells.group_by("v").len().iter_rows()))
 
 
-def _quarantine(
-    raw, out, v: Vintage, source_of, sums, part_cols, registry: Registry, name: str
-) -> pl.DataFrame:
+def _quarantine(out, v: Vintage, source_of, sums, part_cols, registry: Registry, name: str) -> pl.DataFrame:
     parts: list[pl.DataFrame | None] = []
     # keys
     for canon, (rule, pattern, what) in _KEY_RULES.items():

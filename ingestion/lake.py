@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ingestion.lake_schema import TABLES, conform, empty_frame
+from ingestion.lake_schema import TABLES, empty_frame
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,21 @@ def with_provenance(frame: pl.DataFrame, source: SourceFile) -> pl.DataFrame:
         pl.lit(source.sha256).alias("_source_sha256"),
         pl.lit(source.loaded_at).cast(pl.Datetime("us", "UTC")).alias("_loaded_at"),
     )
+
+
+def _conformed(table: str, frame: pl.DataFrame, source: SourceFile) -> pl.DataFrame:
+    """conform(table, with_provenance(frame, source)) in one query: a national load writes tens of thousands of
+    small files. Raises ValueError naming a column the table does not declare."""
+    schema = TABLES[table]
+    extra = [c for c in frame.columns if c not in schema]
+    if extra:
+        raise ValueError(f"{table}: undeclared columns {extra}")
+    provenance = {"_source_file": pl.lit(source.relative), "_source_sha256": pl.lit(source.sha256),
+                  "_loaded_at": pl.lit(source.loaded_at)}
+    return frame.select([
+        (provenance[c] if c in provenance else pl.col(c) if c in frame.columns else pl.lit(None)).cast(dtype).alias(c)
+        for c, dtype in schema.items()
+    ])
 
 
 class Lake:
@@ -86,8 +101,7 @@ class Lake:
         path = self.path(table, source.sha256, part)
         if path.exists():
             return None
-        frame = conform(table, with_provenance(frame, source))
-        _atomic_parquet(frame, path)
+        _atomic_parquet(_conformed(table, frame, source), path)
         return path
 
     def read_file(self, table: str, sha256: str) -> pl.DataFrame:

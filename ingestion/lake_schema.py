@@ -79,12 +79,26 @@ DFE_MEASURES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Text columns a publication carries beside its measures (null where a file's layout has none).
+DFE_ATTRIBUTES: dict[str, dict[str, pl.DataType]] = {
+    "census": {
+        # the school's trust that January as the census names it (the long files from 2025/26 on; null in the
+        # wide layouts): a trust name as published, null unless trust_status is `value`
+        "trust": pl.String(),
+        # `value` (a trust is named), `not_applicable` (the census says the school is in no trust: blank, `z`,
+        # "Not applicable", ...), `not_available` (`x`, "Unknown": the census does not say); `missing` when the
+        # file has no trust column and on aggregate rows (ingestion/registry.yaml `trust`, read by ingestion/ees.py)
+        "trust_status": pl.String(),
+    },
+}
+
+
 def dfe_schema(publication: str) -> dict[str, pl.DataType]:
     schema = dict(EES_COMMON)
     for m in DFE_MEASURES[publication]:
         schema[m] = pl.Float64()
         schema[f"{m}_status"] = pl.String()
-    return schema | PROVENANCE
+    return schema | DFE_ATTRIBUTES.get(publication, {}) | PROVENANCE
 
 
 GIAS_ESTABLISHMENTS: dict[str, pl.DataType] = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,10 @@ class FileOutcome:
 class LoadReport:
     family: str
     files: list[FileOutcome] = field(default_factory=list)
+
+    def add_all(self, outcomes: list[FileOutcome]) -> None:
+        for outcome in outcomes:
+            self.add(outcome)
 
     def add(self, outcome: FileOutcome) -> None:
         """Record one landing entry's outcome (and log it: the refresh's progress counts these records)."""
@@ -141,9 +146,13 @@ def load_family(
     landing: Path,
     lake: Lake,
     family: str,
-    reader: Callable[[SourceFile], ReadResult],
+    reader: Callable[[SourceFile], ReadResult] | None = None,
     years: set[int] | None = None,
+    *,
+    batch_reader: Callable[[list[SourceFile]], list[ReadResult | Exception]] | None = None,
 ) -> LoadReport:
+    """Load the new files of one landing family: `reader` reads one file, or `batch_reader` many at once
+    (returning, per file, its ReadResult or the UnreadableFile / UnknownFormat that refuses it)."""
     lake.ensure_tables()
     report = LoadReport(family)
     found = scan(landing, family)
@@ -152,6 +161,7 @@ def load_family(
         report.add(FileOutcome(refused.relative, "refused", message=refused.reason))
     for ignored in found.reported:
         report.add(FileOutcome(ignored.relative, "ignored", message=ignored.reason))
+    pending: list[SourceFile] = []
     for path in found.files:
         try:
             source = SourceFile.of(path, landing)
@@ -166,26 +176,58 @@ def load_family(
         if lake.loaded(source.sha256) and not missing_years(lake, source.sha256, years):
             report.add(FileOutcome(source.relative, "skipped", message="unchanged: already loaded"))
             continue
+        pending.append(source)
+    if batch_reader is not None:
+        # a batch's lake files are written by a second thread while the next batch is read (polars writes
+        # without holding the GIL); at most one batch waits to be written
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            writing = None
+            for start in range(0, len(pending), BATCH_FILES):
+                chunk = pending[start:start + BATCH_FILES]
+                results = batch_reader(chunk)
+                if writing is not None:
+                    report.add_all(writing.result())
+                writing = writer.submit(
+                    lambda c, r: [_outcome(landing, lake, s, x, years) for s, x in zip(c, r, strict=True)],
+                    chunk, results)
+            if writing is not None:
+                report.add_all(writing.result())
+        return report
+    for source in pending:
         try:
             result = reader(source)
         except (UnreadableFile, UnknownFormat) as exc:
-            reason = str(exc)
-            try:
-                where = f"moved to {move_to_quarantine(landing, source.relative, source.sha256, reason)}"
-            except LandingRefused as refused:
-                where = f"left in place, not moved: {refused}"
-            lake.write(
-                "quarantine",
-                quarantine_frame([{"row_number": None, "column": None, "value": source.relative,
-                                   "rule": "file_unreadable" if isinstance(exc, UnreadableFile)
-                                   else exc.rule, "reason": reason}]),
-                source,
-            )
-            log.warning("quarantined %s: %s (%s)", source.relative, reason, where)
-            report.add(FileOutcome(source.relative, "quarantined_file", message=reason))
-            continue
-        report.add(record(lake, source, result, years))
+            result = exc
+        report.add(_outcome(landing, lake, source, result, years))
     return report
+
+
+# files read together by a batch reader: one query over all their rows, memory bounded by the batch
+BATCH_FILES = 1000
+
+
+def _outcome(landing: Path, lake: Lake, source: SourceFile, result: ReadResult | Exception,
+             years: set[int] | None) -> FileOutcome:
+    """Record what reading a file gave: its rows, or the whole file quarantined (moved to
+    landing/quarantine/ with its reason) when it could not be read."""
+    if isinstance(result, ReadResult):
+        return record(lake, source, result, years)
+    if not isinstance(result, UnreadableFile | UnknownFormat):
+        raise result
+    reason = str(result)
+    try:
+        where = f"moved to {move_to_quarantine(landing, source.relative, source.sha256, reason)}"
+    except LandingRefused as refused:
+        where = f"left in place, not moved: {refused}"
+    lake.write(
+        "quarantine",
+        quarantine_frame([{"row_number": None, "column": None, "value": source.relative,
+                           "rule": "file_unreadable" if isinstance(result, UnreadableFile)
+                           else result.rule, "reason": reason}]),
+        source,
+    )
+    log.warning("quarantined %s: %s (%s)", source.relative, reason, where)
+    return FileOutcome(source.relative, "quarantined_file", message=reason)
 
 
 def gias_reader(source: SourceFile) -> ReadResult:
@@ -202,19 +244,26 @@ def dfe_reader(source: SourceFile) -> ReadResult:
     return ees.read_ees(source)
 
 
-def survey_reader(lake: Lake, pseudonym_key: bytes | None, settings: dict) -> Callable[[SourceFile], ReadResult]:
+def survey_reader(
+    lake: Lake, pseudonym_key: bytes | None, settings: dict
+) -> Callable[[list[SourceFile]], list[ReadResult | Exception]]:
+    """A batch reader of survey exports, resolving schools against the GIAS register in the lake."""
     from ingestion import surveys
     from ingestion.surveys.schools import SchoolRegister
 
-    schools = SchoolRegister.from_frames(lake.read("gias_establishments"), lake.read("gias_links"))
+    loaded: dict = {}  # the register and instruments, read at the first batch (none when nothing is new)
 
-    def read(source: SourceFile) -> ReadResult:
+    def read(sources: list[SourceFile]) -> list[ReadResult | Exception]:
         if not pseudonym_key:
             raise PseudonymKeyMissing(
                 "BELONGING_PSEUDONYM_KEY is not set: survey exports are not read without a key for hashing "
                 "respondent identifiers (the demo sets its own)"
             )
-        return surveys.read_survey(source, schools=schools, pseudonym_key=pseudonym_key, settings=settings)
+        if not loaded:
+            loaded["schools"] = SchoolRegister.from_frames(lake.read("gias_establishments"), lake.read("gias_links"))
+            loaded["instruments"] = surveys.load_instruments(settings.get("instruments_dir"))
+        return surveys.read_surveys(sources, schools=loaded["schools"], pseudonym_key=pseudonym_key,
+                                    settings=settings, instruments=loaded["instruments"])
 
     return read
 
@@ -239,4 +288,4 @@ def load_surveys(landing: Path, lake: Lake, *, pseudonym_key: bytes | None, sett
             f"{len(files)} survey export(s) in {landing / 'surveys'} but BELONGING_PSEUDONYM_KEY is not set: "
             "set it (keep it secret, outside the repository) to hash respondent identifiers"
         )
-    return load_family(landing, lake, "surveys", survey_reader(lake, pseudonym_key, settings))
+    return load_family(landing, lake, "surveys", batch_reader=survey_reader(lake, pseudonym_key, settings))

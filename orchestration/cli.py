@@ -98,8 +98,9 @@ def cmd_refresh(args) -> int:
     from orchestration.refresh import run_refresh
 
     with refresh_lock(home):
-        outcome = run_refresh(home)
-    return EXIT_OK if outcome["status"] == "published" else EXIT_FAILED
+        outcome = run_refresh(home, force=args.force, full_rebuild=args.full_rebuild)
+    # nothing changed since the current release: nothing published, and that is not a failure
+    return EXIT_OK if outcome["status"] in ("published", "unchanged") else EXIT_FAILED
 
 
 def cmd_demo(args) -> int:
@@ -143,8 +144,10 @@ def cmd_status(args) -> int:
 
 
 def release_warehouse(current: Path) -> Path:
-    """The warehouse `belonging sql` opens in a release."""
-    return current / "warehouse.duckdb"
+    """The warehouse `belonging sql` opens in a release: its internal part (publication/releases.py)."""
+    from publication.releases import release_parts
+
+    return release_parts(current).warehouse
 
 
 def cmd_sql(args) -> int:
@@ -200,7 +203,7 @@ def cmd_validate(args) -> int:
 
 def cmd_releases(args) -> int:
     home = _set_home(args.home, create=False)
-    from publication.releases import current_release, list_releases
+    from publication.releases import current_release, list_releases, release_parts
 
     current = current_release(home.root)
     releases = list_releases(home.root)
@@ -210,11 +213,9 @@ def cmd_releases(args) -> int:
     for rel in releases:
         rid = rel.name if isinstance(rel, Path) else str(rel)
         marker = "*" if current is not None and current.name == rid else " "
-        manifest = home.releases / rid / "manifest.json"
-        created = ""
-        if manifest.exists():
-            created = json.loads(manifest.read_text(encoding="utf-8")).get("created_at", "")
-        print(f"{marker} {rid}  {created}")
+        parts = release_parts(home.releases / rid)
+        created = json.loads(parts.manifest.read_text(encoding="utf-8")).get("created_at", "")
+        print(f"{marker} {rid}  {created}" + (f"  ({parts.note})" if parts.note else ""))
     return EXIT_OK
 
 
@@ -289,9 +290,14 @@ def cmd_docs(args) -> int:
     print(f"indicator catalogue: {target / 'indicators.html'}")
     current = current_release(home.root)
     if current is not None:
-        validation = next(iter(sorted(current.rglob("validation/index.html"))), None)
-        if validation is not None:
-            print(f"Great Expectations Data Docs of the current release: {validation}")
+        from publication.releases import release_parts
+
+        parts = release_parts(current)
+        print(f"validation summary of the current release: {parts.public / 'validation.html'}")
+        run_id = json.loads(parts.manifest.read_text(encoding="utf-8")).get("run_id")
+        data_docs = home.run_dir(run_id) / "data_docs" / "index.html" if run_id else None
+        if data_docs is not None and data_docs.exists():
+            print(f"Great Expectations Data Docs of its run: {data_docs}")
     return EXIT_OK
 
 
@@ -329,8 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=["small", "national"], default="small",
                    help="small: 300 schools, about 75 s; national: about 24,000 schools (default: small)")
     p.add_argument("--seed", type=int, default=2026, help="random seed of the sample data (default: 2026)")
-    add("refresh", cmd_refresh, "load new landing files, build the warehouse, run every gate and publish a "
-        "release when all pass")
+    p = add("refresh", cmd_refresh, "load new landing files, build the warehouse, run every gate and publish a "
+            "release when all pass; when nothing changed since the current release, say so and publish nothing")
+    p.add_argument("--force", action="store_true",
+                   help="publish a release even when nothing changed since the current one")
+    p.add_argument("--full-rebuild", action="store_true",
+                   help="rebuild every warehouse model from the whole lake (after a change of definitions)")
     add("download", cmd_download, "fetch the public DfE and GIAS files of config/downloads.yaml (or "
         "<home>/downloads.yaml) into landing/")
     add("status", cmd_status, "current release, last refresh, quarantined, refused, ignored and retired inputs")

@@ -2,38 +2,59 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from orchestration.settings import DBT_PROJECT_DIR, home_from_env
+from orchestration.settings import DBT_PROJECT_DIR, duckdb_config, home_from_env
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
-def dbt_env(home: Path | None = None) -> dict[str, str]:
+def dbt_env(home: Path | None = None, settings: dict | None = None) -> dict[str, str]:
+    """The environment dbt runs in: the home, no tracking, and DuckDB's memory, threads and spill folder
+    (profiles.yml reads them; `duckdb_env`)."""
+    root = (home or home_from_env()).resolve()
     env = dict(os.environ)
-    env["BELONGING_HOME"] = str((home or home_from_env()).resolve())
+    env["BELONGING_HOME"] = str(root)
     env.setdefault("DO_NOT_TRACK", "1")
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    env.update(duckdb_env(root, settings if settings is not None else _default_settings()))
     return env
 
+
+def _default_settings() -> dict:
+    import yaml
+
+    from orchestration.settings import DEFAULT_SETTINGS
+
+    return yaml.safe_load(DEFAULT_SETTINGS.read_text(encoding="utf-8"))
+
+
+def duckdb_env(home: Path, settings: dict) -> dict[str, str]:
+    """config/settings.yaml `duckdb` as the environment variables dbt's profile reads (the one place its
+    DuckDB settings come from)."""
+    config = duckdb_config(home, settings)
+    return {
+        "BELONGING_DUCKDB_MEMORY_LIMIT": str(config["memory_limit"]),
+        "BELONGING_DUCKDB_THREADS": str(config["threads"]),
+        "BELONGING_DUCKDB_TEMP_DIRECTORY": str(config["temp_directory"]),
+    }
 
 def dbt_vars(settings: dict | None = None) -> dict:
     """What dbt reads from Python, as vars: the indicator catalogue (indicators/catalogue.yaml), the DfE counts
     staged per publication, and the survey settings SQL needs (a home's settings, else config/settings.yaml).
     Every dbt invocation passes them (dbt_vars_args)."""
-    import yaml
-
     from indicators import catalogue, dfe_count_measures
-    from orchestration.settings import DEFAULT_SETTINGS
 
     if settings is None:
-        settings = yaml.safe_load(DEFAULT_SETTINGS.read_text(encoding="utf-8"))
+        settings = _default_settings()
     surveys = settings["surveys"]
     return {
         **catalogue().dbt_vars(),
@@ -45,8 +66,100 @@ def dbt_vars(settings: dict | None = None) -> dict:
     }
 
 
-def dbt_vars_args(settings: dict | None = None) -> list[str]:
-    return ["--vars", json.dumps(dbt_vars(settings), sort_keys=True)]
+def dbt_vars_args(settings: dict | None = None, changed_waves: list[str] | None = None) -> list[str]:
+    """`--vars` for a dbt invocation; a refresh's incremental build adds the survey waves to rebuild."""
+    extra = {"changed_waves": changed_waves} if changed_waves else {}
+    return ["--vars", json.dumps(dbt_vars(settings) | extra, sort_keys=True)]
+
+
+# ------------------------------------------------------------------------------------ incremental builds
+#
+# The survey models (int_survey_responses_scored, int_survey_cells_computed) are incremental by wave. A refresh
+# builds them incrementally only when nothing but survey exports is new since the last successful build of the
+# home's warehouse: the same definitions (dbt project, catalogue, instruments, settings), the same DfE and GIAS
+# lake files, no lake file gone. Then the waves the new exports hold are rebuilt whole; anything else, or
+# `belonging refresh --full-rebuild` (run tag FULL_REBUILD_TAG), rebuilds everything (dbt --full-refresh).
+
+FULL_REBUILD_TAG = "belonging/full_rebuild"
+SURVEY_TABLES = ("survey_responses", "survey_answers", "survey_items")
+
+
+def _definitions_digest(settings: dict) -> str:
+    """What the warehouse is computed by: the dbt project's files, the instruments, the dbt vars (catalogue and
+    settings) and the versions of dbt and DuckDB."""
+    from importlib.metadata import version
+
+    from ingestion.surveys.instruments import INSTRUMENTS_DIR
+
+    digest = hashlib.sha256(json.dumps([dbt_vars(settings), version("dbt-core"), version("duckdb")],
+                                       sort_keys=True).encode())
+    files = [DBT_PROJECT_DIR / "dbt_project.yml", *INSTRUMENTS_DIR.glob("*.yaml")]
+    for sub in ("models", "macros", "seeds", "tests"):
+        files += [p for p in (DBT_PROJECT_DIR / sub).rglob("*") if p.is_file()]
+    for path in sorted(files):
+        digest.update(path.relative_to(DBT_PROJECT_DIR.parent).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _lake_inputs(lake: Path) -> dict[str, list[str]]:
+    """The lake's files per raw table (by name: `<sha256>[-<part>].parquet`), from the folders alone."""
+    from ingestion.lake_schema import TABLES
+
+    return {t: sorted(p.name for p in (lake / "raw" / t).glob("*.parquet") if not p.name.startswith("_"))
+            for t in TABLES if t not in ("file_loads", "quarantine")}
+
+
+@dataclass
+class BuildPlan:
+    full: bool
+    changed_waves: list[str]
+    reason: str
+    state_path: Path
+    state: dict
+
+    def save(self) -> None:
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        self.state_path.write_text(json.dumps(self.state, sort_keys=True), encoding="utf-8")
+
+
+def build_plan(home, *, full_rebuild: bool = False) -> BuildPlan:
+    """How this refresh builds the warehouse of `home` (an orchestration.settings.Home): whole, or only the survey
+    waves of the exports loaded since the last successful build."""
+    state = {"definitions": _definitions_digest(home.settings), "lake": _lake_inputs(home.lake)}
+    path = home.root / "dbt" / "build_state.json"
+    before = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+    def full(reason: str) -> BuildPlan:
+        return BuildPlan(True, [], f"dbt: full build ({reason})", path, state)
+
+    if full_rebuild:
+        return full("--full-rebuild")
+    if before is None or not home.warehouse.exists():
+        return full("no earlier build of this warehouse")
+    if before.get("definitions") != state["definitions"]:
+        return full("the dbt project, catalogue, instruments or settings changed")
+    old, new = before.get("lake", {}), state["lake"]
+    changed = sorted(t for t in new if t not in SURVEY_TABLES and old.get(t) != new[t])
+    if changed:
+        return full(f"new or changed lake files in {', '.join(changed)}")
+    gone = sorted(t for t in SURVEY_TABLES if set(old.get(t, [])) - set(new[t]))
+    if gone:
+        return full(f"lake files removed from {', '.join(gone)}")
+    added = sorted(set(new["survey_responses"]) - set(old.get("survey_responses", [])))
+    waves = _waves(home.lake / "raw" / "survey_responses", added)
+    return BuildPlan(False, waves, f"dbt: incremental build, {len(added)} new survey export(s), waves {waves}",
+                     path, state)
+
+
+def _waves(table_dir: Path, files: list[str]) -> list[str]:
+    """The distinct survey waves in these survey_responses lake files."""
+    if not files:
+        return []
+    import duckdb
+
+    paths = [str(table_dir / f) for f in files]
+    rows = duckdb.sql(f"select distinct wave from read_parquet({paths!r}) where wave is not null order by 1")
+    return [w for (w,) in rows.fetchall()]
 
 
 def _newest_source_mtime() -> float:

@@ -259,9 +259,12 @@ def root_message(error) -> str:
     return re.sub(r"^[\w.]+(Error|Exception|Missing|Failure|Refused): ", "", message)[:2000]
 
 
-def run_job(home: Home, job_name: str = "refresh", out: TextIO | None = None, terminal: bool | None = None) -> dict:
+def run_job(home: Home, job_name: str = "refresh", out: TextIO | None = None, terminal: bool | None = None,
+            force: bool = False, full_rebuild: bool = False) -> dict:
     """Run `job_name` in-process on `home`; progress on `out`; returns the outcome (also in last_refresh.json
-    for the refresh). dbt's output, warnings and stack traces go to the run's log, never to `out`."""
+    for the refresh). dbt's output, warnings and stack traces go to the run's log, never to `out`.
+    `force`: publish even when nothing changed since the current release; `full_rebuild`: rebuild every
+    warehouse model and re-check every lake file (orchestration/dbt.py FULL_REBUILD_TAG)."""
     import uuid
 
     from dagster import DagsterInstance
@@ -298,8 +301,8 @@ def run_job(home: Home, job_name: str = "refresh", out: TextIO | None = None, te
                 instance.add_event_listener(run_id, monitor.event)
                 with monitor.shown():
                     result = defs.resolve_job_def(job_name).execute_in_process(
-                        instance=instance, run_id=run_id, raise_on_error=False, tags={CLI_TAG: "true"},
-                        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+                        instance=instance, run_id=run_id, raise_on_error=False, tags=run_tags(full_rebuild),
+                        run_config=run_config(force))
                 outcome = summarise(home, monitor, run_id, job_name, succeeded=result.success)
                 if outcome["failed_checks"]:  # the run list of the Dagster UI names them too
                     instance.add_run_tags(run_id, {FAILED_GATES_TAG: ", ".join(
@@ -315,8 +318,25 @@ def run_job(home: Home, job_name: str = "refresh", out: TextIO | None = None, te
     return outcome
 
 
-def run_refresh(home: Home, out: TextIO | None = None, terminal: bool | None = None) -> dict:
-    return run_job(home, "refresh", out, terminal)
+def run_refresh(home: Home, out: TextIO | None = None, terminal: bool | None = None, force: bool = False,
+                full_rebuild: bool = False) -> dict:
+    return run_job(home, "refresh", out, terminal, force=force, full_rebuild=full_rebuild)
+
+
+def run_tags(full_rebuild: bool) -> dict[str, str]:
+    tags = {CLI_TAG: "true"}
+    if full_rebuild:
+        from orchestration.dbt import FULL_REBUILD_TAG
+
+        tags[FULL_REBUILD_TAG] = "true"
+    return tags
+
+
+def run_config(force: bool) -> dict:
+    config: dict = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+    if force:  # publish even when nothing changed since the current release (the release asset's config)
+        config["ops"] = {"publication__release": {"config": {"force": True}}}
+    return config
 
 
 def record_run_outcome(home: Home, instance, run_id: str, job_name: str, succeeded: bool) -> dict:
@@ -336,15 +356,20 @@ def summarise(home: Home, monitor: Monitor, run_id: str, job_name: str, succeede
     release_file = home.run_dir(run_id) / "release.json"
     if release_file.exists():
         release = json.loads(release_file.read_text(encoding="utf-8"))
-    extracts = None
-    if release is not None:  # the release's manifest lists its extracts (wherever the release keeps it)
-        manifest = next(iter(sorted((home.releases / release["release_id"]).rglob("manifest.json"))), None)
-        if manifest is not None:
+    extracts = public = None
+    if release is not None:  # the release's manifest (in its public part) lists its extracts
+        from publication.releases import release_parts
+
+        manifest = release_parts(home.releases / release["release_id"]).manifest
+        if manifest.is_file():
             extracts = len(json.loads(manifest.read_text(encoding="utf-8")).get("extracts", []))
+            public = manifest.parent.relative_to(home.root).as_posix()
     failed_checks = [c for c in monitor.checks if not c["passed"]]
     failed = bool(failed_checks or monitor.failed_steps) or not succeeded
+    # nothing changed since the current release: nothing published, and the release asset says why
+    unchanged = release is not None and release.get("unchanged_since") is not None
     if job_name == "refresh":
-        status = "published" if release is not None and not failed else "failed"
+        status = ("unchanged" if unchanged else "published") if release is not None and not failed else "failed"
     else:
         status = "failed" if failed else "done"
     tests = [c for c in monitor.checks if not c["gate"]]
@@ -356,6 +381,8 @@ def summarise(home: Home, monitor: Monitor, run_id: str, job_name: str, succeede
         "status": status,
         "release_id": release["release_id"] if release else None,
         "extracts": extracts,
+        "public": public,
+        "message": release.get("message") if unchanged else None,
         "files": monitor.file_counts(),
         "file_notes": [f for f in monitor.files if f["status"] not in ("loaded", "skipped")],
         "gates": gate_results(monitor),
@@ -388,7 +415,9 @@ def outcome_text(outcome: dict) -> str:
                  f"releases/current -> {outcome['release_id']}"]
         if outcome.get("extracts") is not None:
             lines.append(f"  published: {outcome['extracts']} extracts (.csv, .meta.csv, .parquet) and the manifest in "
-                         f"releases/{outcome['release_id']}/")
+                         f"{outcome['public']}/")
+    elif outcome["status"] == "unchanged":
+        lines = [f"{head}: {outcome['message']} ({outcome['seconds']}s)"]
     elif outcome["status"] == "done":
         lines = [f"{head}: done in {outcome['seconds']}s"]
     else:

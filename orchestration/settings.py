@@ -221,6 +221,22 @@ class Home:
             f"hashed with the demo's published key ({DEMO_PSEUDONYM_KEY!r}), never with BELONGING_PSEUDONYM_KEY.\n"
             "A home without this file never uses the demo's key.\n", encoding="utf-8")
 
+def duckdb_config(home: Path, settings: dict) -> dict:
+    """The DuckDB configuration of every connection a refresh opens (config/settings.yaml `duckdb`): memory
+    limit, threads and the spill folder (made absolute under the home, and created)."""
+    duck = settings["duckdb"]
+    temp = Path(duck["temp_directory"])
+    temp = temp if temp.is_absolute() else Path(home) / temp
+    temp.mkdir(parents=True, exist_ok=True)
+    return {"memory_limit": str(duck["memory_limit"]), "threads": int(duck["threads"]), "temp_directory": str(temp)}
+
+
+def duckdb_connect(home: Path, settings: dict, database: str | Path = ":memory:", *, read_only: bool = False):
+    """A DuckDB connection with the configured memory limit, threads and spill folder."""
+    import duckdb
+
+    return duckdb.connect(str(database), read_only=read_only, config=duckdb_config(home, settings))
+
 
 def pseudonym_key(home: Home | None = None) -> bytes | None:
     """The key for hashing respondent identifiers: the demo's own in a demo home, else BELONGING_PSEUDONYM_KEY

@@ -1,10 +1,11 @@
-"""`belonging status`: current release, its age, row counts, the years without a GIAS snapshot (trust unknown),
-the last refresh and quarantined inputs."""
+"""`belonging status`: current release, its age, row counts, where each year's trust membership came from (a GIAS
+snapshot of the year, the census's trust column, or unknown), the last refresh and quarantined inputs."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -26,10 +27,36 @@ def _age(created: str) -> str:
     return f"{seconds:.0f}s old"
 
 
-def years_without_gias_snapshot(warehouse: Path) -> list[tuple[str, int]] | None:
-    """The release's academic years with no GIAS snapshot taken during them, each with the schools whose trust
-    that year is therefore `unknown` (int_academic_years_listed, int_school_years_spined); None when the
-    warehouse cannot say (a release built before these columns existed)."""
+@dataclass(frozen=True)
+class YearTrusts:
+    """Where one academic year's trust membership came from (int_school_years_spined.trust_source)."""
+
+    academic_year: str
+    gias_snapshot: date | None  # the GIAS snapshot taken during the year, if any
+    from_census: int  # schools whose trust that year the census's trust column gave
+    unknown: int  # schools whose trust that year is `unknown`
+
+    def source(self) -> str:
+        if self.gias_snapshot is not None:
+            return f"GIAS snapshot {self.gias_snapshot.isoformat()}"
+        if self.from_census:
+            return (
+                f"the school census's trust column ({self.from_census} school{_s(self.from_census)}"
+                + (f"; {self.unknown} unknown" if self.unknown else "")
+                + ")"
+            )
+        return "unknown"
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+def trusts_by_year(warehouse: Path) -> list[YearTrusts] | None:
+    """Each academic year of the release with the source of its trusts: the GIAS snapshot taken during it, else
+    the census's trust column, else none (int_academic_years_listed, int_school_years_spined); None when the
+    warehouse cannot say (a release built before these columns existed). A release built before the census's
+    trust was read has no `trust_source`: its years have a snapshot or none."""
     import duckdb
 
     if not warehouse.is_file():
@@ -38,35 +65,35 @@ def years_without_gias_snapshot(warehouse: Path) -> list[tuple[str, int]] | None
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error:
         return None
+    query = """
+        select y.academic_year, y.gias_snapshot_date, {census}, count(s.urn) filter (where s.trust_id = 'unknown')
+        from int_academic_years_listed as y
+        left join int_school_years_spined as s on y.time_period = s.time_period
+        group by y.time_period, y.academic_year, y.gias_snapshot_date
+        order by y.time_period
+    """
     try:
-        return [
-            (year, int(schools))
-            for year, schools in con.execute(
-                """
-                select y.academic_year, count(s.urn) filter (where s.trust_id = 'unknown')
-                from int_academic_years_listed as y
-                left join int_school_years_spined as s on y.time_period = s.time_period
-                where y.gias_snapshot_date is null
-                group by y.time_period, y.academic_year
-                order by y.time_period
-                """
-            ).fetchall()
-        ]
-    except duckdb.Error:
+        for census in ("count(s.urn) filter (where s.trust_source = 'census')", "0"):
+            try:
+                rows = con.execute(query.format(census=census)).fetchall()
+            except duckdb.Error:
+                continue
+            return [YearTrusts(year, snap, int(c), int(u)) for year, snap, c, u in rows]
         return None
     finally:
         con.close()
 
 
 def status_text(home: Home) -> str:
-    from publication.releases import current_release
+    from publication.releases import current_release, release_parts
 
     lines = [f"home: {home.root}"]
     current = current_release(home.root)
     if current is None:
         lines.append("current release: none yet (run `belonging refresh`)")
     else:
-        manifest = json.loads((current / "manifest.json").read_text(encoding="utf-8"))
+        parts = release_parts(current)
+        manifest = json.loads(parts.manifest.read_text(encoding="utf-8"))
         created = manifest.get("created_at", "")
         lines.append(f"current release: {current.name} (created {created}, {_age(created)})")
         for extract in manifest.get("extracts", []):
@@ -75,18 +102,29 @@ def status_text(home: Home) -> str:
         if gates:
             passed = sum(1 for g in gates if g.get("passed"))
             lines.append(f"  gates: {passed}/{len(gates)} passed")
-        lacking = years_without_gias_snapshot(current / "warehouse.duckdb")
+        years = trusts_by_year(parts.warehouse)
+        if years:
+            lines.append(
+                "  trust membership by year: " + "; ".join(f"{y.academic_year} {y.source()}" for y in years)
+            )
+        # a year no snapshot covers whose census names no trust for some schools: those count in no trust
+        lacking = [y for y in years or () if y.gias_snapshot is None and y.unknown]
         if lacking:
             lines.append(
-                "  trust membership unknown (no GIAS snapshot taken during the year; its schools count in no "
-                "trust): " + ", ".join(f"{year} ({n} school{'' if n == 1 else 's'})" for year, n in lacking)
+                "  trust membership unknown (no GIAS snapshot taken during the year and no trust in its census; "
+                "its schools count in no trust): "
+                + ", ".join(f"{y.academic_year} ({y.unknown} school{_s(y.unknown)})" for y in lacking)
             )
-            lines.append("    add that year's edubasealldataYYYYMMDD.csv (nearest its January census) to landing/gias")
+            lines.append(
+                "    add that year's edubasealldataYYYYMMDD.csv (nearest its January census) to landing/gias"
+            )
     last = home.runs / "last_refresh.json"
     if last.exists():
         outcome = json.loads(last.read_text(encoding="utf-8"))
         lines.append(f"last refresh: {outcome['status']} at {outcome['finished_at']} ({outcome['seconds']}s)"
                      + (f", release {outcome['release_id']}" if outcome.get("release_id") else ""))
+        if outcome.get("message"):
+            lines.append(f"  {outcome['message']}")
         for check in outcome.get("failed_checks", []):
             lines.append(f"  gate failed: {check['asset']} / {check['check']}: {check['message']}")
         for step in outcome.get("failed_steps", []):
@@ -102,8 +140,10 @@ def status_text(home: Home) -> str:
         for row in excluded.iter_rows(named=True):
             for reason, n in json.loads(row["exclusions"] or "{}").items():
                 totals[reason] = totals.get(reason, 0) + n
-        lines.append(f"survey responses excluded (counted, not loaded) in {excluded.height} files: "
-                     + ", ".join(f"{k}={v}" for k, v in sorted(totals.items())))
+        lines.append(
+            f"survey responses excluded (counted, not loaded) in {excluded.height} files: "
+            + ", ".join(f"{k}={v}" for k, v in sorted(totals.items()))
+        )
         for row in excluded.sort("rows_excluded", descending=True).head(5).iter_rows(named=True):
             lines.append(f"  e.g. {row['_source_file']}: {row['exclusions']}")
     quarantine = lake.read("quarantine")
@@ -113,9 +153,11 @@ def status_text(home: Home) -> str:
     for row in whole.sort("_source_file").iter_rows(named=True):
         lines.append(f"  file {row['_source_file']}: {row['reason']}")
     if rows.height:
-        summary = (rows.group_by("_source_file", "rule").agg(pl.len().alias("rows"),
-                                                             pl.col("reason").first())
-                   .sort("_source_file", "rule"))
+        summary = (
+            rows.group_by("_source_file", "rule")
+            .agg(pl.len().alias("rows"), pl.col("reason").first())
+            .sort("_source_file", "rule")
+        )
         for row in summary.iter_rows(named=True):
             lines.append(f"  {row['_source_file']}: {row['rows']} rows broke {row['rule']} (e.g. {row['reason']})")
     scans = [scan(home.landing, family) for family in ("gias", "dfe", "surveys")]

@@ -15,7 +15,11 @@ Rules (spec/publication.md "Disclosure control"), applied until nothing changes:
 4. Secondary across levels: a shown trust, LA, region or nation figure whose children (schools of the
    trust, schools of the LA, LAs of the region, regions of the nation) include exactly one suppressed child
    gets its next-smallest child suppressed (the parent itself if there is none), so neither respondents nor
-   score sums can be recovered by subtraction.
+   score sums can be recovered by subtraction. Schools in a parent but in none of its aggregate children (an
+   independent school with no region counts in England and in no region; a school with a region and no LA)
+   are one more child of it, the remainder: England minus its regions is what they add up to. The remainder
+   is never published, so it counts as suppressed unless every one of its schools is shown (then a reader
+   can add them up anyway); it is never the child picked, since there is no row of it to suppress.
 5. Gaps follow the subgroup means they are built from (both shown, or the gap is not).
 
 Which figure follows which rule is its disclosure class in the indicator catalogue (indicators/catalogue.yaml):
@@ -54,6 +58,12 @@ HIERARCHY = (
     ("Regional", "National", "country_code"),
 )
 AGGREGATE_LEVELS = ("MAT", "Local authority", "Regional", "National")
+# (child level, parent level) -> (the School row's column holding the parent, the one holding the child): the
+# schools of a parent in none of its aggregate children, its remainder (rule 4)
+REMAINDER = {
+    ("Local authority", "Regional"): ("region_code", "new_la_code"),
+    ("Regional", "National"): ("country_code", "region_code"),
+}
 # a breakdown's subgroups and its Total share these; a parent and its children share these
 BREAKDOWN_BASE = [
     "time_period",
@@ -239,11 +249,18 @@ def _secondary_levels(work: pl.DataFrame, child: str, parent: str, key_col: str)
     if child == "Regional":  # Inner/Outer London (E13) sit beside London: the nine regions partition England
         children = children.filter(pl.col("geography_code").str.starts_with("E12"))
     key = [*cell, "_parent"]
-    stats = (
-        children.group_by(key)
-        .agg(pl.col("_sup").sum().alias("_s"))
-        .join(parents, on=key, how="inner", nulls_equal=True)
-        .filter(~pl.col("_parent_sup") & (pl.col("_s") == 1))
+    hidden = children.group_by(key).agg(pl.col("_sup").sum().alias("_s"))
+    if (child, parent) in REMAINDER:  # the parent's schools in none of its children count as one more child
+        parent_col, child_col = REMAINDER[(child, parent)]
+        remainder = (
+            rows.filter((pl.col("geographic_level") == "School") & pl.col(parent_col).is_not_null()
+                        & pl.col(child_col).is_null())
+            .group_by(*cell, pl.col(parent_col).alias("_parent"))
+            .agg(pl.col("_sup").any().cast(pl.UInt32).alias("_s"))
+        )  # fmt: skip
+        hidden = pl.concat([hidden, remainder], how="vertical_relaxed").group_by(key).agg(pl.col("_s").sum())
+    stats = hidden.join(parents, on=key, how="inner", nulls_equal=True).filter(
+        ~pl.col("_parent_sup") & (pl.col("_s") == 1)
     )
     if stats.height == 0:
         return work

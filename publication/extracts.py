@@ -29,6 +29,7 @@ from ingestion.files import sha256_file
 
 TIME_COLUMNS = ("time_period", "time_identifier")
 MANDATORY = ("time_period", "time_identifier", "geographic_level", "country_code", "country_name")
+# the columns that name a row's geography (its key within the level) ...
 LEVEL_GEOGRAPHY = {
     "National": (),
     "Regional": ("region_code", "region_name"),
@@ -36,6 +37,8 @@ LEVEL_GEOGRAPHY = {
     "MAT": ("trust_id", "trust_name"),
     "School": ("school_urn", "school_laestab", "school_name"),
 }
+# ... and those that place it in the level above (the EES screener advises region columns on LA rows)
+LEVEL_CONTEXT = {"Local authority": ("region_code", "region_name")}
 GEOGRAPHY_COLUMNS = ("geographic_level", "country_code", "country_name") + tuple(
     c for cols in LEVEL_GEOGRAPHY.values() for c in cols
 )
@@ -52,28 +55,88 @@ SYMBOLS = {"suppressed": "c", "not_available": "x", "missing": "x", "not_applica
 
 @dataclass(frozen=True)
 class Column:
-    """An indicator column of an extract and its EES metadata."""
+    """A column of an extract beside the filters: a figure, its CI bounds or its coverage, and its EES metadata."""
 
     name: str  # column name in the extract
     label: str
     unit: str  # EES indicator_unit: "%" or ""
     dp: int
     grouping: str
+    field: str = "value"  # the mart_indicators column it shows
+    # a figure's own columns (value, CI, numerator, denominator) show a number only where the figure does (after
+    # disclosure control), else the figure's symbol; a count of schools is shown wherever the mart has one
+    follows_figure: bool = True
 
 
-def indicator_columns(indicator: str, source: str) -> list[Column]:
+# Coverage (what a figure is made of, so a reader can redo its arithmetic and check the 3-school rule):
+# a rate, share or mean publishes the numerator and denominator summed over its schools (`kind` ratio or mean);
+# a count is its own numerator, and a gap is the difference of the breakdown rows' means, which publish theirs.
+WITH_PARTS = ("ratio", "mean")
+# the parts that are not whole counts: a mean's sum of scores, a representation ratio's expected pupils (the
+# pupils at the local share); they are shown with the figure's decimal places, every other part with none
+FRACTIONAL_PART = {"scale_mean": "numerator", "representation": "denominator"}
+# the count that heads an extract (catalogue formula): its schools are the row's `schools_included`
+HEADLINE_FORMULAS = ("respondents", "count")
+HEADLINE_SCHOOLS_LABEL = {
+    "respondents": "Schools with valid responses (the minimum-schools rule counts these)",
+    "count": "Schools included in {name}",
+}
+COVERAGE_GROUPING = "Coverage"
+COVERAGE_FIELDS = {"numerator", "denominator", "schools_included", "schools_total"}
+
+
+PARTS = ("numerator", "denominator")
+SCHOOL_COUNTS = ("schools_total", "schools_included")  # the row's own: the headline count's coverage
+
+
+def coverage_of(column: str, columns) -> tuple[str, str] | None:
+    """(the figure, `numerator` | `denominator` | `schools`) when `column` of an extract is a figure's coverage
+    column (as indicator_columns names them); None otherwise."""
+    for kind in (*PARTS, "schools"):
+        figure = column.removesuffix(f"_{kind}")
+        if figure != column and figure in columns:
+            return figure, kind
+    return None
+
+
+def headline(source: str):
+    """The catalogue entry whose schools are an extract's `schools_included`: the source's first count
+    (`respondents`, `staff_respondents`, `pupils_headcount`), or None."""
+    return next((e for e in catalogue() if e.source == source and e.formula in HEADLINE_FORMULAS), None)
+
+
+def indicator_columns(indicator: str, source: str, level: str = "School") -> list[Column]:
     """The extract columns of a mart indicator, from its catalogue entry (indicators/catalogue.yaml): the
     published (screener-safe) name, label, unit, grouping and decimal places; with a confidence interval, its
-    lower and upper bounds as columns of their own."""
+    lower and upper bounds; for a rate, share or mean its numerator and denominator; above School level the
+    schools it includes (`<name>_schools`), or for the extract's headline count the row's `schools_total` and
+    `schools_included`. Derived columns are labelled by the published name they belong to (labels stay short
+    and unique; the data guidance says each in words)."""
     e = catalogue().get(indicator, source)
-    main = Column(e.published.name, e.published.label, e.ees_unit, e.dp, e.published.grouping)
-    if not e.ci:
-        return [main]
-    return [main] + [
-        Column(f"{main.name}_ci_{bound}", f"{main.label}: 95% confidence interval, {bound}", main.unit, main.dp,
-               main.grouping)
-        for bound in ("lower", "upper")
-    ]  # fmt: skip
+    name, grouping = e.published.name, e.published.grouping
+    main = Column(name, e.published.label, e.ees_unit, e.dp, grouping)
+    aggregate = level != "School"
+    is_headline = (h := headline(source)) is not None and h.id == e.id
+    out = []
+    if aggregate and is_headline:
+        out += [
+            Column("schools_total", "Schools in this geography that year", "", 0, COVERAGE_GROUPING,
+                   "schools_total", follows_figure=False),
+            Column("schools_included", HEADLINE_SCHOOLS_LABEL[e.formula].format(name=name), "", 0,
+                   COVERAGE_GROUPING, "schools_included", follows_figure=False),
+        ]
+    out.append(main)
+    if e.ci:
+        out += [Column(f"{name}_ci_{bound}", f"95% confidence interval, {bound} bound: {name}", main.unit, main.dp,
+                       grouping, f"ci_{bound}") for bound in ("lower", "upper")]
+    if e.kind in WITH_PARTS:
+        out += [Column(f"{name}_{part}", f"{part.capitalize()} of {name}", "",
+                       e.dp if FRACTIONAL_PART.get(e.formula) == part else 0, grouping, part)
+                for part in PARTS]
+    if aggregate and not is_headline:
+        out.append(Column(f"{name}_schools", f"Schools included in {name}", "", 0, grouping, "schools_included",
+                          follows_figure=False))
+    return out  # fmt: skip
 
 
 def _indicator_order(indicators: list[str], source: str) -> list[str]:
@@ -153,8 +216,10 @@ def build_extracts(indicators: pl.DataFrame, out_dir: Path, geography_lookup: Pa
     out_dir.mkdir(parents=True, exist_ok=True)
     # only the columns an extract shows or is keyed by (a national mart has millions of rows)
     used = {*TIME_COLUMNS, *GEOGRAPHY_COLUMNS, *FILTERS, "geography_code", "source", "indicator", "value"}
-    used |= {"ci_lower", "ci_upper", "published_status"}
-    indicators = indicators.select([c for c in indicators.columns if c in used])
+    used |= {"ci_lower", "ci_upper", "published_status", *COVERAGE_FIELDS}
+    indicators = indicators.select([c for c in indicators.columns if c in used]).with_columns(
+        pl.lit(None, pl.Float64).alias(c) for c in sorted(COVERAGE_FIELDS - set(indicators.columns))
+    )
     frame = _with_lookup_geography(indicators, load_geography_lookup(Path(geography_lookup)))
     infos = []
     for source in sorted(frame["source"].unique().to_list()):
@@ -329,21 +394,22 @@ def _neutralise_column(values: list[str]) -> tuple[list[str], int]:
 
 
 def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> ExtractInfo:
-    geo_cols = ["country_code", "country_name", *LEVEL_GEOGRAPHY[level]]
-    key_cols = [*TIME_COLUMNS, "geographic_level", *(geo_cols[2:] or geo_cols[:1])]
+    geo_cols = ["country_code", "country_name", *LEVEL_CONTEXT.get(level, ()), *LEVEL_GEOGRAPHY[level]]
+    key_cols = [*TIME_COLUMNS, "geographic_level", *(LEVEL_GEOGRAPHY[level] or geo_cols[:1])]
     has_filters = part.select(pl.struct(FILTERS).n_unique()).item() > 1
-    # the published columns of each mart indicator (CI bounds of means and gaps become their own columns)
+    # the published columns of each mart indicator: the figure, its CI bounds and its coverage (indicator_columns)
     columns: dict[str, Column] = {}
     long = []
     source = part["source"][0]
     for ind in _indicator_order(part["indicator"].unique().to_list(), source):
         rows = part.filter(pl.col("indicator") == ind)
-        main, *bounds = indicator_columns(ind, source)
-        columns[main.name] = main
-        long.append(rows.with_columns(pl.lit(main.name).alias("_col"), pl.col("value").alias("_v")))
-        for bound, column in zip(("lower", "upper"), bounds, strict=False):
+        for column in indicator_columns(ind, source, level):
             columns[column.name] = column
-            long.append(rows.with_columns(pl.lit(column.name).alias("_col"), pl.col(f"ci_{bound}").alias("_v")))
+            shown = pl.col(column.field)
+            status = (pl.col("published_status") if column.follows_figure
+                      else pl.when(shown.is_not_null()).then(pl.lit("value")).otherwise(pl.lit("not_available")))
+            long.append(rows.with_columns(pl.lit(column.name).alias("_col"), shown.cast(pl.Float64).alias("_v"),
+                                          status.alias("published_status")))  # fmt: skip
     ids = [*key_cols, *[c for c in geo_cols if c not in key_cols], *(FILTERS if has_filters else ())]
     long_frame = pl.concat(long, how="vertical_relaxed").select(*ids, "_col", "_v", "published_status")
 

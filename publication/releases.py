@@ -1,9 +1,25 @@
 """Write-audit-publish releases under `<home>/releases/`.
 
+A release has two parts, kept apart:
+- `public/`: what a sector body can hand over as it is. The extracts (`extracts/`: CSV, `.meta.csv`,
+  Parquet), the data guidance (`data-guidance.md`), the validation summary (`validation.html`, a page with no
+  network needs), the report (`report.html`, publication/report.py, built from the extracts alone) and
+  `manifest.json`, which names every file relative to this folder. Nothing in it breaks disclosure control,
+  holds row-level data or names a path of the machine (`public_leaks` is checked before publishing).
+- `internal/`: the warehouse copy for the publishing body's own analysts (`warehouse.duckdb`: survey figures
+  before disclosure control, pseudonymised respondent rows), its `README.md` saying so, and `manifest.json`
+  describing it. `belonging sql` reads it.
+
+Releases made before the split (warehouse, extracts and manifest side by side) are still listed, read and
+selected; `release_parts` tells the two layouts apart.
+
 `publish_release` writes a whole release into `releases/.<id>.tmp/`, makes every file read-only, renames
 the folder to `releases/<id>/` and only then switches `releases/current` (a symlink replaced atomically:
 a temporary symlink renamed over it). A reader sees the old release or the new one, never half of one; a
 failure before the switch leaves `current` as it was (the temporary folder is removed).
+
+A release records its fingerprint (`release_fingerprint`): what its content follows from. A refresh whose
+fingerprint equals the current release's publishes nothing (`unchanged_since`) unless forced.
 """
 
 from __future__ import annotations
@@ -11,9 +27,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -23,7 +41,15 @@ from publication.extracts import FORMULA_NOTE, neutralised_cells
 
 CURRENT = "current"
 MANIFEST = "manifest.json"
-WAREHOUSE = "warehouse.duckdb"  # the read-only copy analysts open: releases/current/warehouse.duckdb
+PUBLIC, INTERNAL = "public", "internal"
+EXTRACTS = "extracts"
+WAREHOUSE = "warehouse.duckdb"  # in internal/: the read-only copy analysts open
+README = "README.md"
+# the public part's files beside the extracts (publish_release `public_files`)
+DATA_GUIDANCE = "data-guidance.md"  # publication/guidance.py
+VALIDATION_SUMMARY = "validation.html"  # publication/validation.py
+REPORT = "report.html"  # publication/report.py (the indicator report, built from the public extracts)
+PUBLIC_FILES = {"data_guidance": DATA_GUIDANCE, "validation_summary": VALIDATION_SUMMARY, "report": REPORT}
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 VERSIONED = (
     "dbt-core",
@@ -35,6 +61,14 @@ VERSIONED = (
     "pyarrow",
     "pandas",
 )
+REPO = Path(__file__).resolve().parents[1]
+# the code a release's content follows from (release_fingerprint): these folders and files of the repository
+CODE = ("config", "dbt_project", "expectations", "indicators", "ingestion", "orchestration", "publication",
+        "pyproject.toml")  # fmt: skip
+CODE_SUFFIXES = (".py", ".sql", ".yml", ".yaml", ".csv", ".toml", ".j2")
+CODE_SKIP = ("target", "dbt_packages", "logs", "__pycache__")
+# settings that change what is published (the others say how often or where from)
+SETTINGS_SKIPPED = ("releases", "downloads")
 
 
 class ReleaseError(ValueError):
@@ -55,7 +89,46 @@ def new_release_id(now: datetime | None = None, salt: str = "") -> str:
     return f"{stamp}-{digest[:6]}"
 
 
-def _versions() -> dict[str, str | None]:
+@dataclass(frozen=True)
+class ReleaseParts:
+    """Where a release keeps its files: `public/` and `internal/`, or (`split` False) a release made before the
+    split, with its warehouse beside its extracts and manifest."""
+
+    folder: Path
+    split: bool
+
+    @property
+    def public(self) -> Path:
+        return self.folder / PUBLIC if self.split else self.folder
+
+    @property
+    def internal(self) -> Path:
+        return self.folder / INTERNAL if self.split else self.folder
+
+    @property
+    def manifest(self) -> Path:
+        return self.public / MANIFEST
+
+    @property
+    def extracts(self) -> Path:
+        return self.public / EXTRACTS
+
+    @property
+    def warehouse(self) -> Path:
+        return self.internal / WAREHOUSE
+
+    @property
+    def note(self) -> str:
+        return "" if self.split else ("made before releases had a public part: its folder holds the warehouse "
+                                      "beside the extracts; hand over its extracts/ only")
+
+
+def release_parts(folder: Path) -> ReleaseParts:
+    folder = Path(folder)
+    return ReleaseParts(folder, split=not (folder / MANIFEST).is_file())
+
+
+def package_versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for dist in VERSIONED:
         try:
@@ -65,7 +138,7 @@ def _versions() -> dict[str, str | None]:
     return out
 
 
-def _code_version() -> dict[str, str | None]:
+def code_version() -> dict[str, str | None]:
     repo = Path(__file__).resolve().parents[1]
     try:
         commit = subprocess.run(
@@ -106,7 +179,7 @@ def _split_extract_name(rel: str) -> tuple[str, str]:
     return rel, "other"
 
 
-def _extract_entries(extracts_dir: Path) -> list[dict]:
+def extract_entries(extracts_dir: Path) -> list[dict]:
     """One entry per extract (name, data rows, and each of its files with its sha256), sorted by name."""
     by_name: dict[str, dict] = {}
     for path in sorted(p for p in extracts_dir.rglob("*") if p.is_file()):
@@ -196,11 +269,15 @@ def publish_release(
     release_id: str,
     warehouse: Path,
     extracts_dir: Path,
-    data_docs_dir: Path | None = None,
+    public_files: dict[str, str] | None = None,
     manifest_extra: dict | None = None,
+    extracts: list[dict] | None = None,
 ) -> Path:
-    """Publish a release and make it current. `manifest_extra` adds keys to the manifest (inputs with their
-    sha256 and row counts, gate results, ...). Returns the release folder."""
+    """Publish a release and make it current: the audited extracts and `public_files` (name -> text: the data
+    guidance, the validation summary, the report) in `public/`, the warehouse copy in `internal/`.
+    `manifest_extra` adds keys to the public manifest (inputs with their sha256 and row counts, gate results,
+    the fingerprint, ...); `extracts` is `extract_entries(extracts_dir)` when the caller has it already.
+    Returns the release folder."""
     root = releases_dir(home)
     root.mkdir(parents=True, exist_ok=True)
     final = root / release_id
@@ -213,35 +290,48 @@ def publish_release(
         raise ReleaseError(f"warehouse {warehouse} not found")
     if not extracts_dir.is_dir():
         raise ReleaseError(f"extracts folder {extracts_dir} not found")
+    unknown = sorted(set(public_files or {}) - set(PUBLIC_FILES.values()))
+    if unknown:
+        raise ReleaseError(f"public_files {unknown}: the public part holds {sorted(PUBLIC_FILES.values())}")
 
     tmp = root / f".{release_id}.tmp"
     if tmp.exists():
-        shutil.rmtree(tmp)
+        _force_remove(tmp)
+    parts = ReleaseParts(tmp, split=True)
     try:
-        tmp.mkdir()
-        shutil.copytree(extracts_dir, tmp / "extracts")
-        if data_docs_dir is not None and Path(data_docs_dir).exists():
-            shutil.copytree(data_docs_dir, tmp / "validation")
-        contents = copy_warehouse(warehouse, tmp / WAREHOUSE)
+        parts.public.mkdir(parents=True)
+        parts.internal.mkdir()
+        shutil.copytree(extracts_dir, parts.extracts)
+        for name, text in sorted((public_files or {}).items()):
+            (parts.public / name).write_text(text, encoding="utf-8")
+        contents = copy_warehouse(warehouse, parts.warehouse)
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        internal = {
+            "release_id": release_id,
+            "created_at": created,
+            "warehouse": {"file": WAREHOUSE, "sha256": sha256_file(parts.warehouse), **contents},
+        }
+        (parts.internal / MANIFEST).write_text(_json(internal), encoding="utf-8")
+        (parts.internal / README).write_text(internal_readme(release_id, contents), encoding="utf-8")
         manifest = {
             "release_id": release_id,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "code": _code_version(),
-            "versions": _versions(),
-            "warehouse": {"file": WAREHOUSE, "sha256": sha256_file(tmp / WAREHOUSE), **contents},
-            "extracts": _extract_entries(extracts_dir),
-            "validation_report": "validation/index.html"
-            if (tmp / "validation" / "index.html").exists()
-            else None,
+            "created_at": created,
+            "files_relative_to": "this folder, the release's public part",
+            "code": code_version(),
+            "versions": package_versions(),
+            "extracts": extracts if extracts is not None else extract_entries(extracts_dir),
+            **{key: name if (parts.public / name).is_file() else None for key, name in PUBLIC_FILES.items()},
         }
         for key, value in (manifest_extra or {}).items():
-            if key in ("release_id", "created_at"):
+            if key in manifest:
                 raise ReleaseError(f"manifest_extra may not replace {key!r}")
             manifest[key] = value
-        moved = {Path(data_docs_dir): "validation"} if data_docs_dir is not None else {}
-        moved.update({extracts_dir: "extracts", Path(home): ""})
-        text = json.dumps(release_relative(manifest, moved), indent=2, sort_keys=True, default=str) + "\n"
-        (tmp / MANIFEST).write_text(text, encoding="utf-8")
+        moved = {extracts_dir: EXTRACTS, Path(home): ""}
+        parts.manifest.write_text(_json(release_relative(manifest, moved)), encoding="utf-8")
+        leaks = public_leaks(parts.public, markers=[str(Path(home).resolve()), f"{Path.home()}/"])
+        if leaks:
+            raise ReleaseError(f"not publishing: the public part would show {leaks[0]}"
+                               + (f" (and {len(leaks) - 1} more)" if len(leaks) > 1 else ""))
         _make_read_only(tmp)
         os.rename(tmp, final)
     except BaseException:
@@ -252,11 +342,120 @@ def publish_release(
     return final
 
 
+def _json(value) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, default=str) + "\n"
+
+
+def internal_readme(release_id: str, contents: dict) -> str:
+    """What the internal part is, for whoever finds it: not for publication, and why."""
+    tables = "\n".join(f"- `{t}`" for t in contents["tables"])
+    views = "\n".join(f"- `{v}`" for v in contents["views"]) or "- (none)"
+    return f"""# Release {release_id}: internal part (not for publication)
+
+This folder is for the publishing body's own analysts. **Do not publish it or hand it over.** What may be
+published is the release's public part (`../public/`): the disclosure-controlled extracts, their data guidance,
+the validation summary and the manifest.
+
+`{WAREHOUSE}` is a read-only copy of the warehouse the release was built from. It holds:
+- survey figures **before disclosure control** (small cells are numbers here, `c` in the public extracts);
+- **pseudonymised respondent-level rows** (`int_survey_responses_scored`: one row per survey response, keyed
+  by its pseudonym, with the school, wave, year group, gender, SEND, FSM or role answers and the score);
+- every intermediate table and the marts (`mart_indicators` with its numerators, denominators and schools).
+
+Query it with `belonging sql` (read-only, no file access), or open it read-only with any DuckDB client of
+the same version. `manifest.json` beside this file gives its sha256, tables and views, and the views left out
+(the staging views over the lake: they would show the lake as it is now, not as released).
+
+Tables:
+{tables}
+
+Views:
+{views}
+"""
+
+
+# an absolute path of a POSIX machine (/srv/data/x) or of Windows (C:\Users\x); dates such as 2018/19, ratios
+# such as "school share / LA phase share" and web addresses (https://...) are not paths
+ABSOLUTE_PATH = re.compile(rb"(?<![\w.:/~-])/(?:[\w.@+-]+/)+[\w.@+-]*|\b[A-Za-z]:\\[\w]")
+PUBLIC_TEXT = (".csv", ".json", ".md", ".html", ".txt")
+
+
+def public_leaks(public: Path, markers: list[str]) -> list[str]:
+    """What a public part must not hold: a database file (row-level tables), and in its text files an absolute
+    path or any of `markers` (the home, the user's home folder). Each as `<file>: <what>`, relative to it."""
+    found = []
+    needles = [m.encode() for m in markers if m and m != "/"]
+    for path in sorted(p for p in Path(public).rglob("*") if p.is_file()):
+        rel = path.relative_to(public).as_posix()
+        if path.suffix in (".duckdb", ".db", ".sqlite", ".wal"):
+            found.append(f"{rel}: a database file")
+            continue
+        if path.suffix not in PUBLIC_TEXT:
+            continue
+        data = path.read_bytes()
+        hits = [m.decode() for m in needles if m in data]
+        if match := ABSOLUTE_PATH.search(data):
+            hits.append(match.group(0).decode(errors="replace"))
+        found += [f"{rel}: the machine path {h!r}" for h in hits]
+    return found
+
+
+def release_fingerprint(*, inputs: list[str], settings: dict, catalogue_file: Path) -> dict:
+    """What a release's content follows from, as sha256 digests: the lake's input files (their sha256), the
+    indicator catalogue, the settings that change what is published (all but `releases` and `downloads`), the
+    code (every source file of the folders in CODE) and the versions of the stack. `sha256` digests them all."""
+    def digest(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    kept = {k: v for k, v in sorted(settings.items()) if k not in SETTINGS_SKIPPED}
+    parts = {
+        "inputs": digest("\n".join(sorted(set(inputs)))),
+        "catalogue": sha256_file(catalogue_file),
+        "settings": digest(json.dumps(kept, sort_keys=True, default=str)),
+        "code": code_digest(),
+        "versions": digest(json.dumps(package_versions(), sort_keys=True)),
+    }
+    return {"sha256": digest(json.dumps(parts, sort_keys=True)), "parts": parts}
+
+
+def code_digest(repo: Path = REPO) -> str:
+    """sha256 over the path and bytes of every source file in CODE (not the git commit: it works for an
+    installed package too, and a commit that touches only tests or docs changes nothing published)."""
+    h = hashlib.sha256()
+    for top in CODE:
+        base = repo / top
+        files = [base] if base.is_file() else sorted(base.rglob("*")) if base.is_dir() else []
+        for path in files:
+            rel = path.relative_to(repo)
+            skipped = set(rel.parts) & set(CODE_SKIP) or any(part.startswith(".") for part in rel.parts)
+            if path.is_file() and path.suffix in CODE_SUFFIXES and not skipped:
+                h.update(rel.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def unchanged_since(home: Path, fingerprint: dict) -> str | None:
+    """The current release's id when its fingerprint is `fingerprint` (nothing to publish), else None."""
+    current = current_release(home)
+    if current is None:
+        return None
+    try:
+        manifest = json.loads(release_parts(current).manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return current.name if (manifest.get("fingerprint") or {}).get("sha256") == fingerprint["sha256"] else None
+
+
+def nothing_changed(release_id: str) -> str:
+    """What a refresh says when it publishes nothing because nothing changed (printed by orchestration/refresh.py)."""
+    return (f"nothing changed since release {release_id}: the same input files (by sha256), indicator catalogue, "
+            "settings and code; no release published (`belonging refresh --force` publishes one anyway)")
+
+
 def release_relative(value, moved: dict[Path, str]):
     """`value` (JSON-like) with every absolute path made relative to the release.
 
-    `moved` maps folders outside the release to where their files sit in it (the run's Data Docs folder to
-    `validation`, the home to ``). A path under none of them names the machine, not the release: refused.
+    `moved` maps folders outside the release to where their files sit in it (the run's extracts folder to
+    `extracts`, the home to ``). A path under none of them names the machine, not the release: refused.
     """
     if isinstance(value, dict):
         return {k: release_relative(v, moved) for k, v in value.items()}
@@ -292,7 +491,7 @@ def list_releases(home: Path) -> list[str]:
     return sorted(
         p.name
         for p in root.iterdir()
-        if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and (p / MANIFEST).exists()
+        if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and release_parts(p).manifest.is_file()
     )
 
 

@@ -5,7 +5,6 @@ dbt writes its `target/` and logs under `work` (a tmp_path), never inside the re
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,12 +21,10 @@ class DbtFailed(AssertionError):
 
 
 def dbt_env(home: Path, work: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        BELONGING_HOME=str(Path(home).resolve()),
-        DBT_LOG_PATH=str(Path(work) / "logs"),
-        DO_NOT_TRACK="1",
-    )
+    from orchestration.dbt import dbt_env as refresh_env
+
+    env = refresh_env(Path(home))  # DuckDB's settings as a refresh gives them (config/settings.yaml)
+    env.update(DBT_LOG_PATH=str(Path(work) / "logs"), DO_NOT_TRACK="1")
     return env
 
 

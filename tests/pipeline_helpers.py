@@ -40,8 +40,14 @@ def current(home: Path) -> Path:
     return (home / "releases" / "current").resolve()
 
 
+def public(release: Path) -> Path:
+    """The part of a release a sector body hands over (extracts, data guidance, validation summary, manifest)."""
+    return release / "public"
+
+
 def release_query(home: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(current(home) / "warehouse.duckdb"), read_only=True)
+    """A query on the current release's warehouse (its internal part)."""
+    con = duckdb.connect(str(current(home) / "internal" / "warehouse.duckdb"), read_only=True)
     try:
         return con.execute(sql, params or []).fetchall()
     finally:
@@ -53,8 +59,9 @@ def tree_hashes(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def manifest(release: Path) -> dict:
-    return json.loads((release / "manifest.json").read_text(encoding="utf-8"))
+def manifest(release: Path, part: str = "public") -> dict:
+    """The release's public manifest (or with part="internal", the internal part's: the warehouse's)."""
+    return json.loads((release / part / "manifest.json").read_text(encoding="utf-8"))
 
 
 def write_gias(reference: Path, path: Path, schools: list[dict]) -> None:

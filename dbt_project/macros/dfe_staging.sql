@@ -1,10 +1,20 @@
 {#- Staging for one EES publication: columns as declared in ingestion/lake_schema.py, one row per
     (time_period, time_identifier, geographic_level, geography_key, phase). The raw lake is append-only, so
     the same row can arrive from several landing files (a corrected or re-issued file has another sha256):
-    the most recently loaded copy wins. -#}
-{% macro dfe_staging(table, measures) -%}
+    the most recently loaded copy wins. `attributes`: the publication's text columns beside its measures
+    (lake_schema.DFE_ATTRIBUTES); a lake written before one existed reads it as null. -#}
+{% macro dfe_staging(table, measures, attributes=[]) -%}
 with source as (
     select * from {{ source('dfe', table) }}
+    {%- if attributes %}
+    -- every column of the lake schema, also from Parquet files written before it had this one (null there)
+    union all by name
+    select
+        {%- for a in attributes %}
+        cast(null as varchar) as {{ a }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    where false
+    {%- endif %}
 ),
 
 renamed as (
@@ -29,6 +39,9 @@ renamed as (
         {%- for m in measures %}
         cast({{ m }} as double) as {{ m }},
         {{ m }}_status,
+        {%- endfor %}
+        {%- for a in attributes %}
+        {{ a }},
         {%- endfor %}
         row_number,
         _source_file as source_file,

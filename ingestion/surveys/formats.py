@@ -19,15 +19,19 @@ import io
 import json
 import re
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
+
+import polars as pl
 
 from ingestion.files import open_no_follow, read_text
 from ingestion.results import UnknownFormat
 from ingestion.surveys.instruments import normalise
 
 TOOLS = ("qualtrics", "qualtrics_legacy", "surveymonkey", "msforms", "googleforms", "redcap")
+HEADER_ROWS = {"qualtrics": 3, "qualtrics_legacy": 2, "surveymonkey": 2, "msforms": 1, "googleforms": 1, "redcap": 1}
 
 
 @dataclass
@@ -40,9 +44,25 @@ class Column:
     free_text: bool = False
 
     @property
+    def key(self) -> str:
+        """The column of `Export.rows` holding this column's cells."""
+        return f"c{self.index}"
+
+    @property
     def label(self) -> str:
         text = self.texts[0] if self.texts else ""
         return f"{self.name} ({text})" if text and normalise(text) != normalise(self.name) else self.name
+
+
+@dataclass(frozen=True)
+class Table:
+    """Every row of an export, header rows included: columns c0 .. cN (text; None when empty)."""
+
+    frame: pl.DataFrame
+    encoding: str
+
+    def head(self, n: int = 3) -> list[list[str]]:
+        return [["" if v is None else v for v in row] for row in self.frame.head(n).iter_rows()]
 
 
 @dataclass
@@ -52,11 +72,37 @@ class Export:
     encoding: str
     header_rows: int
     columns: list[Column]
-    rows: list[list[object]]  # data rows, one cell per column (None when empty)
-    notes: dict = field(default_factory=dict)
+    table: Table  # every row of the file as read, header rows included
+    width: int  # the columns of the layout (c0 .. c<width-1>)
+    layout: tuple = ()  # the tool and header rows: exports with the same layout have the same columns
 
     def column(self, role: str) -> list[Column]:
         return [c for c in self.columns if c.role == role]
+
+    def data(self) -> pl.LazyFrame:
+        """The data rows below the header as read (c0 .. c<width-1>), blank rows dropped, and `row_number`:
+        1-based among the rows kept."""
+        cols = [pl.col(f"c{i}") for i in range(self.width)]
+        frame = self.table.frame.lazy().slice(self.header_rows).select(cols)
+        if cols:
+            frame = frame.filter(pl.any_horizontal([c.str.strip_chars() != "" for c in cols]))
+        return frame.with_row_index("row_number", offset=1).with_columns(pl.col("row_number").cast(pl.Int64))
+
+    @cached_property
+    def rows(self) -> pl.DataFrame:
+        """The data rows, a cell of whitespace only empty (None)."""
+        return self.data().with_columns(cell(f"c{i}") for i in range(self.width)).collect()
+
+
+def cell(key: str) -> pl.Expr:
+    """A cell as written, None when empty or whitespace only."""
+    return pl.when(pl.col(key).str.strip_chars() != "").then(pl.col(key)).alias(key)
+
+
+def cell_text(key: str) -> pl.Expr:
+    """A cell's text, stripped; None when empty or whitespace only."""
+    text = pl.col(key).str.strip_chars()
+    return pl.when(text != "").then(text).alias(key)
 
 
 # Column names that are personal data in any tool (normalised name, regex search)
@@ -94,6 +140,10 @@ def _roles(columns: list[Column], table: dict[str, str]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- reading
+#
+# An export is read once, into a frame of text cells (None when empty): polars' CSV reader (Python's csv module
+# only for a file polars refuses, e.g. a stray quote) or fastexcel (calamine) for a Forms workbook. The tool is
+# recognised from its first rows; the data rows stay a frame, one column `c<index>` per export column.
 
 
 def _is_xlsx(path: Path) -> bool:
@@ -104,48 +154,56 @@ def _is_xlsx(path: Path) -> bool:
         return False
 
 
-def _csv_rows(path: Path) -> tuple[list[list[str]], str]:
+def _named(frame: pl.DataFrame) -> pl.DataFrame:
+    frame.columns = [f"c{i}" for i in range(frame.width)]  # in place: no copy, no query
+    return frame
+
+
+def _csv_table(path: Path) -> Table:
     decoded = read_text(path)
-    rows = list(csv.reader(io.StringIO(decoded.text)))
-    return rows, decoded.encoding
-
-
-def _xlsx_rows(path: Path) -> list[list[object]]:
-    import openpyxl
-
     try:
-        wb = openpyxl.load_workbook(open_no_follow(path), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a damaged workbook
-        raise UnknownFormat(f"{path.name}: not a readable .xlsx workbook ({exc})") from exc
-    try:
-        ws = wb.worksheets[0]
-        rows = [list(r) for r in ws.iter_rows(values_only=True)]
-    finally:
-        wb.close()
-    while rows and all(v is None or str(v).strip() == "" for v in rows[-1]):
-        rows.pop()
-    return rows
+        frame = pl.read_csv(decoded.text.encode("utf-8"), has_header=False, infer_schema=False,
+                            truncate_ragged_lines=True, raise_if_empty=False)
+    except pl.exceptions.PolarsError:
+        # polars refuses what Python's csv module reads leniently (a quote inside an unquoted field): the
+        # first row sets the width, as polars does
+        rows = list(csv.reader(io.StringIO(decoded.text)))
+        width = len(rows[0]) if rows else 0
+        cells = [[(r[i] if i < len(r) and r[i] != "" else None) for i in range(width)] for r in rows]
+        frame = pl.DataFrame(cells, schema=[f"c{i}" for i in range(width)], orient="row")
+    return Table(_named(frame), decoded.encoding)
 
 
-def _head(path: Path, n: int = 3) -> list[list[str]]:
-    if _is_xlsx(path):
-        return [[("" if v is None else str(v)) for v in r] for r in _xlsx_rows(path)[:n]]
+def _xlsx_table(path: Path) -> Table:
+    import fastexcel
+
+    with open_no_follow(path) as fh:
+        raw = fh.read()
     try:
-        rows, _ = _csv_rows(path)
-    except Exception:
-        return []
-    return rows[:n]
+        # the first sheet from its first row (skip_rows=0 keeps leading blank rows, as the sheet has them),
+        # every cell as text: numbers as written without a trailing .0, date cells as ISO timestamps
+        sheet = fastexcel.read_excel(raw).load_sheet(0, header_row=None, skip_rows=0, dtypes="string")
+        frame = sheet.to_polars()
+    except Exception as exc:  # calamine raises its own types for a damaged workbook
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnknownFormat(f"{path.name}: not a readable .xlsx workbook ({first})") from exc
+    return Table(_named(frame), "xlsx")
+
+
+def read_table(path: Path | str) -> tuple[Table, bool]:
+    """The export's cells and whether it is a workbook. Raises UnknownFormat for a damaged workbook and
+    UnreadableFile for a text file that cannot be read."""
+    path = Path(path)
+    xlsx = _is_xlsx(path)
+    return (_xlsx_table(path) if xlsx else _csv_table(path)), xlsx
 
 
 def _norm_row(row: list[str]) -> list[str]:
     return [normalise(c) for c in row]
 
 
-def detect_tool(path: Path | str) -> str | None:
-    """The survey tool that wrote this export, from its header rows alone; None if not a known export."""
-    path = Path(path)
-    xlsx = _is_xlsx(path)
-    head = _head(path)
+def _tool_of(head: list[list[str]], xlsx: bool) -> str | None:
+    """The survey tool that wrote an export, from its first rows alone; None if not a known export."""
     if not head:
         return None
     h1 = _norm_row(head[0])
@@ -176,6 +234,23 @@ def detect_tool(path: Path | str) -> str | None:
     return None
 
 
+def _table_or_none(path: Path) -> tuple[Table | None, bool]:
+    """read_table, with a text file that cannot be read as no table (it is then no known export); a damaged
+    workbook still raises UnknownFormat."""
+    try:
+        return read_table(path)
+    except UnknownFormat:
+        raise
+    except Exception:
+        return None, False
+
+
+def detect_tool(path: Path | str) -> str | None:
+    """The survey tool that wrote this export, from its header rows alone; None if not a known export."""
+    table, xlsx = _table_or_none(Path(path))
+    return None if table is None else _tool_of(table.head(), xlsx)
+
+
 def sniff(path: Path | str) -> bool:
     """Whether the file is a survey export of a known tool."""
     try:
@@ -187,21 +262,8 @@ def sniff(path: Path | str) -> bool:
 # --------------------------------------------------------------------------------------------- parsing
 
 
-def _pad(rows: list[list], width: int) -> list[list[object]]:
-    out = []
-    for r in rows:
-        r = list(r[:width]) + [None] * (width - len(r))
-        out.append([None if (v is None or (isinstance(v, str) and v.strip() == "")) else v for v in r])
-    return out
-
-
-def _drop_blank(rows: list[list[object]]) -> list[list[object]]:
-    return [r for r in rows if any(v is not None for v in r)]
-
-
-def _qualtrics(path: Path) -> Export:
-    rows, enc = _csv_rows(path)
-    tags, texts, imports = rows[0], rows[1], rows[2]
+def _qualtrics(path: Path, table: Table) -> Export:
+    tags, texts, imports = table.head(3)
     width = len(tags)
     cols = []
     for i, tag in enumerate(tags):
@@ -229,12 +291,11 @@ def _qualtrics(path: Path) -> Export:
             "userlanguage": "meta",
         },
     )
-    return Export("qualtrics", path, enc, 3, cols, _drop_blank(_pad(rows[3:], width)))
+    return Export("qualtrics", path, table.encoding, 3, cols, table, width)
 
 
-def _qualtrics_legacy(path: Path) -> Export:
-    rows, enc = _csv_rows(path)
-    tags, texts = rows[0], rows[1]
+def _qualtrics_legacy(path: Path, table: Table) -> Export:
+    tags, texts = table.head(2)
     # the trailing comma on every line adds an empty last column
     width = len(tags)
     while width and not (tags[width - 1].strip() or (width - 1 < len(texts) and texts[width - 1].strip())):
@@ -258,12 +319,12 @@ def _qualtrics_legacy(path: Path) -> Export:
             "responseset": "meta",
         },
     )
-    return Export("qualtrics_legacy", path, enc, 2, cols, _drop_blank(_pad(rows[2:], width)))
+    return Export("qualtrics_legacy", path, table.encoding, 2, cols, table, width)
 
 
-def _surveymonkey(path: Path) -> Export:
-    rows, enc = _csv_rows(path)
-    top, sub = rows[0], rows[1] if len(rows) > 1 else []
+def _surveymonkey(path: Path, table: Table) -> Export:
+    head = table.head(2)
+    top, sub = head[0], head[1] if len(head) > 1 else []
     width = len(top)
     cols = []
     stem = ""
@@ -277,12 +338,12 @@ def _surveymonkey(path: Path) -> Export:
         "first name": "personal",
         "last name": "personal",
     }
-    for i, head in enumerate(top):
+    for i, head_text in enumerate(top):
         below = sub[i].strip() if i < len(sub) else ""
-        if head.strip():
-            stem = head.strip()
-        if normalise(head) in system or normalise(head).startswith("custom data"):
-            cols.append(Column(i, head, texts=(head,)))
+        if head_text.strip():
+            stem = head_text.strip()
+        if normalise(head_text) in system or normalise(head_text).startswith("custom data"):
+            cols.append(Column(i, head_text, texts=(head_text,)))
             continue
         if normalise(below) in ("response", ""):
             texts: tuple[str, ...] = (stem,)
@@ -290,44 +351,39 @@ def _surveymonkey(path: Path) -> Export:
             texts = (f"{stem} - {below}", below)
         free = normalise(below) == "open-ended response" or "please specify" in normalise(below)
         name = stem if normalise(below) in ("response", "") else f"{stem} [{below}]"
-        cols.append(Column(i, name, texts=texts, ids=(head, below), free_text=free))
+        cols.append(Column(i, name, texts=texts, ids=(head_text, below), free_text=free))
     _roles(cols, {**system, "end date": "date", "start date": "date"})
-    return Export("surveymonkey", path, enc, 2, cols, _drop_blank(_pad(rows[2:], width)))
+    return Export("surveymonkey", path, table.encoding, 2, cols, table, width)
 
 
-def _msforms(path: Path) -> Export:
-    rows = _xlsx_rows(path)
-    header = ["" if v is None else str(v) for v in rows[0]]
+def _one_header_row(tool: str, path: Path, table: Table, roles: dict[str, str]) -> Export:
+    header = table.head(1)[0]
     cols = [Column(i, h, texts=(h,), ids=(h,)) for i, h in enumerate(header)]
-    _roles(
-        cols,
-        {
-            "id": "response_id",
-            "completion time": "date",
-            "start time": "date",
-            "last modified time": "meta",
-            "email": "personal",
-            "name": "personal",
-            "total points": "meta",
-            "quiz feedback": "meta",
-        },
-    )
-    return Export("msforms", path, "xlsx", 1, cols, _drop_blank(_pad(rows[1:], len(header))))
+    _roles(cols, roles)
+    return Export(tool, path, table.encoding, 1, cols, table, len(header))
 
 
-def _googleforms(path: Path) -> Export:
-    rows, enc = _csv_rows(path)
-    header = rows[0]
-    cols = [Column(i, h, texts=(h,), ids=(h,)) for i, h in enumerate(header)]
-    _roles(cols, {"timestamp": "date", "email address": "personal", "score": "meta"})
-    return Export("googleforms", path, enc, 1, cols, _drop_blank(_pad(rows[1:], len(header))))
+def _msforms(path: Path, table: Table) -> Export:
+    roles = {
+        "id": "response_id",
+        "completion time": "date",
+        "start time": "date",
+        "last modified time": "meta",
+        "email": "personal",
+        "name": "personal",
+        "total points": "meta",
+        "quiz feedback": "meta",
+    }
+    return _one_header_row("msforms", path, table, roles)
 
 
-def _redcap(path: Path) -> Export:
-    rows, enc = _csv_rows(path)
-    header = rows[0]
-    cols = [Column(i, h, texts=(h,), ids=(h,)) for i, h in enumerate(header)]
-    table = {
+def _googleforms(path: Path, table: Table) -> Export:
+    return _one_header_row("googleforms", path, table, {"timestamp": "date", "email address": "personal",
+                                                         "score": "meta"})
+
+
+def _redcap(path: Path, table: Table) -> Export:
+    table_roles = {
         "record_id": "response_id",
         "redcap_event_name": "meta",
         "redcap_repeat_instrument": "meta",
@@ -335,8 +391,8 @@ def _redcap(path: Path) -> Export:
         "redcap_data_access_group": "meta",
         "redcap_survey_identifier": "personal",
     }
-    _roles(cols, table)
-    for c in cols:
+    export = _one_header_row("redcap", path, table, table_roles)
+    for c in export.columns:
         n = normalise(c.name)
         if c.role is None and n.endswith("_timestamp"):
             c.role = "date"
@@ -344,7 +400,7 @@ def _redcap(path: Path) -> Export:
             c.role = "finished"
         elif c.role is None and re.search(r"___\d+$", n):
             c.role = "meta"  # a checkbox option: never an item
-    return Export("redcap", path, enc, 1, cols, _drop_blank(_pad(rows[1:], len(header))))
+    return export
 
 
 PARSERS = {
@@ -358,14 +414,28 @@ PARSERS = {
 
 
 def parse_export(path: Path | str) -> Export:
-    """Parse a survey export of any known tool. Raises UnknownFormat for anything else."""
+    """Parse a survey export of any known tool, reading the file once. Raises UnknownFormat for anything
+    else."""
     path = Path(path)
-    tool = detect_tool(path)
+    table, xlsx = _table_or_none(path)
+    tool = None if table is None else _tool_of(table.head(), xlsx)
     if tool is None:
         raise UnknownFormat(
             f"{path.name}: not a survey export of a known tool ({', '.join(TOOLS)}): header not recognised"
         )
-    return PARSERS[tool](path)
+    head = table.head(HEADER_ROWS[tool])
+    key = (tool, tuple(tuple(row) for row in head))
+    layout = _LAYOUTS.get(key)
+    if layout is None:
+        # exports of one tool and survey share their header: its columns are worked out once
+        if len(_LAYOUTS) > 1024:
+            _LAYOUTS.clear()
+        layout = _LAYOUTS[key] = PARSERS[tool](path, table)
+    return Export(tool, path, table.encoding, layout.header_rows, layout.columns, table, layout.width, layout=key)
+
+
+# (tool, header rows) -> the Export parsed from them (its columns are shared, never changed after parsing)
+_LAYOUTS: dict[tuple, Export] = {}
 
 
 # ------------------------------------------------------------------------------------------------ dates
@@ -429,3 +499,65 @@ def parse_date(value: object, order: str = "mdy") -> date | None:
         except ValueError:
             return None
     return None
+
+
+# ------------------------------------------------------------------------------------- dates, column-wise
+#
+# The same rules as `date_order` and `parse_date` above, on a column of text cells at once.
+
+_ISO = r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})"
+_SLASH = r"^(\d{1,2})/(\d{1,2})/(\d{2,4})\b"
+_DMY_DASH = r"^(\d{1,2})-(\d{1,2})-(\d{4})"
+
+
+def _part(text: pl.Expr, pattern: str, group: int) -> pl.Expr:
+    return text.str.extract(pattern, group).cast(pl.Int32, strict=False)
+
+
+def is_slash_date(text: pl.Expr) -> pl.Expr:
+    """Whether a cell is a locale-formatted `a/b/yyyy` date (slash_date)."""
+    return text.str.strip_chars().str.contains(_SLASH).fill_null(False)
+
+
+def slash_parts(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """The first two numbers of an `a/b/yyyy` date cell (null when it is not one)."""
+    text = text.str.strip_chars()
+    return _part(text, _SLASH, 1), _part(text, _SLASH, 2)
+
+
+def order_hint(text: pl.Expr) -> pl.Expr:
+    """Per the `date_order` rule, what the first telling cell of a column says: "dmy" (its first part is above
+    12), "mdy" (its second is), null when no cell tells."""
+    a, b = slash_parts(text)
+    telling = (a > 12) | (b > 12)
+    return pl.when(a.filter(telling).first() > 12).then(pl.lit("dmy")).when(telling.any()).then(pl.lit("mdy"))
+
+
+def _ymd(y: pl.Expr, m: pl.Expr, d: pl.Expr) -> pl.Expr:
+    """The date of year, month and day columns; null where they make no date (30 February, month 13, year 0)."""
+    text = pl.format("{}-{}-{}", *(e.cast(pl.String).str.zfill(n) for e, n in ((y, 4), (m, 2), (d, 2))))
+    return pl.when(y >= 1).then(text.str.to_date("%Y-%m-%d", strict=False))
+
+
+def parse_dates(cell: pl.Expr, order: pl.Expr) -> pl.Expr:
+    """`parse_date` of a column of text cells, a/b/yyyy read in `order` ("mdy" or "dmy", per row): the first
+    pattern a cell matches decides (ISO, then a/b/yyyy, then dd-mm-yyyy); a cell it makes no valid date of is
+    null. One regular-expression pass per pattern."""
+    text = cell.str.strip_chars()
+    iso, slash, dash = (text.str.extract_groups(p) for p in (_ISO, _SLASH, _DMY_DASH))
+
+    def part(groups: pl.Expr, n: int) -> pl.Expr:
+        return groups.struct[n].cast(pl.Int32, strict=False)
+
+    a, b, y = part(slash, 0), part(slash, 1), part(slash, 2)
+    y = pl.when(y < 100).then(y + 2000).otherwise(y)
+    dmy = order == "dmy"
+    month, day = pl.when(dmy).then(b).otherwise(a), pl.when(dmy).then(a).otherwise(b)
+    return (
+        pl.when(iso.struct[0].is_not_null())
+        .then(_ymd(part(iso, 0), part(iso, 1), part(iso, 2)))
+        .when(slash.struct[0].is_not_null())
+        .then(_ymd(y, month, day))
+        .when(dash.struct[0].is_not_null())
+        .then(_ymd(part(dash, 2), part(dash, 1), part(dash, 0)))
+    )

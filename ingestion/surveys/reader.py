@@ -4,10 +4,15 @@ Personal data never leaves this module: only columns mapped to an item, a contex
 the date or the response id are read, the response id only into a keyed hash. Everything else (names,
 emails, IP addresses, locations, recipient fields, custom data, free text, unmapped columns) is dropped
 and the personal-data columns found are named in `summary["personal_data_dropped"]`.
+
+The rows are read column-wise (polars): answers are coded by joining each question's distinct answers against
+its answer table, dates are parsed a column at a time, and only the per-file work (finding the columns) and
+the keyed hashes are Python.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import re
@@ -18,11 +23,21 @@ from pathlib import Path
 
 import polars as pl
 
+from ingestion.files import UnreadableFile
 from ingestion.lake import SourceFile
 from ingestion.lake_schema import SURVEY_ANSWERS, SURVEY_ITEMS, SURVEY_RESPONSES
 from ingestion.results import ReadResult, UnknownFormat, quarantine_frame
-from ingestion.surveys.formats import Column, Export, date_order, parse_date, parse_export, slash_date
-from ingestion.surveys.instruments import Instrument, Question, load_instruments, normalise
+from ingestion.surveys.formats import (
+    Column,
+    Export,
+    cell,
+    cell_text,
+    is_slash_date,
+    order_hint,
+    parse_dates,
+    parse_export,
+)
+from ingestion.surveys.instruments import CONTEXT_FIELDS, Instrument, Question, load_instruments, normalise
 from ingestion.surveys.schools import SchoolRegister
 
 DEFAULT_SCHOOL_FIELDS = ("School URN", "URN", "ExternalReference", "ExternalDataReference", "school_urn")
@@ -49,17 +64,9 @@ def _schema(table: dict) -> dict:
     return {k: v for k, v in table.items() if not k.startswith("_")}
 
 
-def _hash(key: bytes, *parts: str) -> str:
-    return hmac.new(key, "\x1f".join(parts).encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def _cell_text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    s = str(value).strip()
-    return s or None
+def _hashes(key: bytes, messages: list[str]) -> list[str]:
+    """HMAC-SHA256 under the pseudonym key of each message (its parts joined by \\x1f), as hex."""
+    return [hmac.digest(key, m.encode("utf-8"), hashlib.sha256).hex() for m in messages]
 
 
 # ------------------------------------------------------------------------------------- column matching
@@ -118,9 +125,26 @@ def map_columns(export: Export, instrument: Instrument) -> Mapping:
     return Mapping(items, context)
 
 
+# header signature -> (the instruments it was matched against, [(items matched, instrument, mapping)]): exports
+# of one tool and survey share their header, and matching question texts is most of reading a small export
+_MATCHED: dict[tuple, tuple[tuple[Instrument, ...], list]] = {}
+
+
+def _scored(export: Export, instruments: list[Instrument]) -> list[tuple[int, Instrument, Mapping]]:
+    signature = (export.tool, tuple((c.index, c.name, c.texts, c.ids, c.role, c.free_text) for c in export.columns))
+    hit = _MATCHED.get(signature)
+    if hit is not None and len(hit[0]) == len(instruments) and all(a is b for a, b in zip(hit[0], instruments, strict=True)):
+        return hit[1]
+    scored = [(len(m.items), inst, m) for inst in instruments for m in [map_columns(export, inst)]]
+    if len(_MATCHED) > 1024:
+        _MATCHED.clear()
+    _MATCHED[signature] = (tuple(instruments), scored)
+    return scored
+
+
 def choose_instrument(export: Export, instruments: list[Instrument], name: str) -> tuple[Instrument, Mapping]:
     """The instrument whose items the export's columns match (at least its minimum items answered)."""
-    scored = [(len(m.items), inst, m) for inst in instruments for m in [map_columns(export, inst)]]
+    scored = _scored(export, instruments)
     fits = [s for s in scored if s[0] >= s[1].min_items_answered]
     if not fits:
         tried = ", ".join(f"{i.id} {n} of {len(i.items)} items" for n, i, _ in scored) or "none installed"
@@ -140,15 +164,12 @@ def choose_instrument(export: Export, instruments: list[Instrument], name: str) 
 
 # ---------------------------------------------------------------------------------------------- schools
 
-_URN = re.compile(r"^\d{6}$")
+_URN = r"^\d{6}$"
 
 
-def _urn_value(value: object) -> str | None:
-    s = _cell_text(value)
-    if s is None:
-        return None
-    s = re.sub(r"\.0+$", "", s)
-    return s
+def _urn_value(column: str) -> pl.Expr:
+    """A school field's URN text: stripped, a trailing `.0` (a number cell) dropped."""
+    return cell_text(column).str.replace(r"\.0+$", "")
 
 
 def _find_column(export: Export, name: str, exclude: set[int]) -> Column | None:
@@ -161,18 +182,14 @@ def _find_column(export: Export, name: str, exclude: set[int]) -> Column | None:
     return None
 
 
-def school_column(export: Export, fields: list[str], exclude: set[int]) -> Column | None:
-    """The first configured school field present whose values are mostly 6-digit URNs (an
-    `ExternalReference` holding pupil numbers or emails is not a school field: it is dropped)."""
+def school_candidates(export: Export, fields: list[str], exclude: set[int]) -> list[Column]:
+    """The columns named by the configured school fields, in the fields' order (each at most once)."""
+    found: list[Column] = []
     for f in fields:
         c = _find_column(export, f, exclude)
-        if c is None:
-            continue
-        values = [_urn_value(r[c.index]) for r in export.rows]
-        values = [v for v in values if v is not None]
-        if values and sum(1 for v in values if _URN.match(v)) * 2 > len(values):
-            return c
-    return None
+        if c is not None and c not in found:
+            found.append(c)
+    return found
 
 
 def urn_from_file_name(path: Path) -> str | None:
@@ -203,11 +220,32 @@ def wave_of(instrument: str, d: date, by_term: bool) -> tuple[str, int, str | No
     return wave, period, term
 
 
+def _waves(instrument: str, d: pl.Expr, by_term: bool) -> list[pl.Expr]:
+    """wave, time_period and term of a date column, as `wave_of`."""
+    start = pl.when(d.dt.month() >= 9).then(d.dt.year()).otherwise(d.dt.year() - 1)
+    end = (start + 1) % 100
+    label = pl.format("{}-{}", start, end.cast(pl.String).str.zfill(2))
+    term = (
+        pl.when(d.dt.month() >= 9).then(pl.lit("autumn")).when(d.dt.month() <= 4).then(pl.lit("spring"))
+        .otherwise(pl.lit("summer"))
+        if by_term
+        else pl.lit(None, pl.String)
+    )
+    wave = pl.concat_str([pl.lit(f"{instrument}/"), label, pl.lit("/") + term], ignore_nulls=True)
+    return [wave.alias("wave"), (start * 100 + end).cast(pl.Int32).alias("time_period"), term.alias("term")]
+
+
 # ----------------------------------------------------------------------------------------------- reader
 #
-# read_survey runs the steps below in order. The file-level steps find the instrument and the columns to read
-# (nothing else in the export is ever read: that is how personal data stays out); the row-level steps run
-# on each data row, and a row stops at the first step that excludes or quarantines it.
+# read_surveys reads a batch of exports. The file-level steps run per export: parse it once, find the
+# instrument and the columns to read (nothing else in an export is ever read: that is how personal data stays
+# out). Each export's columns are then projected onto its instrument's layout (one column per item and context
+# question, whatever the tool called it) and the row-level steps run on the rows of every export of the batch
+# at once, in this order, a row stopping at the first step that excludes or quarantines it:
+#   status (preview, test, spam: excluded) -> duplicate response id in its file (excluded) -> item answers (an
+#   answer off the scale is quarantined and unanswered) -> too few items (excluded) -> response date
+#   (quarantined when unreadable) -> school (quarantined when missing, not a URN, not in GIAS or closed without
+#   a successor) -> context answers (an unknown answer is quarantined and unanswered) -> response and answers.
 
 
 def _date_columns(export: Export) -> list[Column]:
@@ -264,12 +302,43 @@ class _Columns:
         )
 
 
-def _find_columns(export: Export, mapping: Mapping, settings: dict, path: Path) -> _Columns:
-    """Takes the export, its instrument's column mapping, the `surveys:` settings (`school_fields`,
-    `respondent_fields`) and the file path (a URN in the file name); returns the columns to read."""
-    mapped = {c.index for c in mapping.items.values()} | {c.index for c in mapping.context.values()}
-    school_fields = list(settings.get("school_fields") or DEFAULT_SCHOOL_FIELDS)
-    school_col = school_column(export, school_fields, mapped)
+@dataclass
+class _Facts:
+    """What the file-level steps need from an export's rows (computed for a whole batch in one pass)."""
+
+    rows_read: int = 0
+    school_values: tuple[tuple[int, int], ...] = ()  # per school candidate: (cells with a value, 6-digit URNs)
+    date_order: str = "mdy"
+    slash_dates: bool = False  # any date written a/b/yyyy
+
+
+@dataclass
+class _Export:
+    """One export after the file-level steps: its instrument and mapping, the school field candidates and date
+    columns; `columns` (the only columns ever read) once the batch's facts chose its school field."""
+
+    source: SourceFile
+    export: Export
+    instrument: Instrument
+    mapping: Mapping
+    mapped: set[int]  # indices of the item and context question columns
+    candidates: list[Column]  # the configured school fields present, in the fields' order
+    dates: list[Column]  # most telling first (record date, then end/completion)
+    # the columns read for each choice of school field: one per candidate, then none (the file name's URN)
+    choices: list[_Columns] = field(default_factory=list)
+    columns: _Columns | None = None
+    facts: _Facts = field(default_factory=_Facts)
+
+    def items(self) -> list[Column | None]:
+        return [self.mapping.items.get(q.id) for q in self.instrument.items]
+
+    def context(self) -> list[Column | None]:
+        return [self.mapping.context.get(q.id) for q in self.instrument.context]
+
+
+def _columns(e: _Export, school_col: Column | None, settings: dict) -> _Columns:
+    """The columns to read of an export for one choice of its school field."""
+    export, mapped = e.export, e.mapped
     respondent_col = None
     for f in settings.get("respondent_fields") or []:
         respondent_col = _find_column(export, f, mapped | ({school_col.index} if school_col else set()))
@@ -277,9 +346,8 @@ def _find_columns(export: Export, mapping: Mapping, settings: dict, path: Path) 
             break
     id_cols = export.column("response_id")
     status_cols = export.column("status")
-    date_cols = _date_columns(export)
     identity = sorted(
-        {c.index for c in date_cols}
+        {c.index for c in e.dates}
         | {c.index for c in export.columns if c.role == "personal"}
         | mapped
         | ({school_col.index} if school_col else set())
@@ -287,310 +355,411 @@ def _find_columns(export: Export, mapping: Mapping, settings: dict, path: Path) 
     return _Columns(
         mapped=mapped,
         school=school_col,
-        school_fields=school_fields,
-        file_urn=None if school_col else urn_from_file_name(path),
+        school_fields=list(settings.get("school_fields") or DEFAULT_SCHOOL_FIELDS),
+        file_urn=None if school_col else urn_from_file_name(e.source.path),
         respondent=respondent_col,
         response_id=id_cols[0] if id_cols else None,
         status=status_cols[0] if status_cols else None,
-        dates=date_cols,
-        date_order=date_order([r[c.index] for c in date_cols for r in export.rows]),
+        dates=e.dates,
+        date_order="mdy",  # until the rows are read
         identity=identity,
     )
 
 
-@dataclass
-class _Rows:
-    """What reading the rows gives: kept responses and their answers, quarantined rows, exclusion counts."""
-
-    name: str  # the file, as quarantine reasons name it
-    responses: list[dict] = field(default_factory=list)
-    answers: list[dict] = field(default_factory=list)
-    quarantine: list[dict] = field(default_factory=list)
-    exclusions: Counter[str] = field(default_factory=Counter)
-    seen_ids: set[str] = field(default_factory=set)
-
-    def quarantine_row(
-        self, row_number: int, column: str | None, value: str | None, rule: str, why: str
-    ) -> None:
-        self.quarantine.append(
-            {
-                "row_number": row_number,
-                "column": column,
-                "value": value,
-                "rule": rule,
-                "reason": f"{self.name}, row {row_number}: {why} [{rule}]",
-            }
-        )
+def _prepare(source: SourceFile, instruments: list[Instrument], settings: dict) -> _Export:
+    export = parse_export(source.path)  # the tool, recognised from the headers, and its layout parsed
+    instrument, mapping = choose_instrument(export, instruments, source.relative)
+    mapped = {c.index for c in mapping.items.values()} | {c.index for c in mapping.context.values()}
+    school_fields = list(settings.get("school_fields") or DEFAULT_SCHOOL_FIELDS)
+    e = _Export(source, export, instrument, mapping, mapped, school_candidates(export, school_fields, mapped),
+                _date_columns(export))
+    e.choices = [_columns(e, c, settings) for c in [*e.candidates, None]]
+    return e
 
 
-def _excluded_status(row: list[object], status_col: Column | None) -> str | None:
-    """Takes a row and the Qualtrics `Status` column (if any); returns the exclusion reason of a preview,
-    test or spam response (`preview`, `test`, `spam`, `status_<code>`, `status_other`), None to keep it."""
-    if status_col is None:
-        return None
-    status = normalise(_cell_text(row[status_col.index]) or "0")
+def _raw_id(c: _Columns) -> pl.Expr:
+    """A row's response id as the tool wrote it, or, for a tool without one, its identity cells joined (the same
+    response twice in a file has the same raw id)."""
+    # Google Forms has no response id: its timestamp, the respondent's email if collected, and the answers read
+    # identify it (stable when a re-export adds unrelated columns)
+    identity = (pl.concat_str([cell(f"c{i}").fill_null("") for i in c.identity], separator="\x1f")
+                if c.identity else pl.lit(""))
+    return pl.coalesce(cell_text(c.response_id.key), identity) if c.response_id else identity
+
+
+def _raw_rows(group: list[tuple[int, _Export]]) -> pl.DataFrame:
+    """The data rows of exports of one layout, stacked (no copy of their cells): `file`, then c0 .. c<width-1>;
+    blank rows dropped and `row_number` counted per file."""
+    width = group[0][1].export.width
+    parts = []
+    for file, e in group:
+        table = e.export.table.frame
+        frame = pl.DataFrame(table.get_columns()[:width]).slice(e.export.header_rows)
+        parts.append(frame.insert_column(0, pl.repeat(file, frame.height, dtype=pl.Int32, eager=True).alias("file")))
+    frame = pl.concat(parts, how="vertical", rechunk=False).lazy()
+    cols = [pl.col(f"c{i}") for i in range(width)]
+    if cols:
+        frame = frame.filter(pl.any_horizontal([c.str.strip_chars() != "" for c in cols]))
+    return frame.with_columns((pl.int_range(pl.len()).over("file") + 1).cast(pl.Int64).alias("row_number"))
+
+
+def _projected(group: list[tuple[int, _Export]], n_dates: int, n_candidates: int) -> pl.LazyFrame:
+    """The cells read of the rows of exports of one layout, named by the instrument: file, row_number, status,
+    date_<k> (most telling first), item_<i> and context_<j> (each question's answer text), and for each choice
+    of school field (candidate <k>, or `x`: none) the school, the raw response id and the respondent field."""
+    e = group[0][1]  # the layout's columns are the same in every export of the group
+    none = pl.lit(None, pl.String)
+    status = e.choices[-1].status
+    exprs = [
+        "file",
+        "row_number",
+        # Qualtrics Status, blank read as 0 (kept)
+        (cell_text(status.key).fill_null("0") if status else none).alias("status"),
+        *[(cell_text(e.dates[k].key) if k < len(e.dates) else none).alias(f"date_{k}") for k in range(n_dates)],
+        *[(cell_text(col.key) if col else none).alias(f"item_{i}") for i, col in enumerate(e.items())],
+        *[(cell_text(col.key) if col else none).alias(f"context_{j}") for j, col in enumerate(e.context())],
+    ]
+    for k in [*range(n_candidates), "x"]:
+        c = e.choices[-1] if k == "x" else e.choices[k] if k < len(e.candidates) else None
+        if c is None:
+            exprs += [none.alias(f"school_{k}"), none.alias(f"raw_id_{k}"), none.alias(f"respondent_{k}")]
+            continue
+        # no school field: the URN in the file name (each file's own)
+        school = _urn_value(c.school.key) if c.school else pl.col("file_urn")
+        exprs += [school.alias(f"school_{k}"), _raw_id(c).alias(f"raw_id_{k}"),
+                  (cell_text(c.respondent.key) if c.respondent else none).alias(f"respondent_{k}")]
+    file_urns = pl.DataFrame([(f, x.choices[-1].file_urn) for f, x in group], orient="row",
+                             schema={"file": pl.Int32, "file_urn": pl.String})
+    return _raw_rows(group).join(file_urns.lazy(), on="file", how="left", maintain_order="left").select(exprs)
+
+
+def _choose(exports: list[_Export], rows: pl.DataFrame, n_dates: int, n_candidates: int) -> pl.DataFrame:
+    """The file-level facts of every export from its rows (rows read; each school candidate's values and
+    6-digit URNs; what its dates say of day or month first) and the choices they make: the first configured
+    school field whose values are mostly 6-digit URNs (an `ExternalReference` holding pupil numbers or emails
+    is not a school field: it is dropped), and the date order. Sets each export's `columns` and `facts`;
+    returns per file the choice made (`choice`: the candidate, -1 for none) and the date order."""
+    aggs = [pl.len().alias("rows")]
+    for k in range(n_candidates):
+        urn = pl.col(f"school_{k}")
+        aggs += [urn.is_not_null().sum().alias(f"n{k}"), urn.str.contains(_URN).sum().alias(f"u{k}")]
+    for k in range(n_dates):
+        date_k = pl.col(f"date_{k}")
+        aggs += [order_hint(date_k).alias(f"o{k}"), is_slash_date(date_k).any().alias(f"s{k}")]
+    facts = {r["file"]: r for r in rows.group_by("file").agg(aggs).iter_rows(named=True)}
+    chosen = []
+    for file, e in enumerate(exports):
+        r = facts.get(file)
+        if r is not None:  # else no data rows
+            hints = [r[f"o{k}"] for k in range(len(e.dates)) if r[f"o{k}"] is not None]
+            e.facts = _Facts(
+                rows_read=r["rows"],
+                school_values=tuple((r[f"n{k}"], r[f"u{k}"]) for k in range(len(e.candidates))),
+                # `date_order`: the first telling cell, columns in order; month first when none tells
+                date_order=hints[0] if hints else "mdy",
+                slash_dates=any(r[f"s{k}"] for k in range(len(e.dates))),
+            )
+        k = next((k for k, (n, urns) in enumerate(e.facts.school_values) if n and urns * 2 > n), -1)
+        e.columns = dataclasses.replace(e.choices[k], date_order=e.facts.date_order)
+        chosen.append((file, k, e.facts.date_order))
+    return pl.DataFrame(chosen, schema={"file": pl.Int32, "choice": pl.Int32, "date_order": pl.String},
+                        orient="row")
+
+
+def _chosen(rows: pl.DataFrame, choices: pl.DataFrame, n_candidates: int) -> pl.DataFrame:
+    """The rows with the school, raw response id and respondent field of their file's choice."""
+    rows = rows.join(choices.select("file", "choice"), on="file", how="left", maintain_order="left")
+
+    def pick(name: str) -> pl.Expr:
+        expr = pl.col(f"{name}_x")
+        for k in reversed(range(n_candidates)):
+            expr = pl.when(pl.col("choice") == k).then(pl.col(f"{name}_{k}")).otherwise(expr)
+        return expr.alias(name)
+
+    variants = [f"{n}_{k}" for n in ("school", "raw_id", "respondent") for k in [*range(n_candidates), "x"]]
+    return rows.with_columns(pick("school"), pick("raw_id"), pick("respondent")).drop(*variants, "choice")
+
+
+def _lookup(frame: pl.DataFrame, expr: pl.Expr, fn, dtype: pl.DataType) -> pl.Expr:
+    """`expr` mapped through `fn`, called once per distinct value of `expr` in `frame` (None stays None)."""
+    values = frame.select(expr.unique().alias("v")).get_column("v").drop_nulls().to_list()
+    if not values:
+        return pl.lit(None, dtype)
+    return expr.replace_strict(values, [fn(v) for v in values], default=None, return_dtype=dtype)
+
+
+def _status_reason(status_cell: str) -> str | None:
+    """The exclusion reason of a Qualtrics `Status` (`preview`, `test`, `spam`, `status_<code>`,
+    `status_other`), None to keep the response."""
+    status = normalise(status_cell)
     if status in STATUS_KEEP:
         return None
-    return STATUS_REASON.get(status) or (
-        f"status_{status}" if re.fullmatch(r"\w{1,20}", status) else "status_other"
+    return STATUS_REASON.get(status) or (f"status_{status}" if re.fullmatch(r"\w{1,20}", status) else "status_other")
+
+
+# ---------------------------------------------------------------------------------- answers, coded by join
+
+
+def _answers_long(rows: pl.DataFrame, prefix: str, n: int) -> pl.DataFrame:
+    """One row per answered question of each row: file, row_number, q (the question's position in the
+    instrument) and the answer text; blank answers and Qualtrics' seen-but-unanswered code are not answers."""
+    cols = [f"{prefix}_{q}" for q in range(n)]
+    if not cols:
+        return pl.DataFrame(schema={"file": pl.Int32, "row_number": pl.Int64, "q": pl.Int32, "text": pl.String})
+    long = rows.select("file", "row_number", *cols).unpivot(index=["file", "row_number"], on=cols,
+                                                           variable_name="q", value_name="text")
+    return long.filter(pl.col("text").is_not_null() & ~pl.col("text").is_in(list(UNANSWERED))).with_columns(
+        pl.col("q").str.strip_prefix(f"{prefix}_").cast(pl.Int32))
+
+
+def _coded(long: pl.DataFrame, questions: tuple[Question, ...], why_off_list) -> pl.DataFrame:
+    """The answers with their code (1-based position in the question's answer list, by label or number) and
+    label, joined from each question's distinct answers: the answer table; `why` for an answer off the list."""
+    table = []
+    for q, text in long.select("q", "text").unique().iter_rows():
+        question = questions[q]
+        code = question.code_of(text)
+        table.append((q, text, code, None if code is None else question.answers[code - 1],
+                      why_off_list(question, text) if code is None else None))
+    schema = {"q": pl.Int32, "text": pl.String, "code": pl.Int32, "label": pl.String, "why": pl.String}
+    return long.join(pl.DataFrame(table, schema=schema, orient="row"), on=["q", "text"], how="left")
+
+
+# -------------------------------------------------------------------------------------------- quarantine
+
+_Q_SCHEMA = {"file": pl.Int32, "row_number": pl.Int64, "step": pl.Int32, "sub": pl.Int32, "column": pl.String,
+             "value": pl.String, "rule": pl.String, "why": pl.String}
+_ITEMS, _DATE, _SCHOOL, _CONTEXT = 1, 2, 3, 4  # the order of the steps that quarantine, within a row
+
+
+def _quarantined(frame: pl.DataFrame, step: int, column: pl.Expr, value: pl.Expr, rule: pl.Expr | str,
+                 why: pl.Expr, sub: pl.Expr | None = None) -> pl.DataFrame:
+    return frame.select(
+        "file", "row_number", pl.lit(step, pl.Int32).alias("step"),
+        (pl.lit(0, pl.Int32) if sub is None else sub).alias("sub"),
+        column.cast(pl.String).alias("column"), value.cast(pl.String).alias("value"),
+        (pl.lit(rule) if isinstance(rule, str) else rule).alias("rule"), why.alias("why"),
+    ).cast(_Q_SCHEMA)
+
+
+# ------------------------------------------------------------------------------------------------- batch
+
+
+@dataclass
+class _Batch:
+    """The exports of one instrument read together, and what reading their rows gave."""
+
+    instrument: Instrument
+    exports: list[_Export]
+    files: pl.DataFrame  # per export (file = its position): name, tool, date_order, school and date columns
+    questions: pl.DataFrame  # per export, item (kind item) and context question: the column it was read from
+    responses: pl.DataFrame = None  # type: ignore[assignment]
+    answers: pl.DataFrame = None  # type: ignore[assignment]
+    quarantine: pl.DataFrame = None  # type: ignore[assignment]
+    exclusions: pl.DataFrame = None  # type: ignore[assignment]  # file, reason, n
+
+
+def _batch(instrument: Instrument, exports: list[_Export]) -> _Batch:
+    files = pl.DataFrame(
+        [
+            {
+                "file": i,
+                "name": e.source.relative,
+                "tool": e.export.tool,
+                "date_order": e.columns.date_order,
+                "school_column": e.columns.school.name if e.columns.school else None,
+                "school_source": e.columns.school.name if e.columns.school else "file name",
+                "first_date": e.columns.dates[0].name if e.columns.dates else None,
+            }
+            for i, e in enumerate(exports)
+        ],
+        schema={"file": pl.Int32, "name": pl.String, "tool": pl.String, "date_order": pl.String,
+                "school_column": pl.String, "school_source": pl.String, "first_date": pl.String},
+    )
+    questions = pl.DataFrame(
+        [(i, kind, q, col.name)
+         for i, e in enumerate(exports)
+         for kind, cols in (("item", e.items()), ("context", e.context()))
+         for q, col in enumerate(cols) if col is not None],
+        schema={"file": pl.Int32, "kind": pl.String, "q": pl.Int32, "column": pl.String}, orient="row",
+    )
+    return _Batch(instrument, exports, files, questions)
+
+
+def _off_list(batch: _Batch, coded: pl.DataFrame, kind: str, rule: str, step: int) -> pl.DataFrame:
+    """Quarantine rows for the answers not on their question's list, naming the export's column."""
+    names = batch.questions.filter(pl.col("kind") == kind).drop("kind")
+    off = coded.filter(pl.col("code").is_null()).join(names, on=["file", "q"], how="left")
+    return _quarantined(off, step, pl.col("column"), pl.col("text"), rule, pl.col("why"), sub=pl.col("q"))
+
+
+def _school(batch: _Batch, kept: pl.DataFrame, schools: SchoolRegister | None, school_fields: list[str]
+            ) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    """Each row's reported URN (the school field's, else the file name's) and school_urn, resolved through GIAS
+    links when there is a register; the rows without one quarantined (`school_missing`, `school_urn_format`,
+    `school_not_in_gias`, `school_closed_no_successor`)."""
+    kept = kept.rename({"school": "reported_urn"}).join(
+        batch.files.select("file", "school_column", "school_source"), on="file", how="left", maintain_order="left")
+    missing = pl.col("reported_urn").is_null()
+    malformed = ~missing & ~pl.col("reported_urn").str.contains(_URN)
+    quarantine = [
+        _quarantined(kept.filter(missing), _SCHOOL, pl.col("school_column"), pl.lit(None), "school_missing",
+                     pl.lit(f"no school: none of the school fields {school_fields} holds a URN and the file name "
+                            "has none")),
+        _quarantined(kept.filter(malformed), _SCHOOL, pl.col("school_source"),
+                     pl.when(pl.col("reported_urn").str.contains(r"^\d{1,12}$")).then(pl.col("reported_urn"))
+                     .otherwise(pl.lit("(not shown: not a URN)")),
+                     "school_urn_format", pl.lit("the school identifier is not a 6-digit URN")),
+    ]
+    kept = kept.filter(~missing & ~malformed)
+    if schools is None:
+        return kept.with_columns(pl.col("reported_urn").alias("school_urn")), quarantine
+    resolved = [
+        (urn, on, *schools.resolve(urn, on))
+        for urn, on in kept.select("reported_urn", "response_date").unique().iter_rows()
+    ]
+    table = pl.DataFrame(resolved, orient="row", schema={"reported_urn": pl.String, "response_date": pl.Date,
+                                                         "school_urn": pl.String, "problem": pl.String})
+    kept = kept.join(table, on=["reported_urn", "response_date"], how="left", maintain_order="left")
+    problem = pl.col("problem")
+    why = (
+        pl.when(problem == "school_not_in_gias").then(pl.format("URN {} is not in GIAS", "reported_urn"))
+        .otherwise(pl.format("URN {} closed before {} and GIAS links give no open successor", "reported_urn",
+                             pl.col("response_date").cast(pl.String)))
+    )
+    quarantine.append(_quarantined(kept.filter(problem.is_not_null()), _SCHOOL, pl.col("school_source"),
+                                   pl.col("reported_urn"), problem, why))
+    return kept.filter(problem.is_null()).drop("problem"), quarantine
+
+
+def _excluded(frame: pl.DataFrame, reason: pl.Expr) -> pl.DataFrame:
+    """Exclusions by file and reason (rows where `reason` is null are kept, not counted)."""
+    reasons = frame.select("file", reason.alias("reason"))
+    return reasons.filter(pl.col("reason").is_not_null()).group_by("file", "reason").len("n")
+
+
+def _read_rows(batch: _Batch, rows: pl.DataFrame, schools: SchoolRegister | None, pseudonym_key: bytes,
+               by_term: bool, school_fields: list[str]) -> None:
+    """Runs the row-level steps on the rows of every export of the batch: fills its responses, answers,
+    quarantine rows and exclusion counts."""
+    instrument = batch.instrument
+    quarantine: list[pl.DataFrame] = []
+    exclusions: list[pl.DataFrame] = []
+
+    # Qualtrics Status: previews, tests and spam are excluded
+    rows = rows.with_columns(_lookup(rows, pl.col("status"), _status_reason, pl.String).alias("excluded"))
+    exclusions.append(_excluded(rows, pl.col("excluded")))
+    rows = rows.filter(pl.col("excluded").is_null())
+
+    # the same response id twice in a file: the first counts
+    first = pl.struct("file", "raw_id").is_first_distinct()
+    exclusions.append(_excluded(rows, pl.when(~first).then(pl.lit("duplicate"))))
+    rows = rows.filter(first)
+
+    # answers, then too few items answered: an answer off the scale is quarantined and counts as unanswered
+    items = _coded(_answers_long(rows, "item", len(instrument.items)), instrument.items, lambda q, text: (
+        f"answer {text!r} to item {q.id!r} is not on the {instrument.id} scale "
+        f"({', '.join(instrument.answers)} or codes 1-{instrument.scale_points}); treated as unanswered"))
+    quarantine.append(_off_list(batch, items, "item", "answer_not_on_scale", _ITEMS))
+    items = items.filter(pl.col("code").is_not_null())
+    answered = items.group_by("file", "row_number").len("items_answered")
+    rows = rows.join(answered, on=["file", "row_number"], how="left", maintain_order="left").with_columns(
+        pl.col("items_answered").fill_null(0))
+    complete = pl.col("items_answered") >= instrument.min_items_answered
+    exclusions.append(_excluded(rows, pl.when(~complete).then(pl.lit("incomplete"))))
+    rows = rows.filter(complete)
+
+    # the date of the first date column that reads, a/b/yyyy read in the file's order
+    rows = rows.join(batch.files.select("file", "date_order", "first_date"), on="file", how="left",
+                     maintain_order="left")
+    rows = rows.with_columns(pl.lit(None, pl.Date).alias("response_date"))
+    for date_k in [c for c in rows.columns if c.startswith("date_")]:
+        # the next date column is read only where the ones before it gave no date
+        undated = pl.col("response_date").is_null() & pl.col(date_k).is_not_null()
+        if rows.select(undated.any()).item():
+            rows = rows.with_columns(
+                pl.when(undated).then(parse_dates(pl.col(date_k), pl.col("date_order")))
+                .otherwise(pl.col("response_date")).alias("response_date"))
+    quarantine.append(_quarantined(
+        rows.filter(pl.col("response_date").is_null()), _DATE, pl.col("first_date"),
+        pl.col("date_0") if "date_0" in rows.columns else pl.lit(None), "response_date_unreadable",
+        pl.lit("no readable response date")))
+    rows = rows.filter(pl.col("response_date").is_not_null())
+
+    rows, school_quarantine = _school(batch, rows, schools, school_fields)
+    quarantine += school_quarantine
+
+    # context answers: one not on the question's list is quarantined and left unanswered
+    context = _coded(_answers_long(rows, "context", len(instrument.context)), instrument.context,
+                     lambda q, text: f"answer {text!r} to {q.text!r} is not one of {list(q.answers)}; "
+                     "treated as unanswered")
+    quarantine.append(_off_list(batch, context, "context", "context_answer_unknown", _CONTEXT))
+    if instrument.context:
+        labels = context.filter(pl.col("code").is_not_null()).pivot(
+            on="q", index=["file", "row_number"], values="label",
+            on_columns=list(range(len(instrument.context))))
+        labels = labels.rename({str(j): q.id for j, q in enumerate(instrument.context)})
+        rows = rows.join(labels, on=["file", "row_number"], how="left", maintain_order="left")
+
+    rows = rows.join(batch.files.select("file", "tool"), on="file", how="left", maintain_order="left")
+    batch.responses = _responses(rows, instrument, pseudonym_key, by_term)
+    batch.answers = _answers(batch.responses, items, instrument)
+    batch.quarantine = pl.concat(quarantine)
+    batch.exclusions = pl.concat(exclusions)
+
+
+def _responses(rows: pl.DataFrame, instrument: Instrument, pseudonym_key: bytes, by_term: bool) -> pl.DataFrame:
+    """The survey_responses rows (and `file`): the wave, `response_key` (keyed hash of tool, instrument,
+    reported URN, date and raw id) and `respondent_key` (keyed hash of the respondent field, when filled)."""
+    message = pl.concat_str([pl.col("tool"), pl.lit(instrument.id), pl.col("reported_urn"),
+                             pl.col("response_date").dt.to_string("%Y-%m-%d"), pl.col("raw_id")],
+                            separator="\x1f")
+    keys = _hashes(pseudonym_key, rows.select(message).to_series().to_list())
+    who = rows.get_column("respondent").to_list()
+    filled = iter(_hashes(pseudonym_key, ["respondent\x1f" + normalise(w) for w in who if w is not None]))
+    respondent = [None if w is None else next(filled) for w in who]
+    schema = _schema(SURVEY_RESPONSES)
+    return rows.select(
+        pl.Series("response_key", keys, dtype=pl.String),
+        pl.Series("respondent_key", respondent, dtype=pl.String),
+        pl.lit(instrument.id).alias("instrument"),
+        "tool",
+        *_waves(instrument.id, pl.col("response_date"), by_term),
+        "response_date", "reported_urn", "school_urn",
+        *[(pl.col(f) if f in rows.columns else pl.lit(None, pl.String)).alias(f) for f in CONTEXT_FIELDS],
+        "items_answered",
+        pl.lit(len(instrument.items)).alias("items_total"),
+        "row_number",
+        "file",
+    ).cast(schema)
+
+
+def _answers(responses: pl.DataFrame, items: pl.DataFrame, instrument: Instrument) -> pl.DataFrame:
+    """The survey_answers rows (and `file`) of the kept responses, in row and item order, each scored 0-100
+    (negative items reversed) and `agree` when the score is above 50."""
+    scores = pl.DataFrame(
+        [(q, code, instrument.items[q].id, instrument.score(instrument.items[q], code))
+         for q, code in items.select("q", "code").unique().iter_rows()],
+        schema={"q": pl.Int32, "code": pl.Int32, "item_id": pl.String, "score": pl.Float64}, orient="row",
+    )
+    return (
+        items.join(responses.select("file", "row_number", "response_key"), on=["file", "row_number"])
+        .join(scores, on=["q", "code"])
+        .sort("file", "row_number", "q")
+        .select(
+            "response_key", pl.lit(instrument.id).alias("instrument"), "item_id",
+            pl.col("code").alias("answer_code"), "score", (pl.col("score") > 50.0).alias("agree"), "file",
+        )
+        .cast(_schema(SURVEY_ANSWERS))
     )
 
 
-def _raw_response_id(row: list[object], columns: _Columns) -> str:
-    """Takes a row; returns its response id as the tool wrote it, or, for a tool without one, its identity
-    cells joined (the same response twice in a file has the same raw id)."""
-    raw_id = _cell_text(row[columns.response_id.index]) if columns.response_id is not None else None
-    if raw_id is None:
-        # Google Forms has no response id: its timestamp, the respondent's email if collected, and
-        # the answers read identify it (stable when a re-export adds unrelated columns)
-        raw_id = "\x1f".join("" if row[i] is None else str(row[i]) for i in columns.identity)
-    return raw_id
+# ------------------------------------------------------------------------------------------------ results
 
 
-def _answered(row: list[object], questions, columns: Mapping):
-    """The questions a row answered: (question, its column, the answer text, its code or None when the
-    answer is not one of the question's), skipping questions without a column and blank answers."""
-    for q in questions:
-        col = columns.get(q.id)
-        if col is None:
-            continue
-        cell = row[col.index]
-        text = _cell_text(cell)
-        if text is None or text in UNANSWERED:
-            continue
-        yield q, col, text, q.code_of(cell)
-
-
-def _item_codes(
-    row: list[object], row_number: int, instrument: Instrument, mapping: Mapping, rows: _Rows
-) -> dict[str, int]:
-    """Takes a row; returns item id -> answer code (1 .. scale points, read by label or code) for the items
-    answered. An answer off the scale is quarantined (`answer_not_on_scale`) and counts as unanswered."""
-    codes: dict[str, int] = {}
-    for item, col, text, code in _answered(row, instrument.items, mapping.items):
-        if code is None:
-            rows.quarantine_row(
-                row_number,
-                col.name,
-                text,
-                "answer_not_on_scale",
-                f"answer {text!r} to item {item.id!r} is not on the {instrument.id} scale "
-                f"({', '.join(instrument.answers)} or codes 1-{instrument.scale_points}); treated as unanswered",
-            )
-            continue
-        codes[item.id] = code
-    return codes
-
-
-def _response_date(row: list[object], row_number: int, columns: _Columns, rows: _Rows) -> date | None:
-    """Takes a row; returns the date of the first date column that reads, or None after quarantining the
-    row (`response_date_unreadable`)."""
-    for c in columns.dates:
-        response_date = parse_date(row[c.index], columns.date_order)
-        if response_date is not None:
-            return response_date
-    col = columns.dates[0].name if columns.dates else None
-    value = _cell_text(row[columns.dates[0].index]) if columns.dates else None
-    rows.quarantine_row(row_number, col, value, "response_date_unreadable", "no readable response date")
-    return None
-
-
-def _school(
-    row: list[object],
-    row_number: int,
-    columns: _Columns,
-    schools: SchoolRegister | None,
-    response_date: date,
-    rows: _Rows,
-) -> tuple[str, str] | None:
-    """Takes a row and its response date; returns (reported URN, school_urn): the school field's URN (else
-    the file name's), resolved through GIAS links when there is a register. Returns None after
-    quarantining the row (`school_missing`, `school_urn_format`, `school_not_in_gias`,
-    `school_closed_no_successor`)."""
-    if columns.school is not None:
-        reported = _urn_value(row[columns.school.index])
-        school_source = columns.school.name
-    else:
-        reported, school_source = columns.file_urn, "file name"
-    if reported is None:
-        rows.quarantine_row(
-            row_number,
-            columns.school.name if columns.school else None,
-            None,
-            "school_missing",
-            f"no school: none of the school fields {columns.school_fields} holds a URN and the file name has none",
-        )
-        return None
-    if not _URN.match(reported):
-        shown = reported if re.fullmatch(r"\d{1,12}", reported) else "(not shown: not a URN)"
-        rows.quarantine_row(
-            row_number,
-            school_source,
-            shown,
-            "school_urn_format",
-            "the school identifier is not a 6-digit URN",
-        )
-        return None
-    if schools is None:
-        return reported, reported
-    school_urn, problem = schools.resolve(reported, response_date)
-    if problem is not None:
-        why = (
-            f"URN {reported} is not in GIAS"
-            if problem == "school_not_in_gias"
-            else f"URN {reported} closed before {response_date} and GIAS links give no open successor"
-        )
-        rows.quarantine_row(row_number, school_source, reported, problem, why)
-        return None
-    return reported, school_urn
-
-
-def _context_values(
-    row: list[object], row_number: int, instrument: Instrument, mapping: Mapping, rows: _Rows
-) -> dict[str, str | None]:
-    """Takes a row; returns context question id (year_group, gender, send, fsm, role) -> the instrument's
-    answer text, for the questions answered. An unknown answer is quarantined (`context_answer_unknown`)
-    and left unanswered."""
-    context_values: dict[str, str | None] = {}
-    for q, col, text, code in _answered(row, instrument.context, mapping.context):
-        if code is None:
-            rows.quarantine_row(
-                row_number,
-                col.name,
-                text,
-                "context_answer_unknown",
-                f"answer {text!r} to {q.text!r} is not one of {list(q.answers)}; treated as unanswered",
-            )
-            continue
-        context_values[q.id] = q.answers[code - 1]
-    return context_values
-
-
-def _response_record(
-    row: list[object],
-    row_number: int,
-    *,
-    tool: str,
-    instrument: Instrument,
-    columns: _Columns,
-    pseudonym_key: bytes,
-    by_term: bool,
-    raw_id: str,
-    response_date: date,
-    school: tuple[str, str],
-    codes: dict[str, int],
-    context: dict[str, str | None],
-) -> dict:
-    """Takes a kept row and what the steps before read from it; returns its survey_responses row: the wave,
-    `response_key` (keyed hash of tool, instrument, reported URN, date and raw id) and `respondent_key`
-    (keyed hash of the respondent field, if configured and filled)."""
-    reported, school_urn = school
-    wave, period, term = wave_of(instrument.id, response_date, by_term)
-    response_key = _hash(pseudonym_key, tool, instrument.id, reported, response_date.isoformat(), raw_id)
-    respondent_key = None
-    if columns.respondent is not None:
-        who = _cell_text(row[columns.respondent.index])
-        if who is not None:
-            respondent_key = _hash(pseudonym_key, "respondent", normalise(who))
-    return {
-        "response_key": response_key,
-        "respondent_key": respondent_key,
-        "instrument": instrument.id,
-        "tool": tool,
-        "wave": wave,
-        "time_period": period,
-        "term": term,
-        "response_date": response_date,
-        "reported_urn": reported,
-        "school_urn": school_urn,
-        **{f: context.get(f) for f in ("year_group", "gender", "send", "fsm", "role")},
-        "items_answered": len(codes),
-        "items_total": len(instrument.items),
-        "row_number": row_number,
-    }
-
-
-def _answer_records(response_key: str, instrument: Instrument, codes: dict[str, int]) -> list[dict]:
-    """Takes a kept response's key and answer codes; returns its survey_answers rows, in item order, each
-    scored 0-100 (negative items reversed) and `agree` when the score is above 50."""
-    answers = []
-    for item in instrument.items:
-        if item.id in codes:
-            score = instrument.score(item, codes[item.id])
-            answers.append(
-                {
-                    "response_key": response_key,
-                    "instrument": instrument.id,
-                    "item_id": item.id,
-                    "answer_code": codes[item.id],
-                    "score": score,
-                    "agree": score > 50.0,
-                }
-            )
-    return answers
-
-
-def _read_rows(
-    export: Export,
-    instrument: Instrument,
-    mapping: Mapping,
-    columns: _Columns,
-    schools: SchoolRegister | None,
-    pseudonym_key: bytes,
-    by_term: bool,
-    name: str,
-) -> _Rows:
-    """Takes the parsed export, its instrument and mapping, the columns to read, the register (or None),
-    the key and whether waves are by term; reads every data row and returns the responses kept, their
-    answers, the quarantined rows and the exclusion counts."""
-    rows = _Rows(name)
-    for row_number, row in enumerate(export.rows, start=1):
-        # Qualtrics Status: previews, tests and spam are excluded
-        excluded = _excluded_status(row, columns.status)
-        if excluded is not None:
-            rows.exclusions[excluded] += 1
-            continue
-        # the same response id twice in the file: the first counts
-        raw_id = _raw_response_id(row, columns)
-        if raw_id in rows.seen_ids:
-            rows.exclusions["duplicate"] += 1
-            continue
-        rows.seen_ids.add(raw_id)
-        # answers, then too few items answered
-        codes = _item_codes(row, row_number, instrument, mapping, rows)
-        if len(codes) < instrument.min_items_answered:
-            rows.exclusions["incomplete"] += 1
-            continue
-        response_date = _response_date(row, row_number, columns, rows)
-        if response_date is None:
-            continue
-        school = _school(row, row_number, columns, schools, response_date, rows)
-        if school is None:
-            continue
-        context = _context_values(row, row_number, instrument, mapping, rows)
-        response = _response_record(
-            row,
-            row_number,
-            tool=export.tool,
-            instrument=instrument,
-            columns=columns,
-            pseudonym_key=pseudonym_key,
-            by_term=by_term,
-            raw_id=raw_id,
-            response_date=response_date,
-            school=school,
-            codes=codes,
-            context=context,
-        )
-        rows.responses.append(response)
-        rows.answers.extend(_answer_records(response["response_key"], instrument, codes))
-    return rows
-
-
-def _tables(instrument: Instrument, rows: _Rows) -> dict[str, pl.DataFrame]:
-    """Takes the instrument and the rows read; returns the lake tables survey_responses, survey_answers and
-    survey_items (the instrument's items), in the lake schema."""
-    items_frame = pl.DataFrame(
+def _items_frame(instrument: Instrument) -> pl.DataFrame:
+    """The survey_items rows: the instrument's items and scoring rules."""
+    return pl.DataFrame(
         [
             {
                 "instrument": instrument.id,
@@ -605,11 +774,6 @@ def _tables(instrument: Instrument, rows: _Rows) -> dict[str, pl.DataFrame]:
         ],
         schema=_schema(SURVEY_ITEMS),
     )
-    return {
-        "survey_responses": pl.DataFrame(rows.responses, schema=_schema(SURVEY_RESPONSES)),
-        "survey_answers": pl.DataFrame(rows.answers, schema=_schema(SURVEY_ANSWERS)),
-        "survey_items": items_frame,
-    }
 
 
 def _personal_data_dropped(export: Export, columns: _Columns) -> list[str]:
@@ -624,25 +788,18 @@ def _personal_data_dropped(export: Export, columns: _Columns) -> list[str]:
     ]
 
 
-def _summary(
-    name: str,
-    export: Export,
-    instrument: Instrument,
-    mapping: Mapping,
-    columns: _Columns,
-    rows: _Rows,
-    schools: SchoolRegister | None,
-) -> dict:
-    """Takes everything read; returns the summary `belonging validate` shows: instrument and columns
-    matched, where the school came from, counts read, kept, excluded and quarantined, personal data
-    dropped."""
+def _summary(e: _Export, responses_kept: int, exclusions: dict[str, int], quarantine: pl.DataFrame,
+             schools: SchoolRegister | None) -> dict:
+    """The summary `belonging validate` shows: instrument and columns matched, where the school came from,
+    counts read, kept, excluded and quarantined, personal data dropped."""
+    export, columns, mapping, instrument = e.export, e.columns, e.mapping, e.instrument
     read = columns.read()
     unmatched = [
         c.label for c in export.columns if c.index not in read and c.role is None and not c.free_text
     ]
-    rules = Counter(q["rule"] for q in rows.quarantine)
+    rules = Counter(quarantine.get_column("rule").to_list())
     return {
-        "file": name,
+        "file": e.source.relative,
         "tool": export.tool,
         "instrument": instrument.id,
         "items_matched": {k: v.name for k, v in mapping.items.items()},
@@ -651,42 +808,110 @@ def _summary(
         "unmatched_columns": unmatched,
         "school_from": columns.school.name if columns.school else ("file name" if columns.file_urn else None),
         # only meaningful where the export wrote locale dates a/b/yyyy
-        "date_order": (
-            columns.date_order
-            if any(slash_date(r[c.index]) for c in columns.dates for r in export.rows)
-            else None
-        ),
-        "responses_read": len(export.rows),
-        "responses_kept": len(rows.responses),
-        "excluded": dict(sorted(rows.exclusions.items())),
+        "date_order": columns.date_order if e.facts.slash_dates else None,
+        "responses_read": e.facts.rows_read,
+        "responses_kept": responses_kept,
+        "excluded": exclusions,
         "quarantined": dict(sorted(rules.items())),
         "personal_data_dropped": _personal_data_dropped(export, columns),
         "gias_resolution": schools is not None,
     }
 
 
-def _result(
-    name: str,
-    export: Export,
-    instrument: Instrument,
-    mapping: Mapping,
-    columns: _Columns,
-    rows: _Rows,
-    schools: SchoolRegister | None,
-) -> ReadResult:
-    """Takes everything read from the file; returns the ReadResult: lake tables, quarantine rows, exclusion
-    counts and the summary."""
-    return ReadResult(
-        tables=_tables(instrument, rows),
-        quarantine=quarantine_frame(rows.quarantine),
-        source_kind="survey",
-        publication=export.tool,
-        vintage=instrument.id,
-        encoding=export.encoding,
-        rows_read=len(export.rows),
-        exclusions=dict(sorted(rows.exclusions.items())),
-        summary=_summary(name, export, instrument, mapping, columns, rows, schools),
+def _results(batch: _Batch, schools: SchoolRegister | None) -> list[ReadResult]:
+    """One ReadResult per export of the batch, in the batch's order."""
+    def parts(frame: pl.DataFrame) -> dict[int, pl.DataFrame]:
+        return {k[0]: v.drop("file") for k, v in frame.partition_by("file", as_dict=True).items()}
+
+    responses, answers = parts(batch.responses), parts(batch.answers)
+    names = batch.files.select("file", "name")
+    quarantine = parts(
+        batch.quarantine.join(names, on="file")
+        .sort("file", "row_number", "step", "sub", maintain_order=True)
+        .select("file", "row_number", "column", "value", "rule",
+                pl.format("{}, row {}: {} [{}]", "name", "row_number", "why", "rule").alias("reason"))
     )
+    excluded: dict[int, dict[str, int]] = {}
+    for file, reason, n in batch.exclusions.group_by("file", "reason").agg(pl.col("n").sum()).sort(
+            "file", "reason").iter_rows():
+        if n:
+            excluded.setdefault(file, {})[reason] = int(n)
+    items = _items_frame(batch.instrument)
+    out = []
+    # an export with no response kept, no answer or no quarantined row: an empty frame of the table
+    no_responses, no_answers = batch.responses.clear().drop("file"), batch.answers.clear().drop("file")
+    no_quarantine = quarantine_frame([])
+    for i, e in enumerate(batch.exports):
+        tables = {
+            "survey_responses": responses.get(i, no_responses),
+            "survey_answers": answers.get(i, no_answers),
+            "survey_items": items,
+        }
+        q = quarantine.get(i, no_quarantine)
+        exclusions = excluded.get(i, {})
+        out.append(ReadResult(
+            tables=tables,
+            quarantine=q,
+            source_kind="survey",
+            publication=e.export.tool,
+            vintage=batch.instrument.id,
+            encoding=e.export.encoding,
+            rows_read=e.facts.rows_read,
+            exclusions=exclusions,
+            summary=_summary(e, tables["survey_responses"].height, exclusions, q, schools),
+        ))
+    return out
+
+
+def read_surveys(
+    sources: list[SourceFile],
+    *,
+    schools: SchoolRegister | None,
+    pseudonym_key: bytes,
+    settings: dict | None,
+    instruments: list[Instrument] | None = None,
+) -> list[ReadResult | UnknownFormat | UnreadableFile]:
+    """Read survey exports (any known tool) against the instruments in ingestion/instruments/: for each source,
+    in order, its ReadResult, or the UnknownFormat / UnreadableFile that refuses the whole file.
+
+    `settings` is the `surveys:` section of config/settings.yaml: `school_fields` (tried in order),
+    `wave_by_term`, and optionally `respondent_fields` (columns holding a pupil/staff identifier to hash
+    into `respondent_key`) and `instruments_dir`. `schools=None` skips GIAS resolution (school_urn is the
+    reported URN): for `belonging validate` before GIAS is loaded; an empty register is treated the same.
+
+    Raises ValueError for an empty pseudonym key.
+    """
+    pseudonym_key = _checked_key(pseudonym_key)
+    settings = settings or {}
+    schools = _register_or_none(schools)
+    if instruments is None:
+        instruments = load_instruments(settings.get("instruments_dir"))
+    by_term = bool(settings.get("wave_by_term", True))
+    school_fields = list(settings.get("school_fields") or DEFAULT_SCHOOL_FIELDS)
+    out: list[ReadResult | UnknownFormat | UnreadableFile | None] = [None] * len(sources)
+    by_instrument: dict[str, list[tuple[int, _Export]]] = {}
+    for i, source in enumerate(sources):
+        try:
+            e = _prepare(source, instruments, settings)
+        except (UnknownFormat, UnreadableFile) as exc:
+            out[i] = exc
+            continue
+        by_instrument.setdefault(e.instrument.id, []).append((i, e))
+    for members in by_instrument.values():
+        exports = [e for _, e in members]
+        n_dates = max(len(e.dates) for e in exports)
+        n_candidates = max(len(e.candidates) for e in exports)
+        # the rows of every export in one frame: one query per layout, however many files
+        layouts: dict[tuple, list[tuple[int, _Export]]] = {}
+        for f, e in enumerate(exports):
+            layouts.setdefault(e.export.layout, []).append((f, e))
+        rows = pl.concat([_projected(g, n_dates, n_candidates) for g in layouts.values()]).collect()
+        rows = _chosen(rows, _choose(exports, rows, n_dates, n_candidates), n_candidates)
+        batch = _batch(exports[0].instrument, exports)
+        _read_rows(batch, rows.sort("file", "row_number"), schools, pseudonym_key, by_term, school_fields)
+        for (i, _), result in zip(members, _results(batch, schools), strict=True):
+            out[i] = result
+    return out  # type: ignore[return-value]
 
 
 def read_survey(
@@ -697,24 +922,11 @@ def read_survey(
     settings: dict | None,
     instruments: list[Instrument] | None = None,
 ) -> ReadResult:
-    """Read one survey export (any known tool) against the instruments in ingestion/instruments/.
-
-    `settings` is the `surveys:` section of config/settings.yaml: `school_fields` (tried in order),
-    `wave_by_term`, and optionally `respondent_fields` (columns holding a pupil/staff identifier to hash
-    into `respondent_key`) and `instruments_dir`. `schools=None` skips GIAS resolution (school_urn is the
-    reported URN): for `belonging validate` before GIAS is loaded; an empty register is treated the same.
-
-    Raises ValueError for an empty pseudonym key, UnknownFormat for a file of no known tool or
-    matching no instrument.
-    """
-    pseudonym_key = _checked_key(pseudonym_key)
-    settings = settings or {}
-    schools = _register_or_none(schools)
-    export = parse_export(source.path)  # the tool, recognised from the headers, and its layout parsed
-    if instruments is None:
-        instruments = load_instruments(settings.get("instruments_dir"))
-    instrument, mapping = choose_instrument(export, instruments, source.relative)
-    columns = _find_columns(export, mapping, settings, source.path)  # the only columns ever read
-    by_term = bool(settings.get("wave_by_term", True))
-    rows = _read_rows(export, instrument, mapping, columns, schools, pseudonym_key, by_term, source.relative)
-    return _result(source.relative, export, instrument, mapping, columns, rows, schools)
+    """Read one survey export (read_surveys of one). Raises ValueError for an empty pseudonym key,
+    UnknownFormat for a file of no known tool or matching no instrument, UnreadableFile for a file that cannot
+    be read."""
+    [result] = read_surveys([source], schools=schools, pseudonym_key=pseudonym_key, settings=settings,
+                            instruments=instruments)
+    if isinstance(result, Exception):
+        raise result
+    return result

@@ -1,13 +1,14 @@
 """dbt models as Dagster assets: `dbt build` (models, seeds and dbt tests) into the warehouse."""
 
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration.dbt import dbt_project, dbt_vars_args
+from orchestration.dbt import FULL_REBUILD_TAG, build_plan, dbt_project, dbt_vars_args, duckdb_env
 from orchestration.layers import OWNERS, WAREHOUSE
 from orchestration.resources import HomeResource
 
@@ -31,15 +32,22 @@ class Translator(DagsterDbtTranslator):
 def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, home: HomeResource):
     """`dbt build` into the warehouse: staging views, intermediate models, contracted marts, dbt tests."""
     h = home.home()
+    # DuckDB's memory, threads and spill folder from the home's settings: dbt runs in a child process that
+    # inherits this environment (profiles.yml reads it)
+    os.environ.update(duckdb_env(h.root, h.settings))
     # one target folder per home (not per run): dbt's partial parse is reused, saving a full parse each refresh;
     # refreshes of a home never overlap (the refresh lock)
     target = h.dbt_target
+    plan = build_plan(h, full_rebuild=context.run.tags.get(FULL_REBUILD_TAG) == "true")
+    context.log.info(plan.reason)
     # dbt unit tests check the SQL, not the data: they run in the test suite (tests/integration), not per refresh
-    invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test", *dbt_vars_args(h.settings)],
-                         context=context, target_path=target, raise_on_error=False)
+    args = ["build", "--exclude-resource-type", "unit_test",
+            *dbt_vars_args(h.settings, changed_waves=plan.changed_waves), *(["--full-refresh"] if plan.full else [])]
+    invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
     yield from invocation.stream()  # dbt's tests become asset check evaluations of this run (the release's gates)
     if not invocation.is_successful():
         results = invocation.get_artifact("run_results.json").get("results", [])
         failed = "; ".join(f"{r['unique_id']}: {r['status']} {r.get('message') or ''}"
                            for r in results if r["status"] not in ("success", "pass"))
         raise dg.Failure(description=f"dbt build failed: {failed[:3000]}")
+    plan.save()  # only a successful build moves the state the next incremental build starts from

@@ -83,7 +83,8 @@ def lake_dfe(context: dg.AssetExecutionContext, home: HomeResource):
     years = None if keys is None or keys >= set(ACADEMIC_YEARS.get_partition_keys()) else {int(k) for k in keys}
     lake = Lake(h.lake)
     report = load_dfe(h.landing, lake, years)
-    yield from _results(context, report, DFE_TABLES, _rows_by_year(lake, years))
+    # rows per year when this run loaded something (an incremental refresh with no new DfE file reads no lake file)
+    yield from _results(context, report, DFE_TABLES, _rows_by_year(lake, years) if report.count("loaded") else None)
 
 
 def _rows_by_year(lake: Lake, years: set[int] | None) -> dict[str, dict]:

@@ -1,8 +1,11 @@
 """Publication assets: audited extracts in the run's folder, then the release (write-audit-publish).
 
 `extracts` applies disclosure control and writes the EES extracts into runs/<run_id>/extracts; blocking
-checks audit them there. Only when every gate passed does `release` copy the audited files and the
-warehouse into releases/<release_id>/ and switch releases/current.
+checks audit them there. Only when every gate passed does `release` write the release: the audited extracts,
+their data guidance and the validation summary in releases/<release_id>/public/, the warehouse copy in
+releases/<release_id>/internal/, then switch releases/current. A refresh whose inputs, catalogue, settings
+and code are those of the current release publishes nothing (publication.releases.unchanged_since) unless
+its run config says `force` (`belonging refresh --force`).
 """
 
 
@@ -65,7 +68,8 @@ def input_files(lake: Lake) -> list[dict]:
 
 def gate_results(context: dg.AssetExecutionContext) -> list[dict]:
     """Every asset check evaluated in this run (the raw, mart and extract gates, dbt's tests), as Dagster
-    recorded it: name, asset, passed, and the gate's message, checks run and Data Docs page."""
+    recorded it: name, asset, passed, and the gate's message, checks run and failures. (Their Great Expectations
+    Data Docs stay in the run's folder: they need the network, the release's validation summary does not.)"""
     records = context.instance.get_records_for_run(
         run_id=context.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=100_000
     ).records
@@ -77,16 +81,40 @@ def gate_results(context: dg.AssetExecutionContext) -> list[dict]:
             "name": evaluation.check_name,
             "asset": evaluation.asset_key.to_user_string(),
             "passed": evaluation.passed,
-            **{k: meta[k] for k in ("message", "checks_run", "failures", "data_docs") if k in meta},
+            **{k: meta[k] for k in ("message", "checks_run", "failures") if k in meta},
         })
     return sorted(gates, key=lambda g: (g["asset"], g["name"]))
 
 
+class ReleaseConfig(dg.Config):
+    """`force`: publish even when nothing changed since the current release (`belonging refresh --force`)."""
+
+    force: bool = False
+
+
 @dg.asset(key=RELEASE_KEY, deps=[EXTRACTS_KEY], group_name=RELEASE, owners=OWNERS[RELEASE], kinds={"duckdb", "json"},
-          description="The release: audited extracts, a read-only warehouse copy, manifest and Data Docs in "
-          "releases/<release_id>/, then releases/current switched atomically.")
-def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
-    from publication.releases import new_release_id, prune_releases, publish_release
+          description="The release: audited extracts, data guidance, validation summary and manifest in "
+          "releases/<release_id>/public/, a read-only warehouse copy in releases/<release_id>/internal/, then "
+          "releases/current switched atomically. Nothing is published when nothing changed (unless forced).")
+def release(context: dg.AssetExecutionContext, home: HomeResource, config: ReleaseConfig) -> dg.MaterializeResult:
+    from indicators import catalogue_path
+    from publication.guidance import data_guidance
+    from publication.releases import (
+        DATA_GUIDANCE,
+        REPORT,
+        VALIDATION_SUMMARY,
+        code_version,
+        extract_entries,
+        new_release_id,
+        nothing_changed,
+        package_versions,
+        prune_releases,
+        publish_release,
+        release_fingerprint,
+        unchanged_since,
+    )
+    from publication.report import render_report
+    from publication.validation import validation_html
 
     h = home.home()
     run_dir = h.run_dir(context.run_id)
@@ -94,15 +122,36 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
     failed = [f"{g['asset']} / {g['name']}" for g in gates if not g["passed"]]
     if failed:  # blocking checks stop this asset first; this is the belt to their braces
         raise dg.Failure(description=f"not publishing: gates failed: {failed}")
+    inputs = input_files(Lake(h.lake))
+    fingerprint = release_fingerprint(inputs=[i["sha256"] for i in inputs], settings=h.settings,
+                                      catalogue_file=catalogue_path())
+    since = unchanged_since(h.root, fingerprint)
+    if since and not config.force:
+        message = nothing_changed(since)
+        (run_dir / "release.json").write_text(
+            json.dumps({"release_id": None, "unchanged_since": since, "message": message}), encoding="utf-8")
+        context.log.info(message)
+        return dg.MaterializeResult(metadata={"unchanged_since": since, "fingerprint": fingerprint["sha256"]})
+
     release_id = new_release_id()
-    data_docs = run_dir / "data_docs"
+    extracts_dir = run_dir / "extracts"
+    extracts = extract_entries(extracts_dir)
+    disclosure = h.settings["disclosure"]
+    thresholds = {"min_respondents": disclosure["min_respondents"], "min_schools": disclosure["min_schools"]}
+    public_files = {
+        DATA_GUIDANCE: data_guidance(extracts_dir, release_id=release_id, inputs=inputs, code=code_version(),
+                                     versions=package_versions(), **thresholds),
+        VALIDATION_SUMMARY: validation_html(release_id, gates, extracts, **thresholds),
+        REPORT: render_report(extracts_dir, release_id),  # from the audited extracts only
+    }
     path = publish_release(
         h.root,
         release_id=release_id,
         warehouse=h.warehouse,
-        extracts_dir=run_dir / "extracts",
-        data_docs_dir=data_docs if data_docs.exists() else None,
-        manifest_extra={"inputs": input_files(Lake(h.lake)), "gates": gates, "run_id": context.run_id},
+        extracts_dir=extracts_dir,
+        extracts=extracts,
+        public_files=public_files,
+        manifest_extra={"inputs": inputs, "gates": gates, "run_id": context.run_id, "fingerprint": fingerprint},
     )
     keep = int(h.settings.get("releases", {}).get("keep", 0) or 0)
     pruned = prune_releases(h.root, keep) if keep else []
@@ -110,4 +159,5 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
                                           encoding="utf-8")
     context.log.info(f"published {release_id}; current -> {release_id}")
     return dg.MaterializeResult(metadata={"release_id": release_id, "path": dg.MetadataValue.path(str(path)),
+                                          "fingerprint": fingerprint["sha256"],
                                           "pruned": dg.MetadataValue.json([str(p) for p in pruned or []])})

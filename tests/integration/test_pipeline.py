@@ -14,12 +14,22 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from demo.surveys import NOT_IN_GIAS_URN
 from orchestration.settings import GEOGRAPHY_LOOKUP
 from tests.conftest import DISCLOSURE
-from tests.pipeline_helpers import belonging, current, manifest, popen_belonging, release_query, tree_hashes
+from tests.pipeline_helpers import (
+    belonging,
+    current,
+    manifest,
+    popen_belonging,
+    public,
+    release_query,
+    scan_for_markers,
+    tree_hashes,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("pipeline")]
 
@@ -29,6 +39,8 @@ ADMIN = ["pupils_headcount", "fsm_percent", "sen_support_percent", "ehcp_percent
          "permanent_exclusion_rate", "send_representation_ratio", "fsm_representation_ratio"]
 RAW_TABLES = ["dfe_absence", "dfe_census", "dfe_exclusions", "dfe_sen", "gias_establishments", "gias_links",
               "survey_answers", "survey_items", "survey_responses"]
+ROLL_STABILITY = ["roll_stability_y10_y11_percent", "roll_stability_y7_y8_percent", "roll_stability_y8_y9_percent",
+                  "roll_stability_y9_y10_percent", "roll_stability_y7_y11_percent"]
 PUPIL = ["respondents", "response_rate_percent", "belonging_score_mean", "belonging_positive_percent",
          "belonging_gap_send", "belonging_gap_fsm", "outsider_disagree_percent", "lonely_disagree_percent"]
 
@@ -71,7 +83,7 @@ def test_demo_publishes_a_complete_read_only_release(demo):
             assert f"{family}_{level}" in names
     for name in names:
         for suffix in (".csv", ".meta.csv", ".parquet"):
-            assert (release / "extracts" / f"{name}{suffix}").exists()
+            assert (public(release) / "extracts" / f"{name}{suffix}").exists()
     kinds = {i["kind"] for i in m["inputs"]}
     assert {"dfe", "gias_establishments", "gias_links", "survey"} <= kinds
     # every landing data file is an input, with the sha256 of its bytes (metadata files ride with their data)
@@ -91,14 +103,30 @@ def test_demo_publishes_a_complete_read_only_release(demo):
             "geography_code__indicator__breakdown__breakdown_value") in dbt_tests
     assert any(name.startswith("relationships_mart_indicators_school_urn") for _, name in dbt_tests)
     assert len(dbt_tests) >= 40
-    # the manifest describes the files next to it: their sha256 and data rows, the warehouse's sha256
+    # the manifest describes the files next to it (relative to the public part): their sha256 and data rows
     for extract in m["extracts"]:
         for entry in extract["files"].values():
-            assert entry["sha256"] == sha256(release / entry["file"]), entry
-        csv_bytes = (release / extract["files"]["csv"]["file"]).read_bytes()
+            assert entry["sha256"] == sha256(public(release) / entry["file"]), entry
+        csv_bytes = (public(release) / extract["files"]["csv"]["file"]).read_bytes()
         assert extract["rows"] == csv_bytes.count(b"\n") - 1 > 0, extract["name"]
-    assert m["warehouse"]["sha256"] == sha256(release / "warehouse.duckdb")
-    assert list(release.rglob("index.html")), "Great Expectations Data Docs are in the release"
+    # beside the extracts: the data guidance, the validation summary and the report
+    assert (m["data_guidance"], m["validation_summary"], m["report"]) == (
+        "data-guidance.md", "validation.html", "report.html")  # fmt: skip
+    assert sorted(p.name for p in public(release).iterdir()) == [
+        "data-guidance.md", "extracts", "manifest.json", "report.html", "validation.html"]  # fmt: skip
+    # the report shows England's latest belonging score exactly as the national extract publishes it
+    national = pl.read_csv(public(release) / "extracts" / "pupil_belonging_national.csv", infer_schema=False)
+    latest = national.filter(pl.col("breakdown") == "Total").sort("time_period", "time_identifier")[-1]
+    report = (public(release) / "report.html").read_text(encoding="utf-8")
+    card = re.search(r'Mean belonging score \(0-100\)</div><div class="value">([^<]+)</div>', report)
+    assert card is not None and card.group(1) == latest["belonging_score_mean"][0]
+    # the internal part: the warehouse copy, its manifest and a README saying it is not for publication
+    internal = manifest(release, "internal")
+    assert internal["warehouse"]["sha256"] == sha256(release / "internal" / "warehouse.duckdb")
+    assert "not for publication" in (release / "internal" / "README.md").read_text(encoding="utf-8")
+    assert sorted(p.name for p in release.iterdir()) == ["internal", "public"]
+    assert m["fingerprint"]["sha256"] and set(m["fingerprint"]["parts"]) == {
+        "inputs", "catalogue", "settings", "code", "versions"}
     for path in release.rglob("*"):
         if path.is_file():
             assert not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH), path
@@ -109,17 +137,18 @@ def test_every_indicator_at_every_level(demo):
     for indicator, level in release_query(demo["home"], """
             select distinct indicator, geographic_level from mart_indicators where value is not null"""):
         found.setdefault(indicator, set()).add(level)
-    for indicator in ADMIN + PUPIL + ["staff_belonging_score_mean"]:
+    for indicator in ADMIN + ROLL_STABILITY + PUPIL + ["staff_belonging_score_mean"]:
         expected = {"School", "MAT"} if indicator.endswith("representation_ratio") else LEVELS
         assert found.get(indicator) == expected, (indicator, found.get(indicator))
-    # England's figures are ratios of sums of its schools' published cells, every year, wave and breakdown
-    # (gaps and response rates excepted: their parts are not school sums of one row)
+    # England's figures are ratios of sums of its schools' cells that enter sums (schools_included: a published
+    # cell, not a roll-stability cell flagged as unlike), every year, wave and breakdown (gaps and response
+    # rates excepted: their parts are not school sums of one row)
     rows = release_query(demo["home"], """
         with schools as (
             select time_period, time_identifier, indicator, breakdown, breakdown_value,
-                   sum(numerator) filter (where value_status in ('value', 'low_reliability')) as num,
-                   sum(denominator) filter (where value_status in ('value', 'low_reliability')) as den,
-                   count(*) filter (where value_status in ('value', 'low_reliability')) as included
+                   sum(numerator) filter (where schools_included = 1) as num,
+                   sum(denominator) filter (where schools_included = 1) as den,
+                   count(*) filter (where schools_included = 1) as included
             from mart_indicators where geographic_level = 'School' group by all)
         select n.indicator, n.numerator, s.num, n.denominator, s.den, n.schools_included, s.included, n.value,
                n.value_status
@@ -128,8 +157,14 @@ def test_every_indicator_at_every_level(demo):
         where n.geographic_level = 'National' and n.indicator not like '%gap%' and n.indicator not like '%response_rate%'
         """)
     representation = {"send_representation_ratio", "fsm_representation_ratio"}  # School and MAT only
-    assert {r[0] for r in rows} >= (set(ADMIN) - representation) | (
+    assert {r[0] for r in rows} >= (set(ADMIN) - representation) | set(ROLL_STABILITY) | (
         set(PUPIL) - {"response_rate_percent", "belonging_gap_send", "belonging_gap_fsm"})
+    # a flagged school's roll stability is shown but enters no sum; the demo has some (special schools whose
+    # youngest or oldest year group changed)
+    (flagged,), = release_query(demo["home"], """
+        select count(*) from mart_indicators where geographic_level = 'School' and indicator like 'roll_stability%'
+        and value_status = 'low_reliability' and value is not null and schools_included = 0""")
+    assert flagged > 0
     for indicator, num, s_num, den, s_den, included, s_included, value, status in rows:
         assert (num, den, included) == (pytest.approx(s_num), pytest.approx(s_den), s_included), indicator
         scale = 100 if indicator.endswith(("_percent", "_rate")) else 1
@@ -158,7 +193,7 @@ def test_the_catalogue_is_exactly_what_is_published(demo):
     assert [pair for pair in sorted(in_mart) if cat.lookup(pair[1], pair[0]) is None] == []
     expected = {(e.source, e.id) for e in cat.expanded()}
     assert expected == in_mart
-    extracts = demo["first"] / "extracts"
+    extracts = public(demo["first"]) / "extracts"
     slugs = {"School": "school", "MAT": "mat", "Local authority": "la", "Regional": "regional", "National": "national"}
     for e in cat.expanded():
         family = "admin_indicators" if e.source == "admin" else e.source
@@ -171,6 +206,9 @@ def test_the_catalogue_is_exactly_what_is_published(demo):
                 e.published.label, e.ees_unit, str(e.dp), e.published.grouping)
     published = {e.published.name for e in cat.expanded()}
     published |= {f"{e.published.name}_ci_{b}" for e in cat.expanded() if e.ci for b in ("lower", "upper")}
+    # and what each figure covers: its numerator, denominator and schools, the row's schools
+    published |= {f"{e.published.name}_{k}" for e in cat.expanded() for k in ("numerator", "denominator", "schools")}
+    published |= {"schools_total", "schools_included"}
     for meta_path in extracts.glob("*.meta.csv"):
         with open(meta_path, encoding="utf-8", newline="") as fh:
             columns = {r["col_name"] for r in csv.DictReader(fh) if r["col_type"] == "Indicator"}
@@ -178,17 +216,90 @@ def test_the_catalogue_is_exactly_what_is_published(demo):
 
 
 def test_demo_extracts_pass_the_screener_read_as_files(demo):
+    """The public part's files as a reader gets them: every extract passes every screener rule with no FAIL
+    and no ADVISORY, and every gate of the extract gate with no warning."""
     from expectations.extracts import extract_gate
+    from expectations.screener import PASS, screen
 
-    extracts = demo["first"] / "extracts"
+    extracts = public(demo["first"]) / "extracts"
     csvs = sorted(p for p in extracts.glob("*.csv") if not p.name.endswith(".meta.csv"))
     assert len(csvs) == 15
     for path in csvs:
-        result = extract_gate(path, path.with_name(path.name[:-4] + ".meta.csv"), GEOGRAPHY_LOOKUP, min_respondents=DISCLOSURE["min_respondents"])
-        assert result.passed, result.summary()
+        meta = path.with_name(path.name[:-4] + ".meta.csv")
+        results = screen(path, meta, GEOGRAPHY_LOOKUP)
+        assert [(r.name, r.status, r.message) for r in results if r.status != PASS] == [], path.name
+        assert {r.name for r in results} >= {"region_for_la", "label_and_name_length",
+                                            "schools_included_for_survey_aggregates"}  # fmt: skip
+        result = extract_gate(path, meta, GEOGRAPHY_LOOKUP, **DISCLOSURE)
+        assert result.passed and result.failures == [], result.summary()
         text = path.read_text(encoding="utf-8")
         rows = list(csv.reader(io.StringIO(text)))
         assert all(cell not in ("", "NA", "NULL", ":", ".") for row in rows[1:] for cell in row), path.name
+
+
+def test_a_trusts_rate_recomputes_from_the_published_coverage(demo):
+    """Every trust's suspension rate in the demo's public file is its published numerator over its published
+    denominator x 100, over the schools it says it includes, as the warehouse has it."""
+    path = public(demo["first"]) / "extracts" / "admin_indicators_mat.csv"
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["suspension_rate"] not in ("c", "x", "z")]
+    truth = {(str(tp), code): (num, den, included, total) for tp, code, num, den, included, total in release_query(
+        demo["home"], """select time_period, geography_code, numerator, denominator, schools_included, schools_total
+                         from mart_indicators where geographic_level = 'MAT' and indicator = 'suspension_rate'""")}
+    assert len(rows) > 20
+    for r in rows:
+        num, den = int(r["suspension_rate_numerator"]), int(r["suspension_rate_denominator"])
+        assert r["suspension_rate"] == f"{num / den * 100:.2f}", r["trust_id"]
+        included, total = int(r["suspension_rate_schools"]), int(r["schools_total"])
+        assert (num, den, included, total) == truth[(r["time_period"], r["trust_id"])]
+        assert 0 < included <= total
+
+
+def test_the_public_part_holds_nothing_private(demo):
+    """What a sector body hands over: no database and no table of respondents, no machine path (the home or
+    any absolute path, in any file, Parquet by value), no survey cell under the thresholds; the validation
+    summary loads nothing from the network."""
+
+    from expectations.screener import respondents_column
+    from publication.extracts import coverage_of
+    from publication.releases import public_leaks
+
+    home, release = demo["home"], demo["first"]
+    part = public(release)
+    assert public_leaks(part, markers=[str(home), str(home.parent)]) == []
+    assert scan_for_markers(part, str(home), skip=()) == []
+    files = sorted(p.relative_to(part).as_posix() for p in part.rglob("*") if p.is_file())
+    m = manifest(release)
+    listed = {f["file"] for e in m["extracts"] for f in e["files"].values()}
+    assert set(files) == listed | {"manifest.json", "data-guidance.md", "validation.html", "report.html"}
+    for name in (f for f in files if f.endswith(".csv") and not f.endswith(".meta.csv")):
+        data = pl.read_csv(part / name, infer_schema=False)
+        # tidy EES rows (time x geography x filter), never one row per respondent
+        assert {"time_period", "geographic_level"} <= set(data.columns), name
+        assert not {c for c in data.columns if re.search(r"response_(key|id|date)|respondent_id|pseudonym", c)}
+        respondents = respondents_column(data.columns)
+        if respondents is None:
+            continue
+        shown = data.filter(pl.col(respondents) != "c")
+        assert shown.height and shown[respondents].cast(pl.Int64).min() >= DISCLOSURE["min_respondents"], name
+        for column in data.columns:  # every shown survey denominator rests on enough respondents
+            found = coverage_of(column, data.columns)
+            if found and found[1] == "denominator":
+                values = data.filter(~pl.col(column).is_in(["c", "x", "z"]))[column].cast(pl.Float64)
+                assert values.min() is None or values.min() >= DISCLOSURE["min_respondents"], (name, column)
+        if "schools_included" in data.columns:
+            assert shown["schools_included"].cast(pl.Int64).min() >= DISCLOSURE["min_schools"], name
+    page = (part / "validation.html").read_text(encoding="utf-8")
+    assert "<script" not in page and "<link" not in page and not re.search(r"https?://", page)
+    report = (part / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in report and "<link" not in report
+    assert set(re.findall(r"https?://[^\"' )]+", report)) == {"http://www.w3.org/2000/svg"}  # a name, not a fetch
+    assert f"{len(m['gates'])} / {len(m['gates'])}" in page
+    guidance = (part / "data-guidance.md").read_text(encoding="utf-8")
+    for extract in m["extracts"]:
+        assert f"### {extract['name']}" in guidance
+    for i in m["inputs"]:
+        assert f"`{i['file']}`" in guidance and i["sha256"] in guidance
 
 
 def test_sql_answers_from_current_release_while_a_refresh_runs(demo):
@@ -196,7 +307,7 @@ def test_sql_answers_from_current_release_while_a_refresh_runs(demo):
     before = current(home)
     before_hashes = tree_hashes(before)
     expected = belonging("sql", "select count(*) from mart_indicators", "--format", "csv", home=home, check=True)
-    refresh = popen_belonging("refresh", home=home)
+    refresh = popen_belonging("refresh", "--force", home=home)  # nothing changed: published because forced
     answers, overlapped, busy = [], 0, None
     deadline = time.time() + 600
     while refresh.poll() is None and time.time() < deadline:
@@ -219,7 +330,7 @@ def test_sql_answers_from_current_release_while_a_refresh_runs(demo):
     assert tree_hashes(before) == before_hashes
     # reproducible: same landing files and code, byte-identical extracts
     for name in ("admin_indicators_school.csv", "pupil_belonging_mat.csv", "staff_belonging_national.meta.csv"):
-        assert (before / "extracts" / name).read_bytes() == (after / "extracts" / name).read_bytes()
+        assert (public(before) / "extracts" / name).read_bytes() == (public(after) / "extracts" / name).read_bytes()
 
 
 def test_releases_list_and_roll_back(demo):
@@ -243,13 +354,16 @@ def test_status_reports_release_refresh_and_quarantine(demo):
     assert "last refresh: published" in out
     # each extract's rows as counted in its file; every gate; every landing data file
     lines = out.splitlines()
-    for path in sorted((demo["first"] / "extracts").glob("*.csv")):
+    for path in sorted((public(demo["first"]) / "extracts").glob("*.csv")):
         if not path.name.endswith(".meta.csv"):
             rows = path.read_bytes().count(b"\n") - 1
             assert f"  {path.stem}: {rows} rows" in lines, path.name
     gates = len(manifest(demo["first"])["gates"])
     assert f"  gates: {gates}/{gates} passed" in lines
-    # every demo year has its own GIAS snapshot (September): no year's trust membership is unknown
+    # every demo year but the newest has its own GIAS snapshot (September); the newest year's trusts come from the
+    # trust column of its long census (its GIAS is "today's", September 2025): no year's trust membership is unknown
+    assert ("  trust membership by year: 2018/19 GIAS snapshot 2018-09-10; 2022/23 GIAS snapshot 2022-09-05; "
+            "2023/24 GIAS snapshot 2023-09-04; 2024/25 the school census's trust column (300 schools)") in lines
     assert "trust membership unknown" not in out
     data_files = [p for p in (home / "landing").rglob("*") if p.is_file() and not p.name.endswith(".meta.csv")]
     assert f"lake: {len(data_files)} files loaded" in out
@@ -293,17 +407,24 @@ def test_validate_names_what_would_load_and_what_would_not(demo, tmp_path):
     assert not os.path.exists(home / "landing" / "quarantine" / "suspensions.csv")  # validate writes nothing
 
 
-def _respondents(path) -> dict[tuple, int | None]:
-    """(time_period, time_identifier, geography code, breakdown, breakdown_value) -> respondents or None (c)."""
+def _additive(path, column: str) -> dict[tuple, float | None]:
+    """(time_period, time_identifier, geography code, breakdown, breakdown_value) -> the column's number, or None
+    where it is `c`."""
     code = {"school": "school_urn", "mat": "trust_id", "la": "new_la_code", "regional": "region_code",
             "national": "country_code"}[path.stem.rsplit("_", 1)[1]]
     out = {}
     with open(path, encoding="utf-8", newline="") as fh:
         for r in csv.DictReader(fh):
-            n = r["respondents"] if "respondents" in r else r["staff_respondents"]
+            if r[column] in ("x", "z"):
+                continue
             key = (r["time_period"], r["time_identifier"], r[code], r["breakdown"], r["breakdown_value"])
-            out[key] = None if n == "c" else int(n)
+            out[key] = None if r[column] == "c" else float(r[column])
     return out
+
+
+def _close(guess: float, true: float | None) -> bool:
+    """The attacker's guess is the true value (within the rounding of published figures: a count exactly)."""
+    return true is not None and abs(guess - true) < 0.5
 
 
 def _attack(pub: dict, truth: dict, children: dict) -> list[tuple]:
@@ -320,7 +441,7 @@ def _attack(pub: dict, truth: dict, children: dict) -> list[tuple]:
             hidden = [bv for bv, n in members if n is None]
             if total is not None and len(hidden) == 1:
                 guess = total - sum(n for _, n in members if n is not None)
-                if guess == truth.get((tp, ti, code, b, hidden[0])):
+                if _close(guess, truth.get((tp, ti, code, b, hidden[0]))):
                     recovered.append((level, tp, code, b, hidden[0], guess))
     # across levels: a parent total minus its shown children
     for (parent_level, tp, parent), kids in children.items():
@@ -334,7 +455,7 @@ def _attack(pub: dict, truth: dict, children: dict) -> list[tuple]:
                     hidden.append(child)
                 elif n != "absent":
                     shown += n
-            if len(hidden) == 1 and total - shown == truth.get((tp, ti, hidden[0], "Total", "Total")):
+            if len(hidden) == 1 and _close(total - shown, truth.get((tp, ti, hidden[0], "Total", "Total"))):
                 recovered.append((parent_level, tp, parent, "child", hidden[0], total - shown))
     return recovered
 
@@ -342,18 +463,21 @@ def _attack(pub: dict, truth: dict, children: dict) -> list[tuple]:
 @pytest.mark.parametrize("instrument", ["pupil_belonging", "staff_belonging"])
 def test_attacker_cannot_recover_a_suppressed_cell_by_subtraction(demo, instrument):
     """From the published files alone, subtract the shown parts from a shown total, across breakdowns and
-    across levels (school -> trust and LA, LA -> region, region -> England), and compare what comes out with
-    the true, unpublished count in the warehouse: no suppressed cell may be recovered exactly."""
+    across levels (school -> trust and LA, LA -> region, region -> England; a school in no region or no LA
+    counts directly in its England or region), for respondents and for the numerator and denominator of every
+    figure, and compare what comes out with the true, unpublished value in the warehouse: no suppressed cell
+    may be recovered exactly."""
+    from indicators import catalogue
+
     home = demo["home"]
-    extracts = current(home) / "extracts"
+    extracts = public(current(home)) / "extracts"
     levels = ("school", "mat", "la", "regional", "national")
-    pub = {lvl: _respondents(extracts / f"{instrument}_{lvl}.csv") for lvl in levels}
-    indicator = "respondents" if instrument == "pupil_belonging" else "staff_respondents"
-    truth = {(str(tp), ti, code, b, bv): n for tp, ti, code, b, bv, n in release_query(home, """
-        select time_period, time_identifier, geography_code, breakdown, breakdown_value, respondents
-        from mart_indicators where indicator = ?""", [indicator])}
-    suppressed = sum(v is None for level in pub.values() for v in level.values())
-    assert suppressed > 50, "the demo has small cells, so the attack has targets"
+    respondents = "respondents" if instrument == "pupil_belonging" else "staff_respondents"
+    with open(extracts / f"{instrument}_national.csv", encoding="utf-8", newline="") as fh:
+        header = next(csv.reader(fh))
+    columns = {respondents: (respondents, "numerator")} | {
+        c: (c.rsplit("_", 1)[0], c.rsplit("_", 1)[1]) for c in header if c.endswith(("_numerator", "_denominator"))}
+    published_names = {e.published.name: e.id for e in catalogue().expanded()}
     spine = release_query(home, "select time_period, urn, trust_id, new_la_code, region_code "
                                 "from int_school_years_spined")
     children: dict[tuple, set] = {}
@@ -361,15 +485,46 @@ def test_attacker_cannot_recover_a_suppressed_cell_by_subtraction(demo, instrume
         for parent_level, parent in (("mat", trust), ("la", la)):
             if parent:
                 children.setdefault((parent_level, str(tp), parent), set()).add(("school", urn))
-        children.setdefault(("regional", str(tp), region), set()).add(("la", la))
+        if region is None:  # in England, in no region: England minus the regions adds it up
+            children.setdefault(("national", str(tp), "E92000001"), set()).add(("school", urn))
+            continue
+        children.setdefault(("regional", str(tp), region), set()).add(("la", la) if la else ("school", urn))
         children.setdefault(("national", str(tp), "E92000001"), set()).add(("regional", region))
-
-    assert _attack(pub, truth, children) == []
+    attacked = suppressed = 0
+    for column, (figure, part) in columns.items():
+        pub = {lvl: _additive(extracts / f"{instrument}_{lvl}.csv", column) for lvl in levels}
+        truth = {(str(tp), ti, code, b, bv): v for tp, ti, code, b, bv, v in release_query(home, f"""
+            select time_period, time_identifier, geography_code, breakdown, breakdown_value, {part}
+            from mart_indicators where indicator = ?""", [published_names[figure]])}
+        suppressed += sum(v is None for level in pub.values() for v in level.values())
+        assert _attack(pub, truth, children) == [], column
+        attacked += 1
+    assert attacked > 10 and suppressed > 500, "the demo has small cells, so the attack has targets"
 
     # the same attack does work against primary suppression alone (the true counts, small ones hidden)
+    pub = {lvl: _additive(extracts / f"{instrument}_{lvl}.csv", respondents) for lvl in levels}
+    truth = {(str(tp), ti, code, b, bv): n for tp, ti, code, b, bv, n in release_query(home, """
+        select time_period, time_identifier, geography_code, breakdown, breakdown_value, respondents
+        from mart_indicators where indicator = ?""", [respondents])}
     naive = {lvl: {k: (None if truth.get(k) is not None and truth[k] < 10 else truth.get(k)) for k in cells}
              for lvl, cells in pub.items()}
     assert len(_attack(naive, truth, children)) > 10
+
+
+def test_a_refresh_with_nothing_new_publishes_nothing_and_says_why(demo):
+    """Current is the demo's first release (rolled back above); the landing files, catalogue, settings and code
+    are those it was made from: the refresh says so, exits 0 and publishes nothing. (`--force` publishes anyway:
+    the refresh run beside `belonging sql` above.)"""
+    home = demo["home"]
+    before = sorted(p.name for p in (home / "releases").iterdir())
+    proc = belonging("refresh", home=home)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"nothing changed since release {demo['first'].name}" in proc.stdout
+    assert "--force" in proc.stdout and "published release" not in proc.stdout
+    assert sorted(p.name for p in (home / "releases").iterdir()) == before
+    assert current(home) == demo["first"]
+    status = belonging("status", home=home, check=True).stdout
+    assert "last refresh: unchanged" in status and f"nothing changed since release {demo['first'].name}" in status
 
 
 def test_a_file_that_breaks_a_raw_gate_publishes_nothing(demo):

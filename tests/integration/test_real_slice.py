@@ -18,6 +18,7 @@ from tests.pipeline_helpers import (
     belonging,
     current,
     manifest,
+    public,
     release_query,
     scan_for_markers,
     tree_hashes,
@@ -131,15 +132,15 @@ def test_la_rate_is_ratio_of_sums_of_its_schools(real_home):
 
 def test_formula_names_from_gias_are_neutralised_in_published_csvs(real_home):
     release = current(real_home["home"])
-    school = (release / "extracts" / "admin_indicators_school.csv").read_text(encoding="utf-8")
+    school = (public(release) / "extracts" / "admin_indicators_school.csv").read_text(encoding="utf-8")
     for name in FORMULA_NAMES:
         assert "'" + name.replace('"', '""') in school
     rows = list(csv.DictReader(io.StringIO(school)))
     assert not [r for r in rows if r["school_name"][:1] in "=+-@\t\r"]
-    mat = list(csv.DictReader(io.StringIO((release / "extracts" / "admin_indicators_mat.csv").read_text("utf-8"))))
+    mat = list(csv.DictReader(io.StringIO((public(release) / "extracts" / "admin_indicators_mat.csv").read_text("utf-8"))))
     assert "'" + FORMULA_TRUST in {r["trust_name"] for r in mat}
     # the Parquet keeps the true names; the manifest says which cells were neutralised and why
-    true_names = set(pl.read_parquet(release / "extracts" / "admin_indicators_school.parquet")["school_name"])
+    true_names = set(pl.read_parquet(public(release) / "extracts" / "admin_indicators_school.parquet")["school_name"])
     assert set(FORMULA_NAMES) <= true_names
     entries = {e["name"]: e for e in manifest(release)["extracts"]}
     shown = sum(r["school_name"][:1] == "'" for r in rows)  # one row per school and year
@@ -157,8 +158,8 @@ def test_no_machine_path_anywhere_in_the_release(real_home):
         if path.is_file():
             data = path.read_bytes()
             assert str(home).encode() not in data and str(home.parent).encode() not in data, path
-    assert manifest(release)["warehouse"]["views_left_out"] != {}
-    assert all(not v.startswith("stg_") for v in manifest(release)["warehouse"]["views"])
+    assert manifest(release, "internal")["warehouse"]["views_left_out"] != {}
+    assert all(not v.startswith("stg_") for v in manifest(release, "internal")["warehouse"]["views"])
 
 
 def test_links_in_landing_never_touch_a_release_or_a_file_outside(real_home, tmp_path):
@@ -170,8 +171,8 @@ def test_links_in_landing_never_touch_a_release_or_a_file_outside(real_home, tmp
     outside = tmp_path / "passwd"
     outside.write_text("root:x:0:0:root:/root:/bin/bash\n")
     links = {
-        home / "landing" / "dfe" / "manifest.csv": old / "manifest.json",
-        home / "landing" / "dfe" / "extract.csv": old / "extracts" / "admin_indicators_national.csv",
+        home / "landing" / "dfe" / "manifest.csv": public(old) / "manifest.json",
+        home / "landing" / "dfe" / "extract.csv": public(old) / "extracts" / "admin_indicators_national.csv",
         home / "landing" / "gias" / "passwd.csv": outside,
     }
     for link, target in links.items():

@@ -18,7 +18,7 @@ import shutil
 import polars as pl
 import pytest
 
-from tests.pipeline_helpers import belonging, current, write_gias
+from tests.pipeline_helpers import belonging, current, public, write_gias
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("reproducible")]
 
@@ -89,14 +89,14 @@ def two_homes(tmp_path_factory):
 
 
 def test_two_fresh_homes_publish_byte_identical_extracts(two_homes):
-    first, second = (current(h) / "extracts" for h in two_homes)
+    first, second = (public(current(h)) / "extracts" for h in two_homes)
     a, b = digests(first), digests(second)
     assert a == b
     assert {"pupil_belonging_school.csv", "pupil_belonging_la.csv", "pupil_belonging_national.csv"} <= set(a)
 
 
 def test_midpoint_respondents_are_not_positive(two_homes):
-    school = pl.read_csv(current(two_homes[0]) / "extracts" / "pupil_belonging_school.csv", infer_schema=False)
+    school = pl.read_csv(public(current(two_homes[0])) / "extracts" / "pupil_belonging_school.csv", infer_schema=False)
     total = school.filter(pl.col("breakdown") == "Total")
     shown = dict(total.select("school_urn", "belonging_positive_percent").iter_rows())
     # exact shares: the positive respondents over all respondents, the midpoint ones never counted

@@ -38,6 +38,15 @@ def test_the_catalogue_reads_and_every_published_name_is_screener_safe():
         assert not any(p in e.published.name for p in HARMONISED), e.published.name
         # representation ratios are 1 by construction above trusts: published where they mean something
         assert e.levels == (("School", "MAT") if e.formula == "representation" else LEVELS), e.id
+    # roll stability: the headline Year 10 -> 11, every secondary transition, and Year 7 -> 11 over four years
+    cohorts = {e.id: (e.denominator, e.numerator, e.years) for e in cat.of(formula="cohort")}
+    assert cohorts == {
+        "roll_stability_y10_y11_percent": ("census.pupils_year_10", ("census.pupils_year_11",), 1),
+        "roll_stability_y7_y8_percent": ("census.pupils_year_7", ("census.pupils_year_8",), 1),
+        "roll_stability_y8_y9_percent": ("census.pupils_year_8", ("census.pupils_year_9",), 1),
+        "roll_stability_y9_y10_percent": ("census.pupils_year_9", ("census.pupils_year_10",), 1),
+        "roll_stability_y7_y11_percent": ("census.pupils_year_7", ("census.pupils_year_11",), 4),
+    }
     # every admin numerator and denominator is a DfE count of the lake
     assert {m for e in cat.of(family="admin") for m in (*e.numerator, e.denominator) if m} <= dfe_counts()
 
@@ -47,11 +56,11 @@ def test_lookup_fills_a_pattern_with_an_item_of_its_own_instrument():
     item = cat.get("awkward_disagree_percent", "pupil_belonging")
     assert (item.item, item.published.name, item.published.label, item.dp, item.ees_unit) == (
         "awkward", "awkward_disagree_percent",
-        "Disagree or strongly disagree: I feel awkward and out of place in my school (%)", 1, "%")  # fmt: skip
+        "Percent disagreeing: I feel awkward and out of place in my school", 1, "%")  # fmt: skip
     assert cat.get("belong_agree_percent", "pupil_belonging").published.label == (
-        "Agree or strongly agree: I feel like I belong at school (%)")
+        "Percent agreeing: I feel like I belong at school")
     staff = cat.get("staff_part_of_team_agree_percent", "staff_belonging")
-    assert staff.published.label == "Agree or strongly agree: I feel part of a team (%)"
+    assert staff.published.label == "Percent agreeing: I feel part of a team"
     # an item named against its wording is not in the catalogue: outsider counts disagreement
     assert cat.lookup("outsider_agree_percent", "pupil_belonging") is None
     assert cat.lookup("belong_disagree_percent", "pupil_belonging") is None
@@ -122,6 +131,9 @@ def bad(**change) -> dict:
      "only survey indicators can be patterns"),
     (bad(id="{item}_rate"), "has {item} in its published name"),
     (bad(family="pupil_survey", source="pupil_belonging"), "computes admin indicators, not pupil_survey"),
+    (bad(years=1), "a cohort has `years`"),  # a ratio of one year's counts looks back nowhere
+    (bad(formula="cohort"), "a cohort has `years`"),
+    (bad(formula="cohort", years=0), "`years` must be a whole number of academic years"),
 ])  # fmt: skip
 def test_a_broken_entry_is_refused_with_its_id(tmp_path, entry, message):
     with pytest.raises(CatalogueError) as error:

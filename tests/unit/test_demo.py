@@ -22,6 +22,7 @@ PUB_FILES = {
     "sen": ("sen_school_level_underlying_data",) * 2,
 }
 YEARS = {"2018-19": True, "2022-23": False, "2023-24": False, "2024-25": False}  # label -> 2019-era vintage
+GIAS_NEWEST = "edubasealldata20250901.csv"  # "today's" GIAS, taken after the newest demo year
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,7 @@ def reference_headers(reference: Path) -> dict[str, list[str]]:
         "spc": find("SPC school-level"),
         "sen": find("SEN school-level"),
         "gias2024": find("GIAS edubasealldata"),
+        "long": find("School census and SEN, newest vintages"),
     }
 
 
@@ -72,7 +74,7 @@ def test_every_kind_of_file_is_written(demo):
     landing, summary = demo
     assert summary["schools"] == 300 and summary["local_authorities"] == 10
     assert summary["files"] == len(summary["paths"]) and summary["responses"] > 10_000
-    for stamp in ("20180910", "20220905", "20230904", "20240902"):
+    for stamp in ("20180910", "20220905", "20230904", "20250901"):
         assert (landing / "gias" / f"edubasealldata{stamp}.csv").is_file()
         assert (landing / "gias" / f"links_edubasealldata{stamp}.csv").is_file()
     for pub in PUB_FILES:
@@ -107,7 +109,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(demo, tmp_path):
     ]
     assert differing == []
     other = generate(tmp_path / "other", scale="small", seed=7)
-    gias = "gias/edubasealldata20240902.csv"
+    gias = f"gias/{GIAS_NEWEST}"
     assert (tmp_path / "other" / gias).read_bytes() != (landing / gias).read_bytes()
     assert other["responses"] != summary["responses"]
 
@@ -118,13 +120,28 @@ def test_same_seed_same_bytes_other_seed_other_bytes(demo, tmp_path):
 def test_dfe_headers_are_the_real_ones(demo, reference):
     landing, _ = demo
     real = reference_headers(reference)
-    for label, legacy in YEARS.items():
+    for label in ("2018-19", "2022-23"):
         spc = dfe_path(landing, "census", label)
-        assert header_of(spc, "cp1252" if legacy else "utf-8") == real["spc"]
+        assert header_of(spc, "cp1252" if YEARS[label] else "utf-8") == real["spc"]
         assert len(real["spc"]) == 256
+    for label in ("2018-19", "2022-23", "2023-24"):
         sen = dfe_path(landing, "sen", label)
         assert sen.read_bytes().startswith(b"\xef\xbb\xbf")  # the real SEN file has a BOM
         assert header_of(sen) == real["sen"] and len(real["sen"]) == 75
+    # 2023/24: the 2022/23 header with the renames HEADERS.md names (URN -> urn, legal-sex year-group wording)
+    renamed = header_of(dfe_path(landing, "census", "2023-24"))
+    assert len(renamed) == 256 and renamed[10] == "urn" and "URN" not in renamed
+    assert renamed[real["spc"].index("Full time boys Year group 12")] == "full-time male Year group 12"
+    assert [c for c, r in zip(renamed, real["spc"], strict=True) if c != r] == ["urn"] + [
+        c for c in renamed if re.match(r"^(part|full)-time (fe)?male ", c)
+    ]
+    # the newest year: the long census in the catalogue's column list, the long SEN file
+    assert header_of(dfe_path(landing, "census", "2024-25")) == real["long"] and len(real["long"]) == 41
+    sen = dfe_path(landing, "sen", "2024-25")
+    assert sen.read_bytes().startswith(b"\xef\xbb\xbf")
+    long_sen = header_of(sen)
+    assert long_sen[10:15] == ["school_urn", "estab", "school_name", "school_laestab", "open_date"]
+    assert long_sen[-3:] == ["sen_provision", "sen_primary_need", "pupil_count"]
     ref = reference / "dfe" / "ees2019_exclusions_by_geographic_level_201617_subset.csv"
     legacy_exc = dfe_path(landing, "exclusions", "2018-19")
     assert legacy_exc.read_bytes().split(b"\r\n")[0] == ref.read_bytes().split(b"\r\n")[0]
@@ -169,17 +186,14 @@ def test_gias_layouts_and_bytes(demo, reference):
     real_2018 = (reference / "dfe" / "gias_edubasealldata_sample_2018.csv").read_bytes().split(b"\n")[0]
     raw_2018 = (landing / "gias" / "edubasealldata20180910.csv").read_bytes()
     assert raw_2018.split(b"\n")[0] == real_2018.rstrip(b"\r")
-    raw_2024 = (landing / "gias" / "edubasealldata20240902.csv").read_bytes()
-    assert (
-        header_of(landing / "gias" / "edubasealldata20240902.csv", "cp1252")
-        == reference_headers(reference)["gias2024"]
-    )
+    raw_2024 = (landing / "gias" / GIAS_NEWEST).read_bytes()
+    assert header_of(landing / "gias" / GIAS_NEWEST, "cp1252") == reference_headers(reference)["gias2024"]
     with pytest.raises(UnicodeDecodeError):  # ’ is byte 0x92: Windows-1252, not UTF-8
         raw_2024.decode("utf-8")
     assert "’" in raw_2024.decode("cp1252") and "–" in raw_2024.decode("cp1252")
     first = raw_2024.split(b"\n")[1].decode("cp1252")
     assert re.match(r'^\d{6},"\d{3}","', first)  # URN unquoted, LA code quoted, like the real file
-    est = read_strings(landing / "gias" / "edubasealldata20240902.csv", "cp1252")
+    est = read_strings(landing / "gias" / GIAS_NEWEST, "cp1252")
     assert est.width == 140
     assert est["OpenDate"].drop_nulls().str.contains(r"^\d{2}-\d{2}-\d{4}$").all()
     academies = est.filter(pl.col("EstablishmentTypeGroup (name)") == "Academies")
@@ -193,8 +207,8 @@ def test_gias_layouts_and_bytes(demo, reference):
 
 def test_conversions_are_linked_and_trusts_change(demo):
     landing, _ = demo
-    est = read_strings(landing / "gias" / "edubasealldata20240902.csv", "cp1252")
-    links = read_strings(landing / "gias" / "links_edubasealldata20240902.csv", "cp1252")
+    est = read_strings(landing / "gias" / GIAS_NEWEST, "cp1252")
+    links = read_strings(landing / "gias" / f"links_{GIAS_NEWEST}", "cp1252")
     assert links.columns == ["URN", "LinkURN", "LinkName", "LinkType", "LinkEstablishedDate"]
     closed = set(est.filter(pl.col("EstablishmentStatus (name)") == "Closed")["URN"])
     successors = links.filter(pl.col("LinkType") == "Successor")
@@ -351,7 +365,7 @@ def test_rates_are_published_rounded_and_plausible(demo):
         pl.col("geographic_level") == "School"
     )
     fsm = census.select(
-        pl.col("URN").alias("school_urn"),
+        pl.col("urn").alias("school_urn"),
         pl.col("% of pupils known to be eligible for free school meals (Performa")
         .cast(pl.Float64)
         .alias("fsm"),
@@ -499,7 +513,7 @@ def test_msforms_workbooks_name_their_school(demo):
 
 def test_stale_urn_of_a_converted_school_is_reported(demo):
     landing, _ = demo
-    est = read_strings(landing / "gias" / "edubasealldata20240902.csv", "cp1252")
+    est = read_strings(landing / "gias" / GIAS_NEWEST, "cp1252")
     closed = set(est.filter(pl.col("EstablishmentStatus (name)") == "Closed")["URN"])
     reported = set()
     for path in (landing / "surveys").rglob("*pupil_belonging_202*.csv"):
@@ -543,9 +557,9 @@ def test_census_columns_are_filled_consistently(demo):
     landing, _ = demo
     spc = read_strings(dfe_path(landing, "census", "2023-24")).filter(pl.col("geographic_level") == "School")
     num = spc.select(
-        pl.all().exclude("URN", "Estab", "LAEstab", "school_name").cast(pl.Float64, strict=False)
+        pl.all().exclude("urn", "Estab", "LAEstab", "school_name").cast(pl.Float64, strict=False)
     )
-    year_groups = [c for c in spc.columns if re.match(r"^(Part|Full) time (girls|boys) ", c)]
+    year_groups = [c for c in spc.columns if re.match(r"^(part|full)-time (female|male) ", c)]
     ages = [c for c in spc.columns if re.match(r"^\(?(part|full)[- ]time (girls|boys) aged ", c)]
     language = [c for c in spc.columns if c.startswith("number of pupils whose first language")]
     ethnic = [
@@ -561,7 +575,56 @@ def test_census_columns_are_filled_consistently(demo):
     assert (fsm <= base).all() and (base <= head).all()
     pct = num["% of pupils known to be eligible for free school meals (Performa"]
     assert ((fsm / base * 100).round(1) - pct).abs().max() < 0.051
-    assert spc["URN"].str.contains(r"^\d{6}$").all() and spc["LAEstab"].str.contains(r"^\d{7}$").all()
+    assert spc["urn"].str.contains(r"^\d{6}$").all() and spc["LAEstab"].str.contains(r"^\d{7}$").all()
+
+
+def test_newest_census_is_long_with_the_trust_of_that_year(demo):
+    """The long census of 2024/25 holds the same counts as the wide layout would (read back by the reader), one
+    record per school, and names each academy's trust as GIAS does (`z` for a school in none)."""
+    from datetime import UTC, datetime
+
+    from demo.dfe import GROUPS
+    from demo.schools import build_world
+    from ingestion.ees import read_ees
+    from ingestion.lake import SourceFile
+
+    landing, _ = demo
+    path = dfe_path(landing, "census", "2024-25")
+    result = read_ees(SourceFile(path, path.name, "0" * 64, datetime.now(UTC)))
+    assert (result.vintage, result.quarantine.height) == ("ees2026", 0)
+    assert "measures_lacking" not in result.summary
+    read = result.tables["dfe_census"]
+    from demo.dfe import school_numbers
+
+    nums = school_numbers(build_world("small", 2026), 2024, 2026)
+    years = {n: GROUPS.index(f"Year group {n}") for n in (7, 11)}
+    expected = nums.select(
+        pl.col("urn").cast(pl.String).alias("school_urn"),
+        pl.col("headcount").cast(pl.Float64),
+        pl.col("fsm_pt").cast(pl.Float64).alias("fsm_eligible"),
+        pl.col("fsm_base").cast(pl.Float64),
+        *[
+            pl.sum_horizontal(pl.col(f"n_{a}_{x}_{k}") for a in ("ft", "pt") for x in ("girls", "boys"))
+            .cast(pl.Float64)
+            .alias(f"pupils_year_{n}")
+            for n, k in years.items()
+        ],
+    ).sort("school_urn")
+    assert read.select(expected.columns).sort("school_urn").equals(expected)
+    rows = read_strings(path)
+    assert rows.height == read.height * (9 + 20 * 3 + len(GROUPS) + 6)
+    assert set(rows["geographic_level"]) == {"School"}
+    trusts = rows.group_by("school_urn").agg(pl.col("trust").unique())
+    assert (trusts["trust"].list.len() == 1).all()
+    gias = read_strings(landing / "gias" / GIAS_NEWEST, "cp1252").filter(
+        pl.col("EstablishmentStatus (name)") == "Open"
+    )
+    named = gias.select(
+        pl.col("URN").alias("school_urn"), pl.col("Trusts (name)").fill_null("z").alias("gias")
+    )
+    joined = trusts.with_columns(pl.col("trust").list.first()).join(named, on="school_urn")
+    assert joined.height == read.height and (joined["trust"] == joined["gias"]).all()
+    assert (joined["trust"] == "z").sum() > 0 and (joined["trust"] != "z").sum() > 0
 
 
 def test_ingestion_does_not_import_the_demo():

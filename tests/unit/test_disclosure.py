@@ -290,75 +290,95 @@ def test_fixture_has_suppression_at_every_step(published):
 CELL_KEY = ["time_period", "time_identifier", "source", "indicator", "breakdown", "breakdown_value"]
 PARENTS = [("School", "MAT", "trust_id"), ("School", "Local authority", "new_la_code"),
            ("Local authority", "Regional", "region_code"), ("Regional", "National", "country_code")]  # fmt: skip
+# a parent's schools in none of its aggregate children are children of it too: (parent column, child column) of
+# the School rows (an independent school with no region counts in England, in no region)
+OUTSIDE = {("Regional", "National"): ("country_code", "region_code"),
+           ("Local authority", "Regional"): ("region_code", "new_la_code")}  # fmt: skip
+# what the extracts publish of each figure and an attacker can subtract: its numerator (a count's value) and
+# denominator (a mean's respondents)
+ADDITIVE = ("numerator", "denominator")
 
 
-def additive(frame: pl.DataFrame) -> pl.DataFrame:
-    """What the attacker reads: respondents and score sums (mean x respondents) of shown cells."""
-    shown = frame.filter(pl.col("published_status") == "value")
-    return shown.with_columns(
-        pl.when(pl.col("indicator") == "belonging_score_mean")
-        .then(pl.col("value") * pl.col("respondents"))
-        .otherwise(pl.col("value"))
-        .alias("_additive")
-    ).filter(pl.col("indicator").is_in(["respondents", "belonging_score_mean"]))
+def additive(frame: pl.DataFrame, part: str) -> pl.DataFrame:
+    """What the attacker reads: one additive part of every shown survey figure."""
+    shown = frame.filter((pl.col("published_status") == "value") & (pl.col("source") != "admin"))
+    return shown.with_columns(pl.col(part).alias("_additive")).filter(pl.col("_additive").is_not_null())
 
 
 def recover_across_levels(published: pl.DataFrame, truth: pl.DataFrame) -> list[tuple]:
     """Parent minus its shown children: recovered whenever exactly one child is hidden."""
-    shown = additive(published)
     survey_truth = truth.filter(pl.col("source") != "admin")
     recovered = []
-    for child, parent, key in PARENTS:
-        parents = shown.filter(pl.col("geographic_level") == parent)
-        for p in parents.iter_rows(named=True):
-            kids = survey_truth.filter(
-                (pl.col("geographic_level") == child)
-                & (pl.col(key) == p["geography_code"])
-                & pl.all_horizontal([pl.col(c) == p[c] for c in CELL_KEY])
-            )
-            if child == "Regional":
-                kids = kids.filter(pl.col("geography_code").str.starts_with("E12"))
-            shown_kids = shown.join(
-                kids.select("geography_code", *CELL_KEY), on=["geography_code", *CELL_KEY]
-            )
-            hidden = kids.join(shown_kids.select("geography_code"), on="geography_code", how="anti")
-            if hidden.height == 1:
-                guess = p["_additive"] - shown_kids["_additive"].sum()
-                recovered.append((parent, p["geography_code"], p["indicator"], p["breakdown_value"], guess))
+    for part in ADDITIVE:
+        shown = additive(published, part)
+        for child, parent, key in PARENTS:
+            parents = shown.filter(pl.col("geographic_level") == parent)
+            for p in parents.iter_rows(named=True):
+                same_cell = pl.all_horizontal([pl.col(c) == p[c] for c in CELL_KEY])
+                kids = survey_truth.filter(
+                    (pl.col("geographic_level") == child) & (pl.col(key) == p["geography_code"]) & same_cell
+                )
+                if child == "Regional":
+                    kids = kids.filter(pl.col("geography_code").str.starts_with("E12"))
+                if (child, parent) in OUTSIDE:
+                    parent_col, child_col = OUTSIDE[(child, parent)]
+                    kids = pl.concat([kids, survey_truth.filter(
+                        (pl.col("geographic_level") == "School") & (pl.col(parent_col) == p["geography_code"])
+                        & pl.col(child_col).is_null() & same_cell)])  # fmt: skip
+                on = ["geographic_level", "geography_code", *CELL_KEY]
+                shown_kids = shown.join(kids.select(on), on=on)
+                hidden = kids.join(shown_kids.select(on), on=on, how="anti")
+                if hidden.height == 1:
+                    guess = p["_additive"] - shown_kids["_additive"].sum()
+                    recovered.append((part, parent, p["geography_code"], p["indicator"], p["breakdown_value"], guess))
     return recovered
 
 
 def recover_across_breakdowns(published: pl.DataFrame, truth: pl.DataFrame) -> list[tuple]:
     """Total minus the shown subgroups of a breakdown: recovered whenever exactly one subgroup is hidden."""
-    shown = additive(published)
     geo = ["time_period", "time_identifier", "geographic_level", "geography_code", "source", "indicator"]
     recovered = []
-    totals = shown.filter(pl.col("breakdown") == "Total")
     subs_truth = truth.filter((pl.col("source") != "admin") & (pl.col("breakdown") != "Total"))
-    for t in totals.iter_rows(named=True):
-        for bd in ("gender", "send"):
-            subs = subs_truth.filter(
-                pl.all_horizontal([pl.col(c) == t[c] for c in geo]) & (pl.col("breakdown") == bd)
-            )
-            shown_subs = shown.join(
-                subs.select(*geo, "breakdown", "breakdown_value"), on=[*geo, "breakdown", "breakdown_value"]
-            )
-            if subs.height - shown_subs.height == 1:
-                recovered.append(
-                    (t["geography_code"], t["indicator"], bd, t["_additive"] - shown_subs["_additive"].sum())
+    for part in ADDITIVE:
+        shown = additive(published, part)
+        totals = shown.filter(pl.col("breakdown") == "Total")
+        for t in totals.iter_rows(named=True):
+            for bd in subs_truth["breakdown"].unique().to_list():
+                subs = subs_truth.filter(
+                    pl.all_horizontal([pl.col(c) == t[c] for c in geo]) & (pl.col("breakdown") == bd)
                 )
+                shown_subs = shown.join(
+                    subs.select(*geo, "breakdown", "breakdown_value"), on=[*geo, "breakdown", "breakdown_value"]
+                )
+                if subs.height - shown_subs.height == 1:
+                    recovered.append((part, t["geography_code"], t["indicator"], bd,
+                                      t["_additive"] - shown_subs["_additive"].sum()))  # fmt: skip
     return recovered
 
 
-def test_attacker_cannot_recover_suppressed_cells(published):
-    truth = load_mart()
+def as_staff(mart: pl.DataFrame) -> pl.DataFrame:
+    """The fixture's pupil survey as a staff survey (indicators staff_..., breakdown role, no SEND, no gaps)."""
+    pupil = mart.filter((pl.col("source") == "pupil_belonging") & pl.col("breakdown").is_in(["Total", "gender"])
+                        & ~pl.col("indicator").str.contains("gap"))  # fmt: skip
+    return pupil.with_columns(source=pl.lit("staff_belonging"), indicator="staff_" + pl.col("indicator"),
+                              breakdown=pl.col("breakdown").replace({"gender": "role"}))  # fmt: skip
+
+
+@pytest.mark.parametrize("instrument", ["pupil_belonging", "staff_belonging"])
+def test_attacker_cannot_recover_suppressed_cells(instrument):
+    """Numerators and denominators of every survey figure (respondents, score sums, agreeing and answering
+    counts), subtracted across levels and across breakdowns: nothing suppressed comes out."""
+    truth = load_mart() if instrument == "pupil_belonging" else as_staff(load_mart())
+    published = apply_disclosure_control(truth, **DISCLOSURE)
+    assert published.filter(pl.col("published_status") == "suppressed").height > 20
     assert recover_across_levels(published, truth) == []
     assert recover_across_breakdowns(published, truth) == []
 
 
-def test_attacker_succeeds_without_secondary_suppression():
+@pytest.mark.parametrize("instrument", ["pupil_belonging", "staff_belonging"])
+def test_attacker_succeeds_without_secondary_suppression(instrument):
     """The attack is real: with primary suppression only, it recovers exact hidden respondents."""
-    truth = load_mart()
+    truth = load_mart() if instrument == "pupil_belonging" else as_staff(load_mart())
     primary_only = truth.with_columns(
         pl.when((pl.col("source") != "admin") & (pl.col("respondents") < 10))
         .then(pl.lit("suppressed"))
@@ -370,7 +390,43 @@ def test_attacker_succeeds_without_secondary_suppression():
     assert across_levels and across_breakdowns
     # e.g. a trust minus its other schools gives the hidden school's exact respondents
     hidden_truth = set(truth.filter(pl.col("respondents") < 10)["respondents"].to_list())
-    assert any(r[2] == "respondents" and round(r[4]) in hidden_truth for r in across_levels)
+    assert any(r[0] == "numerator" and r[3].endswith("respondents") and round(r[5]) in hidden_truth
+               for r in across_levels)  # fmt: skip
+
+
+def test_england_minus_its_regions_cannot_reveal_a_school_outside_every_region():
+    """An independent school (no region, no LA) with 6 respondents counts in England and in no region: with both
+    regions shown, England minus the regions would be its 6. The smallest region goes too."""
+    rows = [
+        cell("National", "E92000001", "Total", "Total", n=100 + 120 + 6, schools=11),
+        cell("Regional", "E12000001", "Total", "Total", n=100, schools=5),
+        cell("Regional", "E12000002", "Total", "Total", n=120, schools=5),
+        cell("School", "900001", "Total", "Total", n=6),
+    ]
+    rows = [r | {"indicator": ind} for r in rows for ind in ("respondents", "belonging_score_mean")]
+    truth = pl.DataFrame(rows, infer_schema_length=None)
+    published = run(rows)
+    st = statuses(published.filter(pl.col("indicator") == "respondents"))
+    assert st == {("School", "900001", "Total"): "suppressed", ("Regional", "E12000001", "Total"): "suppressed",
+                  ("Regional", "E12000002", "Total"): "value", ("National", "E92000001", "Total"): "value"}
+    assert recover_across_levels(published, truth) == []
+    # every school outside the regions shown: they add up in the open, and no region needs to go
+    shown_school = [r | {"respondents": 16, "denominator": 16.0, "numerator": 960.0} if r["geography_code"] == "900001"
+                    else r for r in rows]  # fmt: skip
+    assert set(statuses(run(shown_school)).values()) == {"value"}
+
+
+def test_a_region_minus_its_las_cannot_reveal_a_school_with_no_la():
+    """The same one level down: a school with a region and no LA."""
+    rows = [
+        cell("Regional", "E12000001", "Total", "Total", n=60 + 70 + 4, schools=9),
+        cell("Local authority", "E06000001", "Total", "Total", n=60, schools=4, region="E12000001"),
+        cell("Local authority", "E06000002", "Total", "Total", n=70, schools=4, region="E12000001"),
+        cell("School", "900002", "Total", "Total", n=4, region="E12000001"),
+    ]
+    published = run(rows)
+    assert statuses(published)[("Local authority", "E06000001", "Total")] == "suppressed"
+    assert recover_across_levels(published, pl.DataFrame(rows, infer_schema_length=None)) == []
 
 
 def test_a_response_rate_on_few_schools_does_not_hide_the_trusts_other_figures():

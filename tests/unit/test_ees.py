@@ -366,7 +366,10 @@ def test_registry_declares_every_publication():
         ("absence", "ees2019"),
         ("absence", "ees2024"),
         ("census", "ees2023"),
+        ("census", "ees2024"),
+        ("census", "ees2026"),
         ("sen", "ees2023"),
+        ("sen", "ees2026"),
     }
 
 

@@ -532,7 +532,7 @@ def rewrite(info, tmp_path: Path, name: str, edit) -> tuple[Path, Path]:
 
 def test_extract_gate_passes_on_written_extracts(extracts):
     for name in ("pupil_belonging_la", "admin_indicators_school"):
-        result = extract_gate(extracts[name].csv_path, extracts[name].meta_path, LOOKUP, min_respondents=DISCLOSURE["min_respondents"])
+        result = extract_gate(extracts[name].csv_path, extracts[name].meta_path, LOOKUP, **DISCLOSURE)
         assert result.passed, result.summary()
 
 
@@ -549,7 +549,7 @@ def test_extract_value_rules_fail_on_bad_cells(extracts, tmp_path):
         return rows, header
 
     csv_path, meta_path = rewrite(extracts["pupil_belonging_la"], tmp_path, "pupil_belonging_la", edit)
-    result = extract_gate(csv_path, meta_path, LOOKUP, min_respondents=DISCLOSURE["min_respondents"])
+    result = extract_gate(csv_path, meta_path, LOOKUP, **DISCLOSURE)
     f = failed(result)
     assert not result.passed
     assert {"respondents_below_threshold_suppressed", "no_figure_beside_suppressed_respondents",
@@ -573,7 +573,7 @@ def test_extract_column_rules_fail_on_bad_columns(extracts, tmp_path):
         ]
 
     csv_path, meta_path = rewrite(extracts["admin_indicators_la"], tmp_path, "admin_indicators_la", edit)
-    f = failed(extract_gate(csv_path, meta_path, LOOKUP, min_respondents=DISCLOSURE["min_respondents"]))
+    f = failed(extract_gate(csv_path, meta_path, LOOKUP, **DISCLOSURE))
     assert {"no_personal_data_columns", "harmonised_names", "no_spaces_in_names", "meta_complete"} <= set(f)
     assert f["no_personal_data_columns"][0].offending[0]["column_name"] == "email"
     assert f["harmonised_names"][0].offending[0] == {"column": "sen_support_percent", "pattern": "sen_"}
@@ -589,7 +589,7 @@ def test_extract_file_rules_fail(extracts, tmp_path):
         return keep, header
 
     csv_path, meta_path = rewrite(extracts["pupil_belonging_la"], tmp_path, "pupil belonging la", edit)
-    f = failed(extract_gate(csv_path, meta_path, LOOKUP, min_respondents=DISCLOSURE["min_respondents"]))
+    f = failed(extract_gate(csv_path, meta_path, LOOKUP, **DISCLOSURE))
     assert {
         "filters_have_levels_and_default",
         "time_consistent",
@@ -613,7 +613,7 @@ def test_extract_gate_checks_staff_extracts_for_small_cells(tmp_path):
     )  # fmt: skip
     (info,) = build_extracts(undisclosed, tmp_path, LOOKUP)
     assert info.name == "staff_belonging_school"
-    f = failed(extract_gate(info.csv_path, info.meta_path, LOOKUP, min_respondents=DISCLOSURE["min_respondents"]))
+    f = failed(extract_gate(info.csv_path, info.meta_path, LOOKUP, **DISCLOSURE))
     assert "respondents_below_threshold_suppressed" in f, "a staff extract shows cells of 2 respondents"
 
 

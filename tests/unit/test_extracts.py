@@ -92,7 +92,8 @@ def test_columns_mandatory_and_screener_safe(built):
     ]  # fmt: skip
     assert "special_needs_support_percent" in school[0] and "ehc_plan_percent" in school[0]
     la = read(by["pupil_belonging_la"].csv_path)
-    assert list(la[0])[5:10] == ["old_la_code", "new_la_code", "la_name", "breakdown", "breakdown_value"]
+    assert list(la[0])[5:12] == ["region_code", "region_name", "old_la_code", "new_la_code", "la_name",
+                                 "breakdown", "breakdown_value"]  # an LA row names its region (EES screener)
     for info in infos:
         for col in read(info.csv_path)[0]:
             assert not any(p in col for p in HARMONISED), (info.name, col)
@@ -129,6 +130,9 @@ def test_names_come_from_the_lookup(published, tmp_path):
     infos = build_extracts(misspelt, tmp_path, LOOKUP)
     la = read(next(i for i in infos if i.name == "admin_indicators_la").csv_path)
     assert {r["la_name"] for r in la} == {"Hartlepool", "Middlesbrough", "Halton", "Warrington"}
+    assert {(r["la_name"], r["region_code"], r["region_name"]) for r in la} == {
+        ("Hartlepool", "E12000001", "North East"), ("Middlesbrough", "E12000001", "North East"),
+        ("Halton", "E12000002", "North West"), ("Warrington", "E12000002", "North West")}  # fmt: skip
     reg = read(next(i for i in infos if i.name == "admin_indicators_regional").csv_path)
     assert {r["region_name"] for r in reg} == {"North East", "North West"}
 
@@ -180,25 +184,32 @@ PUBLISHED = [
     ("belonging_score_mean", "pupil_belonging", "belonging_score_mean", "Mean belonging score (0-100)", "", 1),
     ("belonging_positive_percent", "pupil_belonging", "belonging_positive_percent", "Respondents with a belonging score above 50 (%)", "%", 1),
     ("belonging_gap_send", "pupil_belonging", "belonging_gap_special_needs_points", "Belonging gap: pupils without minus pupils with special needs (score points)", "", 1),
-    ("belonging_gap_fsm", "pupil_belonging", "belonging_gap_free_meals_points", "Belonging gap: pupils not receiving minus receiving free school meals (score points)", "", 1),
-    ("outsider_disagree_percent", "pupil_belonging", "outsider_disagree_percent", "Disagree or strongly disagree: I feel like an outsider (or left out of things) at school (%)", "%", 1),
-    ("make_friends_agree_percent", "pupil_belonging", "make_friends_agree_percent", "Agree or strongly agree: I make friends easily at school (%)", "%", 1),
-    ("belong_agree_percent", "pupil_belonging", "belong_agree_percent", "Agree or strongly agree: I feel like I belong at school (%)", "%", 1),
-    ("awkward_disagree_percent", "pupil_belonging", "awkward_disagree_percent", "Disagree or strongly disagree: I feel awkward and out of place in my school (%)", "%", 1),
-    ("liked_agree_percent", "pupil_belonging", "liked_agree_percent", "Agree or strongly agree: Other students seem to like me (%)", "%", 1),
-    ("lonely_disagree_percent", "pupil_belonging", "lonely_disagree_percent", "Disagree or strongly disagree: I feel lonely at school (%)", "%", 1),
+    ("belonging_gap_fsm", "pupil_belonging", "belonging_gap_free_meals_points", "Belonging gap: pupils without minus with free school meals (score points)", "", 1),
+    ("outsider_disagree_percent", "pupil_belonging", "outsider_disagree_percent", "Percent disagreeing: I feel like an outsider (or left out of things) at school", "%", 1),
+    ("make_friends_agree_percent", "pupil_belonging", "make_friends_agree_percent", "Percent agreeing: I make friends easily at school", "%", 1),
+    ("belong_agree_percent", "pupil_belonging", "belong_agree_percent", "Percent agreeing: I feel like I belong at school", "%", 1),
+    ("awkward_disagree_percent", "pupil_belonging", "awkward_disagree_percent", "Percent disagreeing: I feel awkward and out of place in my school", "%", 1),
+    ("liked_agree_percent", "pupil_belonging", "liked_agree_percent", "Percent agreeing: Other students seem to like me", "%", 1),
+    ("lonely_disagree_percent", "pupil_belonging", "lonely_disagree_percent", "Percent disagreeing: I feel lonely at school", "%", 1),
     ("staff_respondents", "staff_belonging", "staff_respondents", "Staff respondents (valid responses)", "", 0),
     ("staff_response_rate_percent", "staff_belonging", "staff_response_rate_percent", "Staff response rate (%)", "%", 1),
     ("staff_belonging_score_mean", "staff_belonging", "staff_belonging_score_mean", "Mean staff belonging score (0-100)", "", 1),
     ("staff_belonging_positive_percent", "staff_belonging", "staff_belonging_positive_percent", "Staff with a belonging score above 50 (%)", "%", 1),
-    ("staff_valued_agree_percent", "staff_belonging", "staff_valued_agree_percent", "Agree or strongly agree: I feel valued as a member of staff at this school (%)", "%", 1),
-    ("staff_be_myself_agree_percent", "staff_belonging", "staff_be_myself_agree_percent", "Agree or strongly agree: I can be myself at work (%)", "%", 1),
-    ("staff_listened_to_agree_percent", "staff_belonging", "staff_listened_to_agree_percent", "Agree or strongly agree: My views are listened to and acted on (%)", "%", 1),
-    ("staff_part_of_team_agree_percent", "staff_belonging", "staff_part_of_team_agree_percent", "Agree or strongly agree: I feel part of a team (%)", "%", 1),
-    ("staff_recommend_agree_percent", "staff_belonging", "staff_recommend_agree_percent", "Agree or strongly agree: I would recommend this school as a place to work (%)", "%", 1),
+    ("staff_valued_agree_percent", "staff_belonging", "staff_valued_agree_percent", "Percent agreeing: I feel valued as a member of staff at this school", "%", 1),
+    ("staff_be_myself_agree_percent", "staff_belonging", "staff_be_myself_agree_percent", "Percent agreeing: I can be myself at work", "%", 1),
+    ("staff_listened_to_agree_percent", "staff_belonging", "staff_listened_to_agree_percent", "Percent agreeing: My views are listened to and acted on", "%", 1),
+    ("staff_part_of_team_agree_percent", "staff_belonging", "staff_part_of_team_agree_percent", "Percent agreeing: I feel part of a team", "%", 1),
+    ("staff_recommend_agree_percent", "staff_belonging", "staff_recommend_agree_percent", "Percent agreeing: I would recommend this school as a place to work", "%", 1),
 ]  # fmt: skip
 # means and gaps also publish their 95% CI bounds, with the figure's unit and decimal places
 WITH_CI = ("belonging_score_mean", "belonging_gap_send", "belonging_gap_fsm", "staff_belonging_score_mean")
+# rates, shares and means publish their numerator and denominator: indicator -> their decimal places (counts
+# none; a mean's sum of scores and a representation ratio's expected pupils the figure's)
+WITH_PARTS = {indicator: (0, 0) for indicator, *_ in PUBLISHED
+              if indicator not in ("pupils_headcount", "respondents", "staff_respondents")
+              and not indicator.startswith("belonging_gap")}
+WITH_PARTS |= {"belonging_score_mean": (1, 0), "staff_belonging_score_mean": (1, 0),
+               "send_representation_ratio": (0, 2), "fsm_representation_ratio": (0, 2)}
 
 
 def test_every_published_indicator_name_label_unit_and_decimal_places(tmp_path):
@@ -218,6 +229,7 @@ def test_every_published_indicator_name_label_unit_and_decimal_places(tmp_path):
         rows.append(row.with_columns(
             indicator=pl.lit(indicator), source=pl.lit("admin" if family == "admin_indicators" else family),
             value=pl.lit(12.34567), value_status=pl.lit("value"), published_status=pl.lit("value"),
+            numerator=pl.lit(123.0), denominator=pl.lit(1000.0),
             ci_lower=pl.lit(10.98765 if ci else None, pl.Float64), ci_upper=pl.lit(13.5 if ci else None, pl.Float64),
         ))  # fmt: skip
     infos = build_extracts(pl.concat(rows, how="vertical_relaxed"), tmp_path, LOOKUP)
@@ -235,9 +247,64 @@ def test_every_published_indicator_name_label_unit_and_decimal_places(tmp_path):
         expected[(family, column)] = (label, unit, dp)
         if indicator in WITH_CI:
             for bound in ("lower", "upper"):
-                expected[(family, f"{column}_ci_{bound}")] = (f"{label}: 95% confidence interval, {bound}", unit, dp)
+                expected[(family, f"{column}_ci_{bound}")] = (f"95% confidence interval, {bound} bound: {column}", unit, dp)
+        if indicator in WITH_PARTS:  # rates, shares and means: the sums they are made of, counts with no decimals
+            num_dp, den_dp = WITH_PARTS[indicator]
+            expected[(family, f"{column}_numerator")] = (f"Numerator of {column}", "", num_dp)
+            expected[(family, f"{column}_denominator")] = (f"Denominator of {column}", "", den_dp)
     assert published == expected
-    value = {"": 12.34567, "_ci_lower": 10.98765, "_ci_upper": 13.5}
+    value = {"": 12.34567, "_ci_lower": 10.98765, "_ci_upper": 13.5, "_numerator": 123.0, "_denominator": 1000.0}
     for (family, column), (_label, _unit, dp) in expected.items():
-        suffix = next(s for s in ("_ci_lower", "_ci_upper", "") if column.endswith(s))
+        suffix = next((s for s in value if s and column.endswith(s)), "")
         assert shown[(family, column)] == f"{value[suffix]:.{dp}f}", (family, column, dp)
+
+
+# --- coverage: what each figure is made of -----------------------------------------------------------------
+
+
+def test_a_trusts_rate_recomputes_from_its_coverage_columns(published, built):
+    """A reader redoes a trust's arithmetic from the extract alone: each rate is its numerator over its
+    denominator (x 100), rounded as published, with the schools it includes out of the trust's schools; the
+    coverage matches the mart's sums."""
+    _, infos = built
+    mats = read(next(i for i in infos if i.name == "admin_indicators_mat").csv_path)
+    truth = published.filter((pl.col("geographic_level") == "MAT") & (pl.col("source") == "admin"))
+    checked = 0
+    for row in mats:
+        for indicator, column, scale in (("suspension_rate", "suspension_rate", 100),
+                                         ("fsm_percent", "fsm_percent", 100)):  # fmt: skip
+            num, den = float(row[f"{column}_numerator"]), float(row[f"{column}_denominator"])
+            assert row[column] == f"{num / den * scale:.{len(row[column].split('.')[1])}f}", (row["trust_id"], column)
+            mart = truth.filter((pl.col("geography_code") == row["trust_id"]) & (pl.col("indicator") == indicator))
+            assert (num, den, int(row[f"{column}_schools"]), int(row["schools_total"])) == (
+                mart["numerator"][0], mart["denominator"][0], mart["schools_included"][0], mart["schools_total"][0])
+            assert int(row[f"{column}_schools"]) <= int(row["schools_total"])
+            checked += 1
+    assert checked == 2 * len(mats) > 0
+
+
+def test_coverage_follows_its_figure_through_disclosure_control(built):
+    """A suppressed survey figure's numerator and denominator are `c` too (it cannot be recomputed from
+    them); the schools it rests on are shown, so a reader sees why a trust's figure is `c`."""
+    _, infos = built
+    by = {i.name: i for i in infos}
+    school = read(by["pupil_belonging_school"].csv_path)
+    tiny = next(r for r in school if r["school_urn"] == "100004" and r["breakdown"] == "Total")
+    parts = [c for c in tiny if c.endswith(("_numerator", "_denominator"))]
+    assert parts and {tiny[c] for c in parts} == {"c"}
+    assert "schools_included" not in tiny and not any(c.endswith("_schools") for c in tiny)  # School rows: none
+    shown = next(r for r in school if r["school_urn"] == "100002" and r["breakdown"] == "Total")
+    assert shown["belonging_score_mean"] != "c"
+    assert float(shown["belonging_score_mean_numerator"]) / float(shown["belonging_score_mean_denominator"]) == (
+        pytest.approx(float(shown["belonging_score_mean"]), abs=0.05))
+    assert shown["belonging_score_mean_denominator"] == shown["respondents"]
+    for name in ("pupil_belonging_mat", "pupil_belonging_la", "pupil_belonging_regional", "pupil_belonging_national"):
+        for r in read(by[name].csv_path):
+            assert r["schools_included"].isdigit() and r["schools_total"].isdigit(), (name, r)
+            assert int(r["schools_included"]) <= int(r["schools_total"])
+            if r["respondents"] != "c":
+                assert int(r["schools_included"]) >= DISCLOSURE["min_schools"], (name, r)
+            for c in r:
+                if c.endswith(("_numerator", "_denominator")):
+                    figure = c.rsplit("_", 1)[0]
+                    assert (r[c] == "c") == (r[figure] == "c"), (name, c, r)

@@ -80,11 +80,11 @@ def test_school_and_trust_names_are_neutralised_in_csv_and_true_in_parquet(built
 def test_the_extract_gate_passes_neutralised_files_and_fails_a_formula_cell(built, tmp_path):
     infos, names, _ = built
     school = infos["admin_indicators_school"]
-    assert extract_gate(school.csv_path, school.meta_path, LOOKUP, min_respondents=DISCLOSURE["min_respondents"]).passed
+    assert extract_gate(school.csv_path, school.meta_path, LOOKUP, **DISCLOSURE).passed
     raw = tmp_path / "admin_indicators_school.csv"
     raw.write_text(school.csv_path.read_text(encoding="utf-8").replace("'=HYPERLINK", "=HYPERLINK"),
                    encoding="utf-8")
-    gate = extract_gate(raw, school.meta_path, LOOKUP, min_respondents=DISCLOSURE["min_respondents"])
+    gate = extract_gate(raw, school.meta_path, LOOKUP, **DISCLOSURE)
     assert not gate.passed
     assert {f.rule for f in gate.failures} == {"no_formula_cells"}
 

@@ -62,8 +62,9 @@ def test_extracts_gate_uses_the_min_respondents_it_is_given(tmp_path, disclosed_
     schools = published.filter((pl.col("source") == "pupil_belonging") & (pl.col("geographic_level") == "School"))
     infos = build_extracts(schools, tmp_path, LOOKUP)
     assert [i.name for i in infos] == ["pupil_belonging_school"]
-    assert extracts_gate(infos, LOOKUP, min_respondents=disclosed_at).passed
-    result = extracts_gate(infos, LOOKUP, min_respondents=threshold)
+    min_schools = DISCLOSURE["min_schools"]
+    assert extracts_gate(infos, LOOKUP, min_respondents=disclosed_at, min_schools=min_schools).passed
+    result = extracts_gate(infos, LOOKUP, min_respondents=threshold, min_schools=min_schools)
     assert [f.rule for f in result.failures] == ["respondents_below_threshold_suppressed"]
     offending = {int(o["respondents"]) for o in result.failures[0].offending}
     assert offending <= shown and min(offending) >= disclosed_at and max(offending) < threshold

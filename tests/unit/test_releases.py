@@ -44,7 +44,7 @@ def inputs(tmp_path: Path, tag: str) -> tuple[Path, Path]:
 def publish(home: Path, tmp_path: Path, rid: str, **kw) -> Path:
     wh, ex = inputs(tmp_path, rid)
     return publish_release(
-        home, release_id=rid, warehouse=wh, extracts_dir=ex, data_docs_dir=None,
+        home, release_id=rid, warehouse=wh, extracts_dir=ex,
         manifest_extra={"inputs": [{"file": "dfe/a.csv", "sha256": "ab" * 32, "rows": 3}], "gates": {"passed": True}},
         **kw,
     )  # fmt: skip
@@ -68,30 +68,45 @@ def test_release_id_sorts_by_time():
 
 def test_publish_writes_manifest_read_only_files_and_switches_current(tmp_path):
     home = tmp_path / "home"
-    path = publish(home, tmp_path, "20261122T190000Z-aaaaaa")
+    path = publish(home, tmp_path, "20261122T190000Z-aaaaaa",
+                   public_files={"data-guidance.md": "# guidance\n", "validation.html": "<html></html>\n"})
     assert path == home / "releases" / "20261122T190000Z-aaaaaa"
     assert current_release(home).name == "20261122T190000Z-aaaaaa"
     assert (home / "releases" / "current").is_symlink()
-    assert (home / "releases" / "current" / "manifest.json").exists()
-    manifest = json.loads((path / "manifest.json").read_text())
+    # two parts: what may be handed over, and the warehouse for the body's own analysts
+    assert sorted(p.name for p in path.iterdir()) == ["internal", "public"]
+    assert sorted(p.relative_to(path / "public").as_posix() for p in (path / "public").rglob("*")) == [
+        "data-guidance.md", "extracts", "extracts/admin_indicators_national.csv",
+        "extracts/admin_indicators_national.meta.csv", "manifest.json", "validation.html"]  # fmt: skip
+    assert sorted(p.name for p in (path / "internal").iterdir()) == ["README.md", "manifest.json", "warehouse.duckdb"]
+    assert (home / "releases" / "current" / "public" / "manifest.json").exists()
+    manifest = json.loads((path / "public" / "manifest.json").read_text())
     assert manifest["release_id"] == "20261122T190000Z-aaaaaa"
     assert manifest["inputs"][0]["rows"] == 3 and manifest["gates"] == {"passed": True}
     (extract,) = manifest["extracts"]
     assert extract["name"] == "admin_indicators_national" and extract["rows"] == 2
     csv = extract["files"]["csv"]
-    assert csv["file"] == "extracts/admin_indicators_national.csv"
-    assert csv["sha256"] == hashlib.sha256((path / csv["file"]).read_bytes()).hexdigest()
+    assert csv["file"] == "extracts/admin_indicators_national.csv"  # relative to the public part
+    assert csv["sha256"] == hashlib.sha256((path / "public" / csv["file"]).read_bytes()).hexdigest()
     assert extract["files"]["meta"]["file"] == "extracts/admin_indicators_national.meta.csv"
-    con = duckdb.connect(str(path / "warehouse.duckdb"), read_only=True)
+    # the public files beside the extracts, and the report's place (publication/report.py writes it)
+    assert (manifest["data_guidance"], manifest["validation_summary"], manifest["report"]) == (
+        "data-guidance.md", "validation.html", None)
+    assert "warehouse" not in manifest
+    internal = json.loads((path / "internal" / "manifest.json").read_text())
+    warehouse = path / "internal" / "warehouse.duckdb"
+    con = duckdb.connect(str(warehouse), read_only=True)
     assert con.sql("select * from mart_wide").fetchall() == [("20261122T190000Z-aaaaaa", 3.0)]
     con.close()
-    assert manifest["warehouse"]["sha256"] == hashlib.sha256((path / "warehouse.duckdb").read_bytes()).hexdigest()
+    assert internal["warehouse"]["sha256"] == hashlib.sha256(warehouse.read_bytes()).hexdigest()
     # the release's warehouse is its own: tables and the views over them; a view reading the lake is left out
-    assert manifest["warehouse"]["tables"] == ["mart_indicators"]
-    assert manifest["warehouse"]["views"] == ["mart_wide"]
-    assert list(manifest["warehouse"]["views_left_out"]) == ["stg_lake"]
-    assert "reads files" in manifest["warehouse"]["views_left_out"]["stg_lake"]
-    assert str(tmp_path).encode() not in (path / "warehouse.duckdb").read_bytes()
+    assert internal["warehouse"]["tables"] == ["mart_indicators"]
+    assert internal["warehouse"]["views"] == ["mart_wide"]
+    assert list(internal["warehouse"]["views_left_out"]) == ["stg_lake"]
+    assert "reads files" in internal["warehouse"]["views_left_out"]["stg_lake"]
+    readme = (path / "internal" / "README.md").read_text()
+    assert "not for publication" in readme and "before disclosure control" in readme and "`mart_indicators`" in readme
+    assert str(tmp_path).encode() not in warehouse.read_bytes()
     assert (
         manifest["versions"]["duckdb"] and manifest["versions"]["polars"] and manifest["versions"]["dbt-core"]
     )
@@ -110,7 +125,7 @@ def test_roll_back_and_forward(tmp_path):
     assert current_release(home).name == "20261123T190000Z-bbbbbb"
     set_current(home, "20261122T190000Z-aaaaaa")
     assert current_release(home).name == "20261122T190000Z-aaaaaa"
-    text = (home / "releases" / "current" / "extracts" / "admin_indicators_national.csv").read_text()
+    text = (home / "releases" / "current" / "public" / "extracts" / "admin_indicators_national.csv").read_text()
     assert "20261122T190000Z-aaaaaa" in text
     with pytest.raises(ReleaseError, match="unknown release"):
         set_current(home, "20991231T000000Z-ffffff")
@@ -162,23 +177,21 @@ def test_release_is_never_overwritten(tmp_path):
 
 
 def test_manifest_names_files_relative_to_the_release(tmp_path):
-    """Gate results point at the run's Data Docs; in the manifest they point at the release's copy."""
+    """Gate results may name files of the home (the run's folder): in the manifest they are relative, and no
+    file of the release names the machine."""
     home = tmp_path / "home"
     wh, ex = inputs(tmp_path, "20261122T190000Z-aaaaaa")
-    docs = home / "runs" / "r1" / "data_docs"
-    docs.mkdir(parents=True)
-    (docs / "index.html").write_text("<html></html>")
-    gates = [{"name": "raw_gate", "passed": True, "data_docs": str(docs / "index.html")},
+    gates = [{"name": "raw_gate", "passed": True, "message": f"see {ex}/admin_indicators_national.csv"},
              {"name": "extract_gate", "passed": True, "failures": [f"see {home}/runs/r1/gates/extract.json"]}]
     path = publish_release(home, release_id="20261122T190000Z-aaaaaa", warehouse=wh, extracts_dir=ex,
-                           data_docs_dir=docs, manifest_extra={"gates": gates, "run_id": "r1"})
-    text = (path / "manifest.json").read_text()
+                           manifest_extra={"gates": gates, "run_id": "r1"})
+    text = (path / "public" / "manifest.json").read_text()
     assert str(tmp_path) not in text
     manifest = json.loads(text)
-    assert manifest["gates"][0]["data_docs"] == "validation/index.html"
-    assert (path / manifest["gates"][0]["data_docs"]).is_file()
+    assert manifest["gates"][0]["message"] == "see extracts/admin_indicators_national.csv"
+    assert (path / "public" / "extracts" / "admin_indicators_national.csv").is_file()
     assert manifest["gates"][1]["failures"] == ["see runs/r1/gates/extract.json"]
-    for p in path.rglob("*"):
+    for p in (path / "public").rglob("*"):
         if p.is_file():
             assert str(tmp_path).encode() not in p.read_bytes(), p
 
@@ -205,7 +218,7 @@ def test_current_is_never_absent_while_it_is_switched(tmp_path, monkeypatch):
         assert link.is_symlink(), f"releases/current absent after {after} (calls so far: {calls})"
         target = os.readlink(link)
         assert target in (first, second), f"releases/current -> {target!r} after {after}"
-        assert (link / "manifest.json").is_file(), f"releases/current -> {target} has no manifest after {after}"
+        assert (link / "public" / "manifest.json").is_file(), f"releases/current -> {target} has no manifest after {after}"
 
     def watched(name: str):
         real = getattr(os, name)
@@ -232,3 +245,120 @@ def test_current_is_never_absent_while_it_is_switched(tmp_path, monkeypatch):
     assert any(c.startswith("symlink(") for c in calls) and any(c.endswith(", current)") for c in calls), calls
     assert not any(c in ("unlink(current)", "remove(current)", "rmdir(current)") for c in calls), calls
     assert not list((home / "releases").glob(".current*"))
+
+
+def legacy_release(home: Path, rid: str) -> Path:
+    """A release as published before releases had a public part: warehouse, extracts and manifest together."""
+    folder = home / "releases" / rid
+    (folder / "extracts").mkdir(parents=True)
+    (folder / "extracts" / "admin_indicators_national.csv").write_text("time_period,x\n202425,old\n")
+    (folder / "manifest.json").write_text(json.dumps({"release_id": rid, "created_at": "2026-01-01T00:00:00+00:00"}))
+    con = duckdb.connect(str(folder / "warehouse.duckdb"))
+    con.execute("create table mart_indicators as select 'old' as tag")
+    con.close()
+    return folder
+
+
+def test_a_release_made_before_the_split_is_listed_read_and_told_apart(tmp_path, capsys):
+    from orchestration.cli import main
+
+    home = tmp_path / "home"
+    old = legacy_release(home, "20261120T190000Z-000000")
+    publish(home, tmp_path, "20261122T190000Z-aaaaaa")
+    assert list_releases(home) == ["20261120T190000Z-000000", "20261122T190000Z-aaaaaa"]
+    parts = releases.release_parts(old)
+    assert not parts.split and parts.warehouse == old / "warehouse.duckdb" and parts.extracts == old / "extracts"
+    assert "hand over its extracts/ only" in parts.note
+    new = releases.release_parts(home / "releases" / "20261122T190000Z-aaaaaa")
+    assert new.split and new.warehouse.parent.name == "internal" and new.note == ""
+    assert main(["releases", "--home", str(home)]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].startswith("  20261120T190000Z-000000") and "made before releases had a public part" in listing[0]
+    assert listing[1].startswith("* 20261122T190000Z-aaaaaa") and "public part" not in listing[1]
+    # rolled back to it, `belonging sql` reads its warehouse
+    set_current(home, "20261120T190000Z-000000")
+    assert main(["sql", "select tag from mart_indicators", "--format", "csv", "--home", str(home)]) == 0
+    assert capsys.readouterr().out == "tag\nold\n"
+    set_current(home, "20261122T190000Z-aaaaaa")
+    assert main(["sql", "select tag from mart_indicators", "--format", "csv", "--home", str(home)]) == 0
+    assert capsys.readouterr().out == "tag\n20261122T190000Z-aaaaaa\n"
+
+
+@pytest.mark.parametrize(("text", "leak"), [
+    ("built in /srv/belonging/home/runs/r1", "/srv/belonging/home/runs/r1"),
+    ('{"file": "/tmp/x/landing/a.csv"}', "/tmp/x/landing/a.csv"),
+    ("C:\\Users\\me\\belonging", "C:\\U"),
+    ("2018/19, school share / LA phase share, Yes/No, dfe/absence/a.csv, https://example.org/a/b", None),
+])  # fmt: skip
+def test_public_leaks_finds_machine_paths(tmp_path, text, leak):
+    (tmp_path / "extracts").mkdir()
+    (tmp_path / "extracts" / "a.csv").write_text(text)
+    found = releases.public_leaks(tmp_path, markers=[])
+    assert found == ([] if leak is None else [f"extracts/a.csv: the machine path {leak!r}"])
+
+
+def test_a_public_part_naming_the_machine_or_holding_a_database_is_not_published(tmp_path):
+    home = tmp_path / "home"
+    with pytest.raises(ReleaseError, match=r"public part would show data-guidance.md: the machine path"):
+        publish(home, tmp_path / "a", "20261122T190000Z-aaaaaa",
+                public_files={"data-guidance.md": f"built from {home.resolve()}{os.sep}lake\n"})
+    _, ex = inputs(tmp_path / "b", "x")
+    (ex / "copy.duckdb").write_bytes(b"")
+    assert releases.public_leaks(ex, markers=[]) == ["copy.duckdb: a database file"]
+    with pytest.raises(ReleaseError, match="public_files"):
+        publish(home, tmp_path / "c", "20261122T190000Z-bbbbbb", public_files={"notes.txt": "hello"})
+    assert list_releases(home) == [] and current_release(home) is None
+
+
+def test_fingerprint_follows_inputs_catalogue_settings_and_code(tmp_path):
+    from indicators import CATALOGUE
+    from tests.conftest import SETTINGS
+
+    base = releases.release_fingerprint(inputs=["b" * 64, "a" * 64], settings=SETTINGS, catalogue_file=CATALOGUE)
+    same = releases.release_fingerprint(inputs=["a" * 64, "b" * 64, "a" * 64], settings=SETTINGS,
+                                        catalogue_file=CATALOGUE)
+    assert same == base and set(base["parts"]) == {"inputs", "catalogue", "settings", "code", "versions"}
+    new_input = releases.release_fingerprint(inputs=["a" * 64, "b" * 64, "c" * 64], settings=SETTINGS,
+                                             catalogue_file=CATALOGUE)
+    stricter = releases.release_fingerprint(inputs=["a" * 64, "b" * 64], catalogue_file=CATALOGUE,
+                                            settings=SETTINGS | {"disclosure": {"min_respondents": 20, "min_schools": 3}})
+    other = tmp_path / "catalogue.yaml"
+    other.write_bytes(CATALOGUE.read_bytes() + b"\n# a comment\n")
+    forked = releases.release_fingerprint(inputs=["a" * 64, "b" * 64], settings=SETTINGS, catalogue_file=other)
+    for changed, part in ((new_input, "inputs"), (stricter, "settings"), (forked, "catalogue")):
+        assert changed["sha256"] != base["sha256"]
+        assert [k for k in base["parts"] if changed["parts"][k] != base["parts"][k]] == [part]
+    # how many releases to keep changes nothing published
+    kept = releases.release_fingerprint(inputs=["a" * 64, "b" * 64], catalogue_file=CATALOGUE,
+                                        settings=SETTINGS | {"releases": {"keep": 3}})
+    assert kept == base
+    # the code: every source file of the packages, not the tests
+    code = tmp_path / "repo"
+    (code / "publication").mkdir(parents=True)
+    (code / "publication" / "x.py").write_text("A = 1\n")
+    before = releases.code_digest(code)
+    (code / "tests").mkdir()
+    (code / "tests" / "test_x.py").write_text("assert True\n")
+    (code / "publication" / "__pycache__").mkdir()  # nor what tools write beside the code
+    (code / "publication" / "__pycache__" / "x.py").write_text("cached\n")
+    (code / "publication" / ".user.yml").write_text("id: 1\n")
+    assert releases.code_digest(code) == before
+    (code / "publication" / "x.py").write_text("A = 2\n")
+    assert releases.code_digest(code) != before
+
+
+def test_unchanged_since_names_the_current_release_with_the_same_fingerprint(tmp_path):
+    home = tmp_path / "home"
+    fingerprint = {"sha256": "f" * 64, "parts": {}}
+    assert releases.unchanged_since(home, fingerprint) is None  # nothing published yet
+    publish(home, tmp_path / "a", "20261122T190000Z-aaaaaa")  # a release without a fingerprint
+    assert releases.unchanged_since(home, fingerprint) is None
+    wh, ex = inputs(tmp_path / "b", "b")
+    publish_release(home, release_id="20261123T190000Z-bbbbbb", warehouse=wh, extracts_dir=ex,
+                    manifest_extra={"fingerprint": fingerprint})
+    assert releases.unchanged_since(home, fingerprint) == "20261123T190000Z-bbbbbb"
+    assert releases.unchanged_since(home, {"sha256": "e" * 64}) is None
+    set_current(home, "20261122T190000Z-aaaaaa")  # compared with the current release only
+    assert releases.unchanged_since(home, fingerprint) is None
+    message = releases.nothing_changed("20261123T190000Z-bbbbbb")
+    assert message.startswith("nothing changed since release 20261123T190000Z-bbbbbb:") and "--force" in message

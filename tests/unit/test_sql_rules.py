@@ -125,3 +125,25 @@ def test_trust_membership_of_a_year_is_that_years_or_unknown(unit_tests):
     assert status == "pass", diff
     status, diff = outcome(unit_tests, "a_school_whose_trust_is_unknown_counts_in_no_trust")
     assert status == "pass", diff
+
+
+def test_a_year_without_its_snapshot_takes_the_trust_its_census_names(unit_tests):
+    """Where no GIAS snapshot of the year lists a school, the trust column of that January's census gives it:
+    matched to GIAS's code by name, a name GIAS never knew kept as a trust of its own, "not applicable" in no
+    trust (not unknown); the year's snapshot wins where both exist."""
+    status, diff = outcome(unit_tests, "trust_of_a_year_without_its_snapshot_comes_from_that_years_census")
+    assert status == "pass", diff
+
+
+def test_roll_stability_follows_the_school_and_flags_what_is_not_like_for_like(unit_tests):
+    """A cohort is followed back across an academy conversion (the predecessor's Year 10 over the successor's
+    Year 11); a school that opened, closed, merged or changed its age range in the window is flagged: shown
+    (low_reliability) but in no sum above it, never ranked."""
+    status, diff = outcome(
+        unit_tests, "cohort_followed_across_a_conversion_and_flags_what_is_not_like_for_like"
+    )
+    assert status == "pass", diff
+    status, diff = outcome(
+        unit_tests, "cohort_cells_follow_the_school_and_leave_flagged_schools_out_of_the_sums"
+    )
+    assert status == "pass", diff

@@ -46,7 +46,7 @@ def test_csv_export_to_standard_output_neutralises_formulas(home, capsys):
 @pytest.mark.parametrize("attack", [
     "copy (select 1) to '{tmp}/pwn.csv'",
     "attach '{tmp}/other.duckdb' as o (READ_WRITE); create table o.t as select 1 as a",
-    "copy (select 'tampered' as a) to '{home}/releases/current/extracts/admin_indicators_national.csv'",
+    "copy (select 'tampered' as a) to '{home}/releases/current/public/extracts/admin_indicators_national.csv'",
     "select * from read_csv('{tmp}/secret.txt', header = false)",
     "select * from glob('{tmp}/*')",
     "install httpfs",
@@ -76,7 +76,7 @@ def test_the_sandbox_holds_without_the_statement_check(home, tmp_path):
     """Defence in depth: the connection itself refuses what the statement check would."""
     from orchestration.cli import sandboxed_connection
 
-    con = sandboxed_connection(home / "releases" / "current" / "warehouse.duckdb", str(tmp_path / "scratch"))
+    con = sandboxed_connection(home / "releases" / "current" / "internal" / "warehouse.duckdb", str(tmp_path / "scratch"))
     for attack in (f"copy (select 1) to '{tmp_path}/pwn.csv'", f"select * from read_csv('{tmp_path}/secret.txt')",
                    f"attach '{tmp_path}/o.duckdb' as o", "install httpfs", "set lock_configuration = false"):
         with pytest.raises(duckdb.Error):

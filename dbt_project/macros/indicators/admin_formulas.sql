@@ -4,6 +4,10 @@
       ratio           numerator / denominator x scale
       representation  numerator / (denominator x the same share across all schools of the school's phase in
                       its LA): summed above school level, pupils over the pupils expected at the local share
+      cohort          numerator / the same school's denominator `years` academic years earlier (its URN then
+                      through GIAS predecessor links, int_school_cohorts_followed) x scale; a school that opened,
+                      closed, merged or changed its age range in the window is shown (`low_reliability`) but
+                      enters no sum above it
     Every cell: the summable parts num and den, whether the school enters aggregates (`included`: every input
     published as a number) and its status (the first unusable input's status, never turned into 0). -#}
 {% macro admin_cell(e) -%}
@@ -39,6 +43,39 @@
                 over (partition by schools.time_period, schools.new_la_code, schools.phase), 0) as local_share
         from schools
     ) as schools
+    {%- elif e['formula'] == 'cohort' %}
+    {%- set then = e['den_column'] ~ '_then' %}
+    {%- set inputs = e['num_columns'] + [then] %}
+    select
+        {{ admin_cell_key(e) }},
+        -- a school with no pupils in the first year group (a primary school) has no cohort: in no sum
+        {{ cell_included(inputs) }} and {{ then }} <> 0 and not schools.flagged as included,
+        case
+            when schools.earlier_urn is null then 'not_applicable'
+            when not {{ cell_included(inputs) }} or {{ then }} = 0 then {{ cell_status(inputs, then) }}
+            when schools.flagged then 'low_reliability'
+            else 'value'
+        end as value_status,
+        case when {{ cell_included(inputs) }} then {{ num }} end as num,
+        case when {{ cell_included(inputs) }} then {{ then }} end as den
+    from (
+        select
+            schools.*,
+            followed.earlier_urn,
+            coalesce(followed.flagged, true) as flagged,
+            earlier.{{ e['den_column'] }} as {{ then }},
+            earlier.{{ e['den_column'] }}_status as {{ then }}_status
+        from schools
+        left join followed
+            on followed.time_period = schools.time_period and followed.urn = schools.urn
+            and followed.years = {{ e['years'] }}
+        left join inputs as earlier
+            on earlier.time_period = followed.earlier_time_period and earlier.urn = followed.earlier_urn
+    ) as schools
+    -- the denominator's year exists: the count was published for some school `years` earlier
+    inner join published as published_then
+        on published_then.time_period = schools.time_period - 101 * {{ e['years'] }}
+        and published_then.has_{{ e['den_column'] }}
     {%- else %}
         {{ exceptions.raise_compiler_error("indicator " ~ e['id'] ~ ": no admin formula " ~ e['formula']) }}
     {%- endif %}

@@ -56,3 +56,10 @@
     {%- endfor -%}
     {{ return(out) }}
 {%- endmacro %}
+
+{#- The spans (academic years) the catalogue's cohort indicators look back across, each once, ascending. -#}
+{% macro cohort_spans() -%}
+    {%- set out = [] -%}
+    {%- for e in catalogue('admin', 'cohort') if e['years'] not in out -%}{%- do out.append(e['years']) -%}{%- endfor -%}
+    {{ return(out | sort) }}
+{%- endmacro %}

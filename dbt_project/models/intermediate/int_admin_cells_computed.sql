@@ -2,16 +2,22 @@
 -- (indicators/catalogue.yaml), computed by its formula (macros/indicators/admin_formulas.sql), with the
 -- summable parts (num, den) and whether the school's inputs enter aggregates (`included`). An indicator
 -- exists for a year when its numerator was published for some school that year (severe absence: recent
--- years only).
+-- years only); a cohort indicator (roll stability) when its denominator was published `years` earlier too.
 {%- set admin = catalogue('admin') %}
 {%- set numerators = [] %}
 {%- for e in admin if e['num_columns'][0] not in numerators %}{% do numerators.append(e['num_columns'][0]) %}{% endfor %}
+{%- for e in catalogue('admin', 'cohort') if e['den_column'] not in numerators %}{% do numerators.append(e['den_column']) %}{% endfor %}
 with spine as (
     select * from {{ ref('int_school_years_spined') }}
 ),
 
 inputs as (
     select * from {{ ref('int_admin_inputs_pivoted') }}
+),
+
+-- each school followed back to the same school some years earlier (cohort indicators)
+followed as (
+    select * from {{ ref('int_school_cohorts_followed') }}
 ),
 
 schools as (

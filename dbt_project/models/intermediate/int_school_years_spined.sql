@@ -1,10 +1,20 @@
 -- The school-year spine: every establishment open during each academic year, described by the GIAS
--- snapshot nearest that year's January census (phase, LA, region). Its trust is the one the year's own
--- snapshot gives (int_academic_years_listed.gias_snapshot_date, taken during that academic year): where no
--- snapshot of the year lists the school, its trust that year is `unknown` (never a later year's). A school that
--- converts to an academy during the year is open under both URNs that year (GIAS closes the predecessor and
--- opens the successor); `census_urn` names the one of the two the January census counted, the URN open on
--- census day, so that the school counts once and its series continues from the URN that holds its figures.
+-- snapshot nearest that year's January census (phase, LA, region). Its trust is that year's, never a later
+-- year's (`trust_source` says where it came from):
+--   1. `gias_snapshot`: the year's own GIAS snapshot (int_academic_years_listed.gias_snapshot_date, taken during
+--      that academic year) lists the school. It wins where the census names a trust too: GIAS is the register
+--      of trust membership, keyed by trust code, while the census names the trust in words that we match to a
+--      code; a snapshot taken during the year is as much "that year's" as the census.
+--   2. `census`: otherwise, the trust column of that January's census (the long files from 2025/26 on). A
+--      named trust is matched to a GIAS trust code by name (case and spacing ignored, any snapshot: trust names
+--      are stable, the snapshot of the year may not exist). A name no GIAS snapshot knows keeps the school in a
+--      trust of its own name, trust_id `census:<name, lower case>`, so its schools still count together and
+--      are never dropped. A school the census says is in no trust is in no trust that year (trust_id null).
+--   3. neither: trust_id and trust_name `unknown` (the school counts in no trust that year).
+-- A school that converts to an academy during the year is open under both URNs that year (GIAS closes the
+-- predecessor and opens the successor); `census_urn` names the one of the two the January census counted, the
+-- URN open on census day, so that the school counts once and its series continues from the URN that holds its
+-- figures.
 with years as (
     select * from {{ ref('int_academic_years_listed') }}
 ),
@@ -56,6 +66,56 @@ trusts as (
     inner join {{ ref('stg_gias__establishments') }} as e on years.gias_snapshot_date = e.snapshot_date
 ),
 
+-- every trust name any GIAS snapshot gives, with its code (of two codes under one name, the latest snapshot's)
+gias_trust_names as (
+    select
+        lower(regexp_replace(trim(trust_name), '\s+', ' ', 'g')) as name_key,
+        trim(trust_code) as trust_id,
+        trust_name
+    from {{ ref('stg_gias__establishments') }}
+    where nullif(trim(trust_code), '') is not null and nullif(trim(trust_name), '') is not null
+    qualify row_number() over (partition by name_key order by snapshot_date desc, trust_code) = 1
+),
+
+-- each school's trust as that year's census names it (the trust column of the long census files)
+census_named as (
+    select
+        time_period,
+        school_urn as urn,
+        trust_status,
+        regexp_replace(trim(trust), '\s+', ' ', 'g') as trust,
+        lower(regexp_replace(trim(trust), '\s+', ' ', 'g')) as name_key
+    from {{ ref('stg_dfe__census_rows') }}
+    where
+        geographic_level = 'School'
+        and school_urn is not null
+        and trust_status in ('value', 'not_applicable')
+),
+
+census_trusts as (
+    select
+        census_named.time_period,
+        census_named.urn,
+        case
+            when census_named.trust_status = 'value'
+                then coalesce(gias_trust_names.trust_id, 'census:' || census_named.name_key)
+        end as trust_id,
+        case
+            when census_named.trust_status = 'value'
+                -- one name per trust: GIAS's spelling, else the census's first (in name order) of that name
+                then coalesce(
+                    gias_trust_names.trust_name,
+                    min(census_named.trust) over (partition by census_named.name_key)
+                )
+        end as trust_name
+    from census_named
+    left join gias_trust_names on census_named.name_key = gias_trust_names.name_key
+    -- one row per school and year (a school listed twice with two trusts: the first in name order)
+    qualify row_number() over (
+        partition by census_named.time_period, census_named.urn order by census_named.trust nulls last
+    ) = 1
+),
+
 lookup as (
     select * from {{ ref('geography_lookups') }}
 ),
@@ -95,10 +155,21 @@ placed as (
         s.establishment_type_group,
         s.open_date,
         s.close_date,
-        -- `unknown`: no snapshot of that year lists the school (it counts in no trust that year)
-        case when trusts.urn is null then 'unknown' else trusts.trust_id end as trust_id,
-        case when trusts.urn is null then 'unknown' when trusts.trust_id is not null then trusts.trust_name end
-            as trust_name,
+        -- the year's snapshot, else the census of that January, else `unknown` (it counts in no trust that year)
+        case
+            when trusts.urn is not null then trusts.trust_id
+            when census_trusts.urn is not null then census_trusts.trust_id
+            else 'unknown'
+        end as trust_id,
+        case
+            when trusts.urn is not null then case when trusts.trust_id is not null then trusts.trust_name end
+            when census_trusts.urn is not null then census_trusts.trust_name
+            else 'unknown'
+        end as trust_name,
+        case
+            when trusts.urn is not null then 'gias_snapshot'
+            when census_trusts.urn is not null then 'census'
+        end as trust_source,
         coalesce(la.old_la_code, s.la_code) as old_la_code,
         s.gss_la_code as new_la_code,
         coalesce(la.name, s.la_name) as la_name,
@@ -109,6 +180,7 @@ placed as (
         and (s.close_date is null or s.close_date >= s.census_date) as open_on_census_day
     from open_in_year as s
     left join trusts on s.time_period = trusts.time_period and s.urn = trusts.urn
+    left join census_trusts on s.time_period = census_trusts.time_period and s.urn = census_trusts.urn
     left join lookup as la
         on la.geographic_level = 'Local authority' and s.gss_la_code = la.code
     left join lookup as region_by_name

@@ -6,12 +6,27 @@
 -- whatever the summation order) and `positive` (above the midpoint 50) is decided on integers:
 -- 2 x positions > items x steps. A respondent exactly at the midpoint is not positive. (The items of an
 -- instrument share one scale, so the mean of the item scores is 100 x positions / steps summed.)
+--
+-- Incremental by wave (orchestration/dbt.py build_plan decides): a refresh whose only new inputs are survey exports
+-- rebuilds the waves those exports hold (var changed_waves), every response of each such wave; anything else
+-- (new DfE or GIAS files, changed definitions or settings, `belonging refresh --full-rebuild`) rebuilds all.
+-- The waves are replaced whole: deleted first (a filter, not a join of the wave's rows with their new copies),
+-- then appended.
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail',
+          pre_hook="{% if is_incremental() %}delete from {{ this }} where wave in ({{ changed_waves() }}){% endif %}") }}
+
 with responses as (
     select * from {{ ref('stg_surveys__responses') }}
+    {%- if is_incremental() %}
+    where wave in ({{ changed_waves() }})
+    {%- endif %}
 ),
 
 answers as (
     select * from {{ ref('stg_surveys__answers') }}
+    {%- if is_incremental() %}
+    where response_key in (select response_key from responses)
+    {%- endif %}
 ),
 
 rules as (

@@ -1,0 +1,65 @@
+"""The raw gate as a refresh runs it on the lake: DuckDB narrows each check to what Great Expectations can hold
+(the candidate duplicate rows, not the table), and only the lake files not yet published are checked again."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import duckdb
+import polars as pl
+
+from expectations.raw import duplicate_rows, lake_files, raw_gate_lake
+from ingestion.lake import Lake, SourceFile
+from tests.conftest import GATES
+
+GOOD, BAD = "a" * 64, "b" * 64
+
+
+def answers(keys: list[tuple[str, str]]) -> pl.DataFrame:
+    return pl.DataFrame({"response_key": [k for k, _ in keys], "instrument": ["pupil_belonging"] * len(keys),
+                         "item_id": [i for _, i in keys], "answer_code": [1] * len(keys),
+                         "score": [100.0] * len(keys), "agree": [True] * len(keys)})
+
+
+def lake_with(tmp_path) -> Lake:
+    lake = Lake(tmp_path / "lake")
+    lake.ensure_tables()
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    lake.write("survey_answers", answers([("k1", "belong"), ("k1", "lonely"), ("k2", "belong")]),
+               SourceFile(tmp_path / "good.csv", "surveys/good.csv", GOOD, at))
+    # one answer twice in one export: the reader never does this; the gate must catch it
+    lake.write("survey_answers", answers([("k3", "belong"), ("k3", "belong"), ("k4", "belong")]),
+               SourceFile(tmp_path / "bad.csv", "surveys/bad.csv", BAD, at))
+    return lake
+
+
+def gate(lake: Lake, checked: set[str] | None):
+    con = duckdb.connect()
+    return raw_gate_lake("survey_answers", lake.table_dir("survey_answers"), con, checked=checked,
+                         row_count_tolerance=GATES["row_count_tolerance"])
+
+
+def test_great_expectations_is_given_the_candidate_duplicates_not_the_table(tmp_path):
+    lake = lake_with(tmp_path)
+    con = duckdb.connect()
+    rows = duplicate_rows(con, f"read_parquet({lake_files(lake.table_dir('survey_answers'))!r})", "survey_answers")
+    assert rows.select("response_key", "item_id", "_source_file").rows() == [
+        ("k3", "belong", "surveys/bad.csv"), ("k3", "belong", "surveys/bad.csv")]
+    good_only = lake_files(lake.table_dir("survey_answers"), {GOOD})
+    assert duplicate_rows(con, f"read_parquet({good_only!r})", "survey_answers").height == 0
+
+
+def test_a_new_file_with_duplicate_keys_fails_naming_it(tmp_path):
+    result = gate(lake_with(tmp_path), checked={GOOD})  # the good export was published, the bad one is new
+    assert not result.passed
+    [failure] = result.failures
+    assert failure.rule == "no_duplicate_keys"
+    assert {(o["response_key"], o["_source_file"]) for o in failure.offending} == {("k3", "surveys/bad.csv")}
+
+
+def test_published_files_are_not_checked_again_unless_everything_is(tmp_path):
+    lake = lake_with(tmp_path)
+    both = gate(lake, checked={GOOD, BAD})
+    assert both.passed and both.checks_run == 0  # nothing new: nothing to check
+    assert not gate(lake, checked=None).passed  # a full rebuild checks every file again
+    assert gate(lake, checked={BAD}).passed  # only the good export is new
