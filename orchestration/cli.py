@@ -118,7 +118,7 @@ def cmd_demo(args) -> int:
           + ", ".join(f"{k}={v}" for k, v in summary.items() if isinstance(v, (int, str))), flush=True)
     print(f"demo: {home.root / 'DEMO'} marks this home as a demo (its own published hashing key); "
           f"`belonging refresh --home {home.root}` works on it from now on", flush=True)
-    return cmd_refresh(argparse.Namespace(home=str(home.root)))
+    return cmd_refresh(argparse.Namespace(home=str(home.root), force=False, full_rebuild=False))
 
 
 def cmd_download(args) -> int:
