@@ -356,6 +356,14 @@ def summarise(home: Home, monitor: Monitor, run_id: str, job_name: str, succeede
     release_file = home.run_dir(run_id) / "release.json"
     if release_file.exists():
         release = json.loads(release_file.read_text(encoding="utf-8"))
+    extracts = public = None
+    if release is not None:  # the release's manifest (in its public part) lists its extracts
+        from publication.releases import release_parts
+
+        manifest = release_parts(home.releases / release["release_id"]).manifest
+        if manifest.is_file():
+            extracts = len(json.loads(manifest.read_text(encoding="utf-8")).get("extracts", []))
+            public = manifest.parent.relative_to(home.root).as_posix()
     failed_checks = [c for c in monitor.checks if not c["passed"]]
     failed = bool(failed_checks or monitor.failed_steps) or not succeeded
     # nothing changed since the current release: nothing published, and the release asset says why
@@ -372,6 +380,8 @@ def summarise(home: Home, monitor: Monitor, run_id: str, job_name: str, succeede
         "seconds": round(time.perf_counter() - monitor.started, 1),
         "status": status,
         "release_id": release["release_id"] if release else None,
+        "extracts": extracts,
+        "public": public,
         "message": release.get("message") if unchanged else None,
         "files": monitor.file_counts(),
         "file_notes": [f for f in monitor.files if f["status"] not in ("loaded", "skipped")],
@@ -403,6 +413,9 @@ def outcome_text(outcome: dict) -> str:
     if outcome["status"] == "published":
         lines = [f"{head}: published release {outcome['release_id']} in {outcome['seconds']}s; "
                  f"releases/current -> {outcome['release_id']}"]
+        if outcome.get("extracts") is not None:
+            lines.append(f"  published: {outcome['extracts']} extracts (.csv, .meta.csv, .parquet) and the manifest in "
+                         f"{outcome['public']}/")
     elif outcome["status"] == "unchanged":
         lines = [f"{head}: {outcome['message']} ({outcome['seconds']}s)"]
     elif outcome["status"] == "done":

@@ -82,3 +82,22 @@ def test_the_summary_names_files_gates_and_what_to_do(tmp_path):
                      "100001 twice", "belonging retire FILE|SHA256", f"log (dbt output, stack traces): {tmp_path}"):
         assert expected in text, expected
     assert "step failed" not in text  # the gate's own step failing is the gate failure, said once
+
+
+def test_the_summary_of_a_published_release_counts_its_extracts(tmp_path):
+    import json
+
+    home = Home(tmp_path / "home")
+    (home.run_dir("run1")).mkdir(parents=True)
+    (home.run_dir("run1") / "release.json").write_text(json.dumps({"release_id": "20261122T190000Z-aaaaaa"}))
+    (home.releases / "20261122T190000Z-aaaaaa" / "public").mkdir(parents=True)
+    (home.releases / "20261122T190000Z-aaaaaa" / "public" / "manifest.json").write_text(
+        json.dumps({"extracts": [{}, {}, {}]}))
+    monitor = Monitor(totals=RunTotals(gates=1, gate_names=(("lake/dfe_census", "raw_gate"),)))
+    monitor._check(dg.AssetCheckEvaluation(asset_key=dg.AssetKey(["lake", "dfe_census"]), check_name="raw_gate",
+                                           passed=True, metadata={}))
+    text = outcome_text(summarise(home, monitor, "run1", "refresh", succeeded=True))
+    assert text.startswith("refresh run1: published release 20261122T190000Z-aaaaaa in ")
+    assert "  published: 3 extracts (.csv, .meta.csv, .parquet) and the manifest in " \
+           "releases/20261122T190000Z-aaaaaa/public/" in text
+    assert "  gates: 1 of 1 passed" in text
