@@ -357,7 +357,7 @@ def summarise(home: Home, monitor: Monitor, run_id: str, job_name: str, succeede
     if release_file.exists():
         release = json.loads(release_file.read_text(encoding="utf-8"))
     extracts = public = None
-    if release is not None:  # the release's manifest (in its public part) lists its extracts
+    if release is not None and release.get("release_id"):  # its manifest (public part) lists its extracts
         from publication.releases import release_parts
 
         manifest = release_parts(home.releases / release["release_id"]).manifest
