@@ -382,11 +382,7 @@ def _error_log(args) -> Path:
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    with contextlib.suppress(ImportError):
-        from dagster import SupersessionWarning
-
-        warnings.filterwarnings("ignore", category=SupersessionWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)  # dagster's own: orchestration/definitions.py
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from orchestration.assets.dbt import warehouse_dbt
@@ -13,6 +15,9 @@ from orchestration.jobs import download_job, refresh_job
 from orchestration.resources import build_resources
 from orchestration.schedules import schedules
 from orchestration.sensors import sensors
+
+# the code location is this project's: dagster's notes about its own API changes are not for a refresh's user
+warnings.filterwarnings("ignore", category=dg.SupersessionWarning)
 
 # the lake's own records, written by every lake asset as it loads: declared so the graph shows where dbt reads them
 lake_records = [

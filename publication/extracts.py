@@ -397,21 +397,8 @@ def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> 
     geo_cols = ["country_code", "country_name", *LEVEL_CONTEXT.get(level, ()), *LEVEL_GEOGRAPHY[level]]
     key_cols = [*TIME_COLUMNS, "geographic_level", *(LEVEL_GEOGRAPHY[level] or geo_cols[:1])]
     has_filters = part.select(pl.struct(FILTERS).n_unique()).item() > 1
-    # the published columns of each mart indicator: the figure, its CI bounds and its coverage (indicator_columns)
-    columns: dict[str, Column] = {}
-    long = []
     source = part["source"][0]
-    for ind in _indicator_order(part["indicator"].unique().to_list(), source):
-        rows = part.filter(pl.col("indicator") == ind)
-        for column in indicator_columns(ind, source, level):
-            columns[column.name] = column
-            shown = pl.col(column.field)
-            status = (pl.col("published_status") if column.follows_figure
-                      else pl.when(shown.is_not_null()).then(pl.lit("value")).otherwise(pl.lit("not_available")))
-            long.append(rows.with_columns(pl.lit(column.name).alias("_col"), shown.cast(pl.Float64).alias("_v"),
-                                          status.alias("published_status")))  # fmt: skip
     ids = [*key_cols, *[c for c in geo_cols if c not in key_cols], *(FILTERS if has_filters else ())]
-    long_frame = pl.concat(long, how="vertical_relaxed").select(*ids, "_col", "_v", "published_status")
 
     # one row per key, in key order: every value compared as text (None as ""); with filters the `Total`
     # breakdown and value come first. `_k` numbers the keys in that order.
@@ -420,22 +407,8 @@ def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> 
     if has_filters:
         *head, bd, bv = order
         order = [*head, pl.col(bd) != "Total", bd, pl.col(bv) != "Total", bv]
-    keys = long_frame.select(*ids).unique().with_columns(text).sort(order).select(ids).with_row_index("_k")
+    keys = part.select(*ids).unique().with_columns(text).sort(order).select(ids).with_row_index("_k")
     n_keys = keys.height
-    col_code = {c: i for i, c in enumerate(columns)}
-    cells = long_frame.join(keys, on=ids, how="left", nulls_equal=True).select(
-        "_k",
-        pl.col("_col").replace_strict(col_code, return_dtype=pl.UInt32).alias("_c"),
-        "_v",
-        "published_status",
-    )
-    cell_id = pl.col("_k").cast(pl.UInt64) * len(columns) + pl.col("_c")
-    if cells.select(cell_id.is_duplicated().any()).item():
-        first = cells.filter(cell_id.is_duplicated()).row(0, named=True)
-        dup = keys.row(first["_k"], named=True) | {"_col": list(columns)[first["_c"]]}
-        dup.pop("_k")
-        times = cells.filter((pl.col("_k") == first["_k"]) & (pl.col("_c") == first["_c"])).height
-        raise ExtractError(f"{name}: more than one mart row for {dup | {'len': times}}")
 
     # a column with no cell for a key: `x` where the key's filter combination has the column elsewhere,
     # else `z` (a gap exists only on the Total row)
@@ -446,21 +419,38 @@ def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> 
         ]
     else:
         combo_of = pl.Series("_f", [0] * n_keys, pl.UInt32)
-    cells = cells.with_columns(combo_of.gather(cells["_k"]).alias("_f"))
+
+    # the published columns of each mart indicator (the figure, its CI bounds and its coverage: indicator_columns),
+    # one indicator at a time: its mart rows placed on their keys, each column scattered into key order
+    columns: dict[str, Column] = {}
     typed, statuses, shown = {}, {}, {}
     number_status = ("value", "low_reliability")
-    for col, info in columns.items():
-        mine = cells.filter(pl.col("_c") == col_code[col])
-        present = combo_of.is_in(mine["_f"].unique().implode())
-        fallback = pl.select(
-            pl.when(present).then(pl.lit("not_available")).otherwise(pl.lit("not_applicable"))
-        ).to_series()
-        status = fallback.scatter(mine["_k"], mine["published_status"].fill_null(fallback.gather(mine["_k"])))
-        value = pl.Series(col, [None] * n_keys, pl.Float64).scatter(mine["_k"], mine["_v"].cast(pl.Float64))
-        value = pl.select(pl.when(status.is_in(number_status) & value.is_not_null()).then(value)).to_series()
-        typed[col] = value.alias(col)
-        statuses[col] = status.alias(f"{col}_status")
-        shown[col] = _fmt_column(typed[col], statuses[col], info.dp)
+    for ind in _indicator_order(part["indicator"].unique().to_list(), source):
+        rows = part.filter(pl.col("indicator") == ind).join(keys, on=ids, how="left", nulls_equal=True,
+                                                            maintain_order="left")
+        ind_columns = indicator_columns(ind, source, level)
+        if rows["_k"].is_duplicated().any():
+            first = rows.filter(pl.col("_k").is_duplicated()).row(0, named=True)
+            dup = {c: first[c] for c in ids} | {"_col": ind_columns[0].name}
+            raise ExtractError(f"{name}: more than one mart row for {dup | {'len': rows['_k'].eq(first['_k']).sum()}}")
+        at, present = rows["_k"], combo_of.is_in(combo_of.gather(rows["_k"]).unique().implode())
+        for column in ind_columns:
+            fallback = pl.select(  # a new Series each time: scatter writes into it
+                pl.when(present).then(pl.lit("not_available")).otherwise(pl.lit("not_applicable"))
+            ).to_series()
+            columns[column.name] = column
+            shown_values = rows[column.field].cast(pl.Float64)
+            if column.follows_figure:
+                own = rows["published_status"].fill_null(fallback.gather(at))
+            else:
+                own = pl.select(pl.when(shown_values.is_not_null()).then(pl.lit("value"))
+                                .otherwise(pl.lit("not_available"))).to_series()
+            status = fallback.scatter(at, own)
+            value = pl.Series(column.name, [None] * n_keys, pl.Float64).scatter(at, shown_values)
+            value = pl.select(pl.when(status.is_in(number_status) & value.is_not_null()).then(value)).to_series()
+            typed[column.name] = value.alias(column.name)
+            statuses[column.name] = status.alias(f"{column.name}_status")
+            shown[column.name] = _fmt_column(typed[column.name], statuses[column.name], column.dp)
     keys = keys.drop("_k")
     header = [
         *MANDATORY,

@@ -37,7 +37,6 @@ from importlib import metadata
 from pathlib import Path
 
 from ingestion.files import sha256_file
-from publication.extracts import FORMULA_NOTE, neutralised_cells
 
 CURRENT = "current"
 MANIFEST = "manifest.json"
@@ -181,6 +180,8 @@ def _split_extract_name(rel: str) -> tuple[str, str]:
 
 def extract_entries(extracts_dir: Path) -> list[dict]:
     """One entry per extract (name, data rows, and each of its files with its sha256), sorted by name."""
+    from publication.extracts import FORMULA_NOTE, neutralised_cells  # polars: not for `belonging sql`
+
     by_name: dict[str, dict] = {}
     for path in sorted(p for p in extracts_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(extracts_dir).as_posix()

@@ -25,11 +25,26 @@ RELEASE_KEY = dg.AssetKey(["publication", "release"])
 MART_KEY = dg.AssetKey(["mart_indicators"])
 
 
-def read_mart(warehouse, table: str = "mart_indicators", columns: tuple[str, ...] | None = None) -> pl.DataFrame:
+def read_mart(warehouse, table: str = "mart_indicators", columns: tuple[str, ...] | None = None,
+              source: str | None = None) -> pl.DataFrame:
+    """A mart table (or its `columns`) as polars; with `source`, only that source's rows."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         select = ", ".join(columns) if columns else "*"
-        return con.sql(f"select {select} from main.{table}").pl()
+        where, params = ("where source = ?", [source]) if source is not None else ("", [])
+        return con.sql(f"select {select} from main.{table} {where}", params=params).pl()
+    finally:
+        con.close()
+
+
+# mart_indicators columns that neither disclosure control nor an extract reads (analysts' conveniences)
+NOT_PUBLISHED = ("academic_year", "phase", "previous_value", "change", "urn_changed")
+
+
+def mart_sources(warehouse) -> list[str]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return [r[0] for r in con.execute("select distinct source from main.mart_indicators order by 1").fetchall()]
     finally:
         con.close()
 
@@ -43,17 +58,21 @@ def extracts(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materi
 
     h = home.home()
     out = h.run_dir(context.run_id) / "extracts"
-    indicators = read_mart(h.warehouse)
     disclosure = h.settings["disclosure"]
-    protected = apply_disclosure_control(indicators, min_respondents=disclosure["min_respondents"],
-                                         min_schools=disclosure["min_schools"])
-    infos = build_extracts(protected, out, GEOGRAPHY_LOOKUP)
+    infos, suppressed = [], 0
+    # one source at a time (disclosure control never crosses sources): a national mart does not fit in memory twice
+    for source in mart_sources(h.warehouse):
+        mart = read_mart(h.warehouse, columns=(f"* exclude ({', '.join(NOT_PUBLISHED)})",), source=source)
+        protected = apply_disclosure_control(mart,
+                                             min_respondents=disclosure["min_respondents"],
+                                             min_schools=disclosure["min_schools"])
+        infos += build_extracts(protected, out, GEOGRAPHY_LOOKUP)
+        suppressed += protected.filter(pl.col("published_status") == "suppressed").height
+        del mart, protected
     return dg.MaterializeResult(metadata={
-        "extracts": dg.MetadataValue.json({i.name: i.rows for i in infos}),
+        "extracts": dg.MetadataValue.json({i.name: i.rows for i in sorted(infos, key=lambda i: i.name)}),
         "folder": dg.MetadataValue.path(str(out)),
-        "survey_cells_suppressed": int(
-            protected.filter(pl.col("published_status") == "suppressed").height
-        ) if "published_status" in protected.columns else 0,
+        "survey_cells_suppressed": suppressed,
     })
 
 
