@@ -13,7 +13,17 @@ from pathlib import Path
 
 import polars as pl
 
-from expectations.runner import ERROR, WARNING, Check, Failure, GateResult, merge, python_result, run_suite
+from expectations.runner import (
+    ERROR,
+    WARNING,
+    Check,
+    Failure,
+    GateResult,
+    candidates,
+    merge,
+    python_result,
+    run_suite,
+)
 from expectations.screener import ADVISORY, ScreenInput, respondents_column
 from expectations.screener import RULES as SCREENER_RULES
 from publication.extracts import (
@@ -27,6 +37,10 @@ from publication.extracts import (
 )
 
 NUMBER_OR_SYMBOL = r"^(?:-?\d+(?:\.\d+)?|c|x|z|low)$"
+# what polars narrows the cell checks to before GX judges them (expectations/runner.py `candidates`): Python's \s
+# also matches the separators \x1c-\x1f, which polars' does not; FORMULA_CELL's look-ahead is left to GX
+WHITESPACE_CANDIDATE = r"^[\s\x1c-\x1f]|[\s\x1c-\x1f]$"
+FORMULA_CANDIDATE = r"^[=+@\t\r-]"
 CODE_FORMS = {
     "country_code": r"^E92000001$",
     "region_code": r"^E12\d{6}$",
@@ -149,6 +163,7 @@ def long_checks(table: str) -> list[Check]:
             {"column": "value", "regex": r"^\s|\s$"},
             f"{table}: a cell has leading or trailing whitespace: strip it",
             context_columns=ctx,
+            candidate_regex=WHITESPACE_CANDIDATE,
         ),
         Check(
             "no_formula_cells",
@@ -157,6 +172,7 @@ def long_checks(table: str) -> list[Check]:
             f"{table}: a cell starts with = + - @, a tab or a carriage return: a spreadsheet would run it as a "
             "formula (publication.extracts.neutralise_formula prefixes it with ')",
             context_columns=ctx,
+            candidate_regex=FORMULA_CANDIDATE,
         ),
         Check(
             "only_numbers_or_gss_symbols",
@@ -216,13 +232,25 @@ def prepare_wide(data: pl.DataFrame, indicators: list[str], min_schools: int) ->
     )
 
 
-def long_frame(data: pl.DataFrame, indicators: list[str]) -> pl.DataFrame:
-    melted = data.with_row_index("line", offset=2).unpivot(
-        index="line", variable_name="column", value_name="value"
-    )
-    return melted.with_columns(
-        pl.when(pl.col("column").is_in(indicators)).then(pl.col("value")).alias("indicator_value")
-    )
+def long_frame(data: pl.DataFrame, indicators: list[str], checks: list[Check] | None = None) -> pl.DataFrame:
+    """Every cell of the extract as a row (`line` of the file, `column`, `value`, and `indicator_value` in
+    indicator columns); with `checks`, only the cells that could break one of them (runner.candidates), built
+    column by column, so a national extract's tens of millions of cells are never all in one frame."""
+    lined = data.with_row_index("line", offset=2)
+    keep = None
+    if checks:
+        exprs = [candidates(c) for c in checks]
+        keep = None if any(e is None for e in exprs) else pl.any_horizontal(exprs)
+    parts = []
+    for column in data.columns:
+        cells = lined.select(
+            "line",
+            pl.lit(column).alias("column"),
+            pl.col(column).alias("value"),
+            (pl.col(column) if column in indicators else pl.lit(None, pl.String)).alias("indicator_value"),
+        )
+        parts.append(cells if keep is None else cells.filter(keep))
+    return pl.concat(parts) if parts else pl.DataFrame()
 
 
 def extract_gate(
@@ -250,7 +278,7 @@ def extract_gate(
         ),
         run_suite(
             f"extract_{Path(csv_path).stem}_cells",
-            long_frame(s.data, indicators),
+            long_frame(s.data, indicators, long_checks(table)),
             long_checks(table),
             table=table,
         ),

@@ -5,6 +5,14 @@ GX is imported inside `run_suite` (a 2-3 s import). The context is ephemeral; th
 pandas data source (GX's SQL data source does not work on DuckDB: ../shared/STACK-NOTES.md). With
 `data_docs_dir`, the validation runs through a checkpoint with an UpdateDataDocsAction so GX writes its
 Data Docs site (index.html + the validation page) under that folder.
+
+Polars narrows, Great Expectations judges. A national extract or mart is millions of rows, and GX's pandas
+path runs its regular expressions in Python (90 s and 6 GB for one school extract). So a polars frame is first
+narrowed to its candidate rows: those that could break at least one check (`candidates`: a duplicated key,
+a value in a forbidden set, a value not matching a pattern, ...; a superset of what GX will find, so nothing
+GX would report is lost). GX then validates only those rows, which keep their row numbers. A check whose
+expectation has no candidate rule sees the whole frame. The Data Docs show the candidate rows as the rows
+evaluated.
 """
 
 from __future__ import annotations
@@ -35,6 +43,59 @@ class Check:
     severity: str = ERROR
     # extra columns of the offending rows to show beside the value (e.g. the row's key)
     context_columns: tuple[str, ...] = ()
+    # a pattern every value the check can fail matches (for `candidates`), where the check's own regex has what
+    # polars' regex engine lacks (look-around); None: the check's own regex
+    candidate_regex: str | None = None
+
+
+def candidates(check: Check):
+    """A polars expression true on every row `check` could fail (a superset), or None when there is no such
+    rule for its expectation (the check then sees every row). Nulls are never candidates of a column-map
+    expectation: GX skips them."""
+    import polars as pl
+
+    kw, e = check.kwargs, check.expectation
+    if "mostly" in kw or kw.get("row_condition"):
+        return None
+    col = pl.col(kw["column"]) if "column" in kw else None
+    text = col.cast(pl.String) if col is not None else None
+    regex = check.candidate_regex or kw.get("regex")
+    if regex is not None:
+        try:
+            pl.Series([""]).str.contains(regex)
+        except pl.exceptions.ComputeError:  # a pattern polars cannot run (look-around): no narrowing
+            return None
+    rules = {
+        "expect_column_values_to_be_unique": lambda: col.is_duplicated() & col.is_not_null(),
+        "expect_compound_columns_to_be_unique": lambda: pl.struct(kw["column_list"]).is_duplicated(),
+        "expect_column_values_to_not_be_in_set": lambda: col.is_in(kw["value_set"]).fill_null(False),
+        "expect_column_values_to_be_in_set": lambda: ~col.is_in(kw["value_set"]).fill_null(True),
+        "expect_column_values_to_match_regex": lambda: ~text.str.contains(regex).fill_null(True),
+        "expect_column_values_to_not_match_regex": lambda: text.str.contains(regex).fill_null(False),
+        "expect_column_values_to_be_null": lambda: col.is_not_null(),
+        "expect_column_values_to_not_be_null": lambda: col.is_null(),
+        "expect_column_values_to_be_between": lambda: (
+            (col <= kw["min_value"] if kw.get("min_value") is not None else pl.lit(False))
+            | (col >= kw["max_value"] if kw.get("max_value") is not None else pl.lit(False))
+        ).fill_null(False),
+    }
+    return rules[e]() if e in rules else None
+
+
+def narrow(frame, checks: list[Check]):
+    """`frame` (polars) as pandas, only its candidate rows for `checks` (their index: their row numbers in
+    `frame`); every row when a check has no candidate rule or reads a column the frame lacks (GX reports that)."""
+    import polars as pl
+
+    exprs = []
+    for check in checks:
+        named = [c for c in (check.kwargs.get("column"), *check.kwargs.get("column_list", ())) if c]
+        expr = candidates(check) if all(c in frame.columns for c in named) else None
+        if expr is None:
+            return frame.to_pandas()
+        exprs.append(expr)
+    rows = frame.with_row_index("__row").filter(pl.any_horizontal(exprs) if exprs else pl.lit(False))
+    return rows.drop("__row").to_pandas().set_axis(rows["__row"].to_list(), axis=0)
 
 
 @dataclass
@@ -131,7 +192,7 @@ def run_suite(
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     table = table or name
-    pdf = frame.to_pandas() if hasattr(frame, "to_pandas") else frame
+    pdf = narrow(frame, expectations) if hasattr(frame, "with_row_index") else frame
     # GX's pandas path wants object columns for text: pandas 3's string dtype is converted explicitly
     pdf = pdf.astype({c: object for c, t in pdf.dtypes.items() if str(t) in ("str", "string")})
 
