@@ -74,12 +74,16 @@ def candidates(check: Check):
         "expect_column_values_to_not_match_regex": lambda: text.str.contains(regex).fill_null(False),
         "expect_column_values_to_be_null": lambda: col.is_not_null(),
         "expect_column_values_to_not_be_null": lambda: col.is_null(),
+        # the first `min_value` rows keep the count at or above it exactly when the whole frame's is
+        "expect_table_row_count_to_be_between": lambda: (
+            pl.int_range(pl.len()) < kw["min_value"] if kw.get("max_value") is None else None
+        ),
         "expect_column_values_to_be_between": lambda: (
             (col <= kw["min_value"] if kw.get("min_value") is not None else pl.lit(False))
             | (col >= kw["max_value"] if kw.get("max_value") is not None else pl.lit(False))
         ).fill_null(False),
     }
-    return rules[e]() if e in rules else None
+    return rules[e]() if e in rules else None  # a rule may itself be None (no narrowing in that case)
 
 
 def narrow(frame, checks: list[Check]):

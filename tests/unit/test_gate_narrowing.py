@@ -69,3 +69,11 @@ def test_a_candidate_rule_that_is_too_narrow_would_lose_a_failure():
 def test_checks_without_a_candidate_rule_see_every_row(check):
     assert candidates(check) is None
     assert len(narrow(FRAME, [check])) == FRAME.height
+
+
+@pytest.mark.parametrize(("height", "passes"), [(0, False), (1, False), (2, True), (7, True)])
+def test_a_minimum_row_count_is_judged_on_as_many_rows_as_it_needs(height, passes):
+    check = Check("enough", "expect_table_row_count_to_be_between", {"min_value": 2}, "too few")
+    frame = FRAME.head(height)
+    assert len(narrow(frame, [check])) == min(height, 2)
+    assert run_suite("rows", frame, [check]).passed is passes
