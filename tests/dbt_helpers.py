@@ -61,4 +61,7 @@ def run_dbt(home: Path, work: Path, *args: str) -> subprocess.CompletedProcess:
 def build_warehouse(home: Path, work: Path, *extra: str) -> duckdb.DuckDBPyConnection:
     """`dbt build` (seeds, models, unit and data tests) on the home's lake; return a read-only connection."""
     run_dbt(home, work, "build", *extra)
-    return duckdb.connect(str(Path(home) / "warehouse" / "warehouse.duckdb"), read_only=True)
+    con = duckdb.connect(str(Path(home) / "warehouse" / "warehouse.duckdb"), read_only=True)
+    # the staging views, in their own database as dbt's profile attaches it (dbt_project/profiles.yml)
+    con.execute("attach ? as staging (read_only)", [str(Path(home) / "warehouse" / "staging.duckdb")])
+    return con

@@ -408,7 +408,7 @@ def test_excluded_and_duplicate_responses_are_counted_once_or_not_at_all(warehou
     ]
     # r1's answers are the first export's too: six, all scoring 100
     answers = warehouse.execute(
-        "select count(*), min(score), max(score) from stg_surveys__answers where response_key = 'r1'"
+        "select count(*), min(score), max(score) from staging.stg_surveys__answers where response_key = 'r1'"
     ).fetchall()
     assert answers == [(6, 100.0, 100.0)]
 

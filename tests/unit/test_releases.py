@@ -362,3 +362,39 @@ def test_unchanged_since_names_the_current_release_with_the_same_fingerprint(tmp
     assert releases.unchanged_since(home, fingerprint) is None
     message = releases.nothing_changed("20261123T190000Z-bbbbbb")
     assert message.startswith("nothing changed since release 20261123T190000Z-bbbbbb:") and "--force" in message
+
+
+def _warehouse(path: Path, *, with_lake_view: bool, dropped_lake_view: bool = False) -> Path:
+    con = duckdb.connect(str(path))
+    con.execute("create table mart_indicators as select range as n, 'figure ' || range as label from range(5000)")
+    con.execute("create view mart_wide as select n * 2 as doubled from mart_indicators")
+    lake = path.parent / "lake.parquet"
+    con.execute(f"copy (select 1 as a) to '{lake}'")
+    if with_lake_view or dropped_lake_view:
+        con.execute(f"create view stg_lake as select * from read_parquet('{lake}')")
+        con.execute("checkpoint")
+    if dropped_lake_view:
+        con.execute("drop view stg_lake")
+    con.close()
+    return path
+
+
+def test_a_warehouse_with_only_tables_and_their_views_is_copied_as_it_is(tmp_path):
+    source = _warehouse(tmp_path / "warehouse.duckdb", with_lake_view=False)
+    contents = releases.copy_warehouse(source, tmp_path / "copy.duckdb", markers=[str(tmp_path)])
+    assert contents == {"tables": ["mart_indicators"], "views": ["mart_wide"], "views_left_out": {}}
+    assert (tmp_path / "copy.duckdb").read_bytes() == source.read_bytes()
+
+
+@pytest.mark.parametrize("dropped", [False, True], ids=["a view reads the lake", "a dropped view's text remains"])
+def test_a_warehouse_that_reads_or_names_the_lake_is_rebuilt(tmp_path, dropped):
+    source = _warehouse(tmp_path / "warehouse.duckdb", with_lake_view=not dropped, dropped_lake_view=dropped)
+    assert str(tmp_path).encode() in source.read_bytes()  # the view's text, even once dropped
+    contents = releases.copy_warehouse(source, tmp_path / "copy.duckdb", markers=[str(tmp_path)])
+    assert contents["tables"] == ["mart_indicators"] and contents["views"] == ["mart_wide"]
+    assert list(contents["views_left_out"]) == ([] if dropped else ["stg_lake"])
+    copy = (tmp_path / "copy.duckdb").read_bytes()
+    assert str(tmp_path).encode() not in copy and copy != source.read_bytes()
+    con = duckdb.connect(str(tmp_path / "copy.duckdb"), read_only=True)
+    assert con.sql("select count(*), sum(doubled) from mart_wide").fetchall() == [(5000, 24995000)]
+    con.close()
