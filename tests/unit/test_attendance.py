@@ -208,3 +208,17 @@ def test_the_screener_fails_a_file_mixing_weeks_and_academic_years(attendance_ex
     lines[1] = lines[1].replace("202526,Academic year", "202526,Week 37", 1)  # a week is a calendar year
     csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert time_consistent(ScreenInput.read(csv_path, meta_path, LOOKUP)).status == FAIL
+
+
+def test_the_report_shows_the_weeks_as_a_provisional_line_chart(tmp_path):
+    from publication.report import _attendance
+
+    assert _attendance(tmp_path) == ""
+    head = "time_period,time_identifier,geographic_level,country_code,country_name,breakdown,breakdown_value," \
+           "in_year_overall_absence_percent\n"
+    rows = "".join(f"2025,Week {w},National,E92000001,England,{b},{v},{x}\n" for w, x in ((37, "5.1"), (38, "6.2"))
+                   for b, v in (("Total", "Total"), ("education_phase", "Primary")))  # fmt: skip
+    (tmp_path / "attendance_weekly_national.csv").write_text(head + rows, encoding="utf-8")
+    html = _attendance(tmp_path)
+    assert "Provisional in-year data" in html and "<svg" in html
+    assert "Week 37 (2025)" in html and "Week 38 (2025)" in html
