@@ -56,6 +56,8 @@ TIME_FORMS = {
     "Autumn and spring term": r"^\d{6}$",
     "Financial year": r"^\d{6}$",
     "Calendar year": r"^\d{4}$",
+    # weeks (in-year attendance): the ISO week of a calendar year, as the DfE's screener allows
+    **{f"Week {n}": r"^\d{4}$" for n in range(1, 54)},
 }
 LEVEL_CODES = {  # level -> (code column, name column)
     "National": ("country_code", "country_name"),
@@ -150,7 +152,9 @@ def time_consistent(s: ScreenInput) -> ScreenResult:
         if not ok:
             bad.append({"row": row, "time_period": period, "time_identifier": ident})
     idents = s.data["time_identifier"].unique().to_list()
-    if len(idents) > 1 and any(i == "Calendar year" for i in idents):
+    if len(idents) > 1 and any(i == "Calendar year" or i.startswith("Week ") for i in idents) and not all(
+        i.startswith("Week ") for i in idents
+    ):
         bad.append({"time_identifier": idents, "rule": "calendar and academic years mixed in one file"})
     return _result(
         "time_consistent",

@@ -25,7 +25,12 @@ CATALOGUE_ENV = "BELONGING_CATALOGUE"  # another catalogue file (a test's toy in
 
 LEVELS = ("School", "MAT", "Local authority", "Regional", "National")
 SURVEY_BREAKDOWNS = ("year_group", "gender", "send", "fsm", "role")  # ingestion CONTEXT_FIELDS
-FAMILIES = ("admin", "pupil_survey", "staff_survey")
+FAMILIES = ("admin", "pupil_survey", "staff_survey", "attendance")
+# in-year attendance (issue 15): published as the DfE gives it (National, Regional, Local authority rows of
+# "Pupil attendance in schools"), never rolled up from schools; provisional, by education phase and period
+ATTENDANCE = "attendance"
+ATTENDANCE_BREAKDOWNS = ("education_phase",)
+ATTENDANCE_LEVELS = ("Local authority", "Regional", "National")
 # formula -> (families it computes, how its parts add up above school level, dbt `kind` of the value)
 FORMULAS = {
     "count": ("admin", "sum", "sum"),
@@ -38,6 +43,8 @@ FORMULAS = {
     "positive_share": ("survey", "ratio_of_sums", "ratio"),
     "item_agree": ("survey", "ratio_of_sums", "ratio"),
     "gap": ("survey", "difference_of_pooled_means", "gap"),
+    # the DfE's own rate of each aggregate row (`rate`), with the counts behind it when it publishes them
+    "published": (ATTENDANCE, "as_published", "ratio"),
 }
 UNITS = {  # unit -> EES indicator_unit
     "percent": "%",
@@ -50,7 +57,7 @@ UNITS = {  # unit -> EES indicator_unit
 DISCLOSURE = ("admin", "survey_cell", "survey_figure", "survey_gap")
 FIELDS = {
     "id", "family", "source", "definition", "formula", "numerator", "denominator", "scale", "rollup", "unit",
-    "range", "share", "dp", "published", "disclosure", "gap_of", "ci", "breakdowns", "levels", "years",
+    "range", "share", "dp", "published", "disclosure", "gap_of", "ci", "breakdowns", "levels", "years", "rate",
 }  # fmt: skip
 ITEM = "{item}"
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -89,6 +96,7 @@ class Indicator:
     breakdowns: tuple[str, ...] = ("Total",)
     levels: tuple[str, ...] = LEVELS
     years: int | None = None  # cohort: the denominator is counted this many academic years earlier
+    rate: str | None = None  # published: the DfE's rate column, `attendance.<measure>`
     item: str | None = None  # the item of a pattern entry filled in (lookup / expanded)
 
     @property
@@ -99,6 +107,12 @@ class Indicator:
     def kind(self) -> str:
         """How dbt computes the value from the summed parts: sum | ratio | mean | gap."""
         return FORMULAS[self.formula][2]
+
+    @property
+    def has_parts(self) -> bool:
+        """Whether the figure has a numerator and denominator to show (a rate, share or mean; a published rate
+        only where the DfE publishes the counts behind it)."""
+        return self.kind in ("ratio", "mean") and (self.formula != "published" or self.denominator is not None)
 
     @property
     def ees_unit(self) -> str:
@@ -150,6 +164,7 @@ class Indicator:
             "den_column": self.denominator.replace(".", "__") if self.denominator else None,
             "gap_of": self.gap_of,
             "years": self.years,
+            "rate_column": self.rate.split(".", 1)[1] if self.rate else None,
         }
 
     def as_doc(self) -> dict:
@@ -172,6 +187,7 @@ class Indicator:
             "disclosure": self.disclosure,
             "breakdowns": list(self.breakdowns),
             "levels": list(self.levels),
+            **({"rate": self.rate} if self.rate else {}),
         }
 
 
@@ -293,19 +309,28 @@ def _entry(raw: dict, path: str, number: int) -> Indicator:
     if formula not in FORMULAS:
         fail(f"`formula` {formula!r} is not one of {sorted(FORMULAS)}")
     computes, rollup, _kind = FORMULAS[formula]
-    if computes != ("admin" if family == "admin" else "survey"):
+    if computes != (family if family in ("admin", ATTENDANCE) else "survey"):
         fail(f"formula {formula!r} computes {computes} indicators, not {family}")
     if raw["rollup"] != rollup:
         fail(f"formula {formula!r} rolls up as {rollup!r}, not {raw['rollup']!r}")
     if raw["unit"] not in UNITS:
         fail(f"`unit` {raw['unit']!r} is not one of {sorted(UNITS)}")
-    if (family == "admin") != (raw["source"] == "admin"):
-        fail("admin indicators have source `admin`; survey indicators the instrument's id")
-    if family != "admin" and raw["source"] not in instrument_ids():
+    if (family == "admin") != (raw["source"] == "admin") or (family == ATTENDANCE) != (raw["source"] == ATTENDANCE):
+        fail("admin indicators have source `admin`, attendance ones `attendance`; survey indicators the instrument's id")
+    if family in ("pupil_survey", "staff_survey") and raw["source"] not in instrument_ids():
         fail(f"`source` {raw['source']!r} is no survey instrument (ingestion/instruments/: {instrument_ids()})")
     numerator = tuple(raw.get("numerator") or ())
     denominator = raw.get("denominator")
-    if family == "admin":
+    rate = raw.get("rate")
+    if (family == ATTENDANCE) != (rate is not None):
+        fail("an attendance figure names the DfE's `rate` column (`attendance.<measure>`); nothing else does")
+    if family == ATTENDANCE:
+        if len(numerator) > 1 or bool(numerator) != bool(denominator):
+            fail("a published rate has one `numerator` and a `denominator` (the counts the DfE publishes), or neither")
+        for measure in (rate, *numerator, *([denominator] if denominator else [])):
+            if not str(measure).startswith(f"{ATTENDANCE}.") or measure not in dfe_measures():
+                fail(f"{measure!r} is no attendance measure of the lake (ingestion/lake_schema.py DFE_MEASURES)")
+    elif family == "admin":
         if not numerator:
             fail(f"formula {formula!r} needs a `numerator`: DfE counts as <publication>.<measure>")
         if (formula == "count") == bool(denominator):
@@ -330,7 +355,7 @@ def _entry(raw: dict, path: str, number: int) -> Indicator:
     if None not in lo_hi and lo_hi[0] > lo_hi[1]:
         fail("`range` min is above max")
     disclosure = raw["disclosure"]
-    if disclosure not in DISCLOSURE or (disclosure == "admin") != (family == "admin"):
+    if disclosure not in DISCLOSURE or (disclosure == "admin") != (family in ("admin", ATTENDANCE)):
         fail(f"`disclosure` {disclosure!r}: admin figures are `admin`, survey figures one of {DISCLOSURE[1:]}")
     gap_of = raw.get("gap_of")
     if (formula == "gap") != bool(gap_of) or (formula == "gap") != (disclosure == "survey_gap"):
@@ -338,13 +363,18 @@ def _entry(raw: dict, path: str, number: int) -> Indicator:
     if gap_of and gap_of not in SURVEY_BREAKDOWNS:
         fail(f"`gap_of` {gap_of!r} is not one of {SURVEY_BREAKDOWNS}")
     breakdowns = tuple(raw.get("breakdowns") or ("Total",))
-    if breakdowns[0] != "Total" or any(b not in SURVEY_BREAKDOWNS for b in breakdowns[1:]):
+    if family == ATTENDANCE:
+        if breakdowns[0] != "Total" or any(b not in ATTENDANCE_BREAKDOWNS for b in breakdowns[1:]):
+            fail(f"attendance `breakdowns` start with Total, then any of {ATTENDANCE_BREAKDOWNS}")
+    elif breakdowns[0] != "Total" or any(b not in SURVEY_BREAKDOWNS for b in breakdowns[1:]):
         fail(f"`breakdowns` start with Total, then any of {SURVEY_BREAKDOWNS}")
     if family == "admin" and breakdowns != ("Total",):
         fail("admin indicators have the Total breakdown only")
     levels = tuple(raw.get("levels") or LEVELS)
     if any(level not in LEVELS for level in levels):
         fail(f"`levels` must be among {LEVELS}")
+    if family == ATTENDANCE and any(level not in ATTENDANCE_LEVELS for level in levels):
+        fail(f"attendance is published at {ATTENDANCE_LEVELS} only (the DfE's file has no School rows)")
     published = raw["published"]
     if not isinstance(published, dict) or set(published) != {"name", "label", "grouping"}:
         fail("`published` has exactly name, label and grouping")
@@ -377,6 +407,7 @@ def _entry(raw: dict, path: str, number: int) -> Indicator:
         breakdowns=breakdowns,
         levels=levels,
         years=years,
+        rate=rate,
     )
 
 
@@ -404,6 +435,13 @@ def dfe_count_measures() -> dict[str, list[str]]:
     from ingestion.lake_schema import DFE_MEASURES
 
     return {p: [m for m in ms if not m.endswith(("_rate", "_percent"))] for p, ms in DFE_MEASURES.items()}
+
+
+def dfe_measures() -> set[str]:
+    """Every DfE measure of the lake, `<publication>.<measure>` (published rates included)."""
+    from ingestion.lake_schema import DFE_MEASURES
+
+    return {f"{p}.{m}" for p, ms in DFE_MEASURES.items() for m in ms}
 
 
 def dfe_counts() -> set[str]:

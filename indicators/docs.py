@@ -7,7 +7,8 @@ from html import escape
 
 from indicators import Catalogue
 
-FAMILY_TITLES = {"admin": "From DfE files", "pupil_survey": "Pupil survey", "staff_survey": "Staff survey"}
+FAMILY_TITLES = {"admin": "From DfE files", "attendance": "Attendance this year (provisional, DfE in-year)",
+                 "pupil_survey": "Pupil survey", "staff_survey": "Staff survey"}
 
 
 def _range(lo, hi) -> str:

@@ -102,6 +102,7 @@ class Vintage:
     identify_note: str = ""  # what a file with most but not all of identify_all is likely to be
     long: Long | None = None
     trust: TrustColumn | None = None
+    weeks: bool = False  # `Week N` rows carry a calendar year (registry `weeks`; ingestion/attendance.py)
 
     def missing(self, keys: set[str]) -> list[str]:
         """The identifying columns a header lacks (empty when it has them all)."""
@@ -195,6 +196,7 @@ def load_registry(path: Path | str = REGISTRY_PATH) -> Registry:
                 )
                 if trust is not None
                 else None,
+                weeks=bool(entry.get("weeks", False)),
             )
         )
     return Registry(
@@ -622,6 +624,10 @@ def _read_wide(raw: pl.DataFrame, v: Vintage, registry: Registry, path: Path, na
         elif m not in source_of:
             out = out.with_columns(pl.lit(None, pl.Float64).alias(m), pl.lit("missing").alias(f"{m}_status"))
     out = _unswap_regions(out)
+    if v.weeks:  # `Week N` rows: the calendar year and week become the academic year (ingestion/attendance.py)
+        from ingestion.attendance import weeks_in_academic_years
+
+        out = weeks_in_academic_years(out)
 
     # a column that splits the rows is never ignored: only the rows that are totals go on (ingestion/breakdowns.py)
     meta, meta_note = read_meta(path)

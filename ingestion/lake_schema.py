@@ -76,6 +76,19 @@ DFE_MEASURES: dict[str, tuple[str, ...]] = {
         *(f"pupils_year_{n}" for n in range(1, 14)),
     ),
     "sen": ("total_pupils", "sen_support", "ehc_plan"),
+    # "Pupil attendance in schools" (fortnightly, from daily registers): National, Regional and Local authority
+    # rows by education phase, year to date and by week; no School rows. Counts of sessions are sums over the
+    # period; num_schools and enrolments are averages over its days, so they can be fractional.
+    "attendance": (
+        "num_schools",
+        "enrolments",
+        "possible_sessions",
+        "overall_absence",
+        "authorised_absence",
+        "unauthorised_absence",
+        "overall_absence_perc",  # the DfE's rate: overall_absence / possible_sessions x 100
+        "pa_perc",  # persistent absence (10%+ of sessions missed) as the DfE publishes it; year to date only
+    ),
 }
 
 
@@ -89,6 +102,14 @@ DFE_ATTRIBUTES: dict[str, dict[str, pl.DataType]] = {
         # "Not applicable", ...), `not_available` (`x`, "Unknown": the census does not say); `missing` when the
         # file has no trust column and on aggregate rows (ingestion/registry.yaml `trust`, read by ingestion/ees.py)
         "trust_status": pl.String(),
+    },
+    "attendance": {
+        # a weekly row (time_identifier `Week N`, time_period the calendar year YYYY as published): the week's
+        # calendar year and ISO week number, and the Monday it commences; null on year-to-date rows. The row's
+        # time_period in the lake is its academic year (the week of 8 September 2025 is in 202526).
+        "week_year": pl.Int32(),
+        "week_number": pl.Int32(),
+        "week_commencing": pl.Date(),
     },
 }
 
@@ -204,6 +225,7 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
     "dfe_absence": dfe_schema("absence"),
     "dfe_census": dfe_schema("census"),
     "dfe_sen": dfe_schema("sen"),
+    "dfe_attendance": dfe_schema("attendance"),
     "gias_establishments": GIAS_ESTABLISHMENTS,
     "gias_links": GIAS_LINKS,
     "survey_responses": SURVEY_RESPONSES,

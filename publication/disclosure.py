@@ -32,7 +32,7 @@ respondents) are set to null, so the returned frame is safe to publish as it is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -100,10 +100,10 @@ def apply_disclosure_control(
 
     # only the columns the rules read (a national mart has millions of rows and dozens of columns)
     rule_columns = ["_rid", *CELL, "indicator", "trust_id", "new_la_code", "region_code", "country_code"]
-    survey = frame.select(*rule_columns, "value_status", "respondents", "schools_included").filter(
-        pl.col("source") != "admin"
-    )
     classes = DisclosureClasses.of(catalogue())
+    survey = frame.select(*rule_columns, "value_status", "respondents", "schools_included").filter(
+        ~pl.col("source").is_in(classes.admin_sources)
+    )
     sup = _primary(survey, min_respondents, min_schools)
     work = survey.select(
         "_rid",
@@ -137,7 +137,7 @@ def apply_disclosure_control(
 
     suppressed = work.filter(pl.col("_sup")).select("_rid")
     out = frame.with_columns(
-        pl.when(pl.col("source") == "admin")
+        pl.when(pl.col("source").is_in(classes.admin_sources))
         .then(pl.col("value_status"))
         .when(pl.col("_rid").is_in(suppressed["_rid"].implode()))
         .then(pl.lit("suppressed"))
@@ -145,7 +145,7 @@ def apply_disclosure_control(
         .alias("published_status")
     )
     if mask:
-        hide = (pl.col("source") != "admin") & (pl.col("published_status") == "suppressed")
+        hide = (~pl.col("source").is_in(classes.admin_sources)) & (pl.col("published_status") == "suppressed")
         out = out.with_columns(
             [pl.when(hide).then(None).otherwise(pl.col(c)).alias(c) for c in MASKED if c in out.columns]
         )
@@ -158,6 +158,8 @@ class DisclosureClasses:
 
     cell: list[str]  # survey_cell: when suppressed, so is every figure of its cell
     gaps: dict[str, tuple[str, str]]  # survey_gap -> (the breakdown of its subgroups, the mean it compares)
+    # the sources whose figures the DfE published (class `admin`: `admin`, in-year `attendance`): never re-suppressed
+    admin_sources: list[str] = field(default_factory=lambda: ["admin"])
 
     @classmethod
     def of(cls, cat: Catalogue) -> DisclosureClasses:
@@ -168,7 +170,8 @@ class DisclosureClasses:
             if mean is None:
                 raise ValueError(f"{cat.path}: gap {e.id!r} has no scale_mean indicator of {e.source!r} to follow")
             gaps[e.id] = (e.gap_of, mean)
-        return cls(cell, gaps)
+        admin_sources = sorted({e.source for e in cat if e.disclosure == "admin"})
+        return cls(cell, gaps, admin_sources)
 
 
 def _primary(survey: pl.DataFrame, min_respondents: int, min_schools: int) -> pl.Series:

@@ -50,6 +50,10 @@ LEVEL_SLUG = {
     "National": "national",
 }
 FILTERS = ("breakdown", "breakdown_value")
+# in-year attendance (source `attendance`, provisional): weeks and years to date are two extracts each, as the DfE
+# publishes them (one kind of time_identifier per file: `Week N` with a calendar year, or `Academic year`)
+ATTENDANCE_FAMILIES = {"attendance_weekly": True, "attendance_year_to_date": False}  # family -> weekly rows
+FILTER_HINTS = {"attendance": "Choose an education phase (provisional in-year data)"}
 SYMBOLS = {"suppressed": "c", "not_available": "x", "missing": "x", "not_applicable": "z", "low": "low"}
 
 
@@ -129,7 +133,7 @@ def indicator_columns(indicator: str, source: str, level: str = "School") -> lis
     if e.ci:
         out += [Column(f"{name}_ci_{bound}", f"95% confidence interval, {bound} bound: {name}", main.unit, main.dp,
                        grouping, f"ci_{bound}") for bound in ("lower", "upper")]
-    if e.kind in WITH_PARTS:
+    if e.has_parts:
         out += [Column(f"{name}_{part}", f"{part.capitalize()} of {name}", "",
                        e.dp if FRACTIONAL_PART.get(e.formula) == part else 0, grouping, part)
                 for part in PARTS]
@@ -223,12 +227,28 @@ def build_extracts(indicators: pl.DataFrame, out_dir: Path, geography_lookup: Pa
     frame = _with_lookup_geography(indicators, load_geography_lookup(Path(geography_lookup)))
     infos = []
     for source in sorted(frame["source"].unique().to_list()):
-        family = "admin_indicators" if source == "admin" else source
-        for level, slug in LEVEL_SLUG.items():
-            part = frame.filter((pl.col("source") == source) & (pl.col("geographic_level") == level))
-            if part.height:
-                infos.append(_write_extract(part, level, f"{family}_{slug}", out_dir))
+        for family, of_family in extract_families(source):
+            for level, slug in LEVEL_SLUG.items():
+                part = frame.filter((pl.col("source") == source) & (pl.col("geographic_level") == level) & of_family)
+                if part.height:
+                    infos.append(_write_extract(part, level, f"{family}_{slug}", out_dir))
     return infos
+
+
+def extract_families(source: str) -> list[tuple[str, pl.Expr]]:
+    """The extract families of a mart source and the rows of each: `admin_indicators`, an instrument's id, or for
+    in-year attendance its weekly and year-to-date extracts."""
+    if source == "attendance":
+        weekly = pl.col("time_identifier").str.starts_with("Week ")
+        return [(family, weekly if is_weekly else ~weekly) for family, is_weekly in ATTENDANCE_FAMILIES.items()]
+    return [("admin_indicators" if source == "admin" else source, pl.lit(True))]
+
+
+def source_of_family(family: str) -> str:
+    """The mart source of an extract family (`admin_indicators` -> admin; extract_families in reverse)."""
+    if family in ATTENDANCE_FAMILIES:
+        return "attendance"
+    return "admin" if family == "admin_indicators" else family
 
 
 def _with_lookup_geography(frame: pl.DataFrame, lookup: pl.DataFrame) -> pl.DataFrame:
@@ -469,7 +489,7 @@ def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> 
     _write_csv(
         csv_path, header, zip(*(id_text[c] if c in id_text else shown[c] for c in header), strict=True)
     )
-    _write_csv(meta_path, META_COLUMNS, _meta_rows(columns, has_filters, neutralised))
+    _write_csv(meta_path, META_COLUMNS, _meta_rows(columns, has_filters, neutralised, FILTER_HINTS.get(source)))
     ids_out = [c for c in header if c not in columns]
     table = pl.DataFrame(
         [keys[c] if keys[c].null_count() < keys.height else keys[c].cast(pl.Null) for c in ids_out]
@@ -504,7 +524,7 @@ META_COLUMNS = [
 
 
 def _meta_rows(
-    columns: dict[str, Column], has_filters: bool, neutralised: dict[str, int]
+    columns: dict[str, Column], has_filters: bool, neutralised: dict[str, int], filter_hint: str | None = None
 ) -> list[list[str]]:
     """The EES meta rows: filters, then indicators. A filter holding neutralised cells says so in its hint
     (geography columns have no meta row in the EES format: the manifest lists their counts)."""
@@ -522,7 +542,7 @@ def _meta_rows(
                 "",
                 "",
                 "",
-                hint("breakdown", "Choose a breakdown of respondents"),
+                hint("breakdown", filter_hint or "Choose a breakdown of respondents"),
                 "",
             ]
         )

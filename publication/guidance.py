@@ -24,6 +24,7 @@ from publication.extracts import (
     coverage_of,
     extract_files,
     headline,
+    source_of_family,
 )
 from publication.validation import render
 
@@ -62,6 +63,7 @@ PARTS = {
     "representation": ("the DfE counts {num} summed over the schools included",
                        "the pupils each school would have at its local share ({den} times the same share "
                        "across all schools of its phase in its local authority), summed over the same schools"),
+    "published": ("the DfE's own count {num} of this row, as published", "the DfE's own count {den} of this row"),
     "cohort": ("the DfE count {num} summed over the schools included",
                "the same schools' DfE count {den} {years} academic year(s) earlier (a school that converted to an "
                "academy followed to its new URN through GIAS links)"),
@@ -80,6 +82,8 @@ ROLLUP = {
                      "schools (never a mean of school rates)",
     "pooled_mean": "every respondent of the schools included counted once (the sum of scores over the respondents)",
     "difference_of_pooled_means": "the difference of the two groups' pooled means",
+    "as_published": "the DfE's own figure for the local authority, region or England, as published (not summed "
+                    "from schools)",
 }
 
 
@@ -99,7 +103,7 @@ def _family(name: str) -> tuple[str, str]:
     """(source, level) of an extract name (`admin_indicators_la` -> admin, Local authority)."""
     family, slug = name.rsplit("_", 1)
     level = {v: k for k, v in LEVEL_SLUG.items()}[slug]
-    return ("admin" if family == "admin_indicators" else family), level
+    return source_of_family(family), level
 
 
 def _counts(measures) -> str:
@@ -134,6 +138,8 @@ def _column_text(column: str, columns: list[str], figures: dict[str, Indicator],
     if figure not in figures:
         return ""
     e = figures[figure]
+    if kind == "schools" and e.formula == "published":
+        return f"Schools the DfE counted in `{figure}` for this row (its average over the period's days, rounded)."
     if kind == "schools":
         return f"Schools whose data entered `{figure}` in this row (schools with a suppressed or missing input " \
                "are left out of its numerator and denominator alike)."
@@ -157,7 +163,15 @@ def file_guide(csv_path: Path, meta_path: Path, parquet_path: Path, *, min_schoo
             filters.append((bd, values))
     figures = {e.published.name: e for e in catalogue().expanded() if e.source == source}
     where = LEVEL_WORDS[level]
-    if source != "admin":
+    if source == "attendance":
+        what = (f"PROVISIONAL in-year attendance {where}, from schools' daily registers (the DfE's \"Pupil "
+                "attendance in schools\"), "
+                + ("week by week (`time_identifier` `Week N`: the ISO week, `time_period` its calendar year)"
+                   if any(i.startswith("Week ") for i in periods["time_identifier"].to_list())
+                   else "year to date (`Academic year`)")
+                + ", by education phase (`breakdown` `education_phase`; `Total` all phases). The DfE revises "
+                "these figures as the year goes on: the annual absence figures of `admin_indicators` are final.")
+    elif source != "admin":
         what = (f"Survey figures of the `{source}` instrument {where}, by wave, for all respondents (`Total`) "
                 "and by breakdown, after disclosure control.")
     else:

@@ -476,6 +476,53 @@ padding:24px 32px}
 """
 
 
+def _attendance(extracts_dir: Path) -> str:
+    """Attendance this year (issue 15): the DfE's provisional in-year overall absence for England week by week, by
+    phase (an inline SVG line chart), and the year to date beside the latest annual absence figures."""
+    weekly_path = extracts_dir / "attendance_weekly_national.csv"
+    ytd_path = extracts_dir / "attendance_year_to_date_national.csv"
+    if not weekly_path.is_file() and not ytd_path.is_file():
+        return ""
+    figure = "in_year_overall_absence_percent"
+    parts = ['<section id="attendance"><h2>Attendance this year <small>(provisional)</small></h2>'
+             '<p class="note"><strong>Provisional in-year data</strong> from schools\' daily registers (the DfE\'s '
+             '"Pupil attendance in schools"), revised as the year goes on: the annual absence figures above are '
+             "final. Local authority and regional figures are in the <code>attendance_weekly_*</code> and "
+             "<code>attendance_year_to_date_*</code> extracts.</p>"]  # fmt: skip
+    if weekly_path.is_file():
+        rows = pl.read_csv(weekly_path, infer_schema=False)
+        week = pl.col("time_identifier").str.extract(r"(\d+)$").cast(pl.Int32)
+        rows = rows.with_columns(week.alias("_week")).sort(pl.col("time_period").cast(pl.Int32), "_week")
+        periods = [f"{w} ({y})" for y, w in dict.fromkeys(rows.select("time_period", "time_identifier").iter_rows())]
+        series = []
+        for phase in ("Total", "Primary", "Secondary", "Special"):
+            mine = rows.filter(pl.col("breakdown_value") == phase)
+            if mine.height:
+                points = [(f"{w} ({y})", number(v))
+                          for y, w, v in mine.select("time_period", "time_identifier", figure).iter_rows()]
+                series.append(("All phases" if phase == "Total" else phase, points))
+        if series and periods:
+            title = "Overall absence by week, England, provisional (%)"
+            parts.append(f"<figure>{line_chart(series, title=title)}<figcaption>{_esc(title)}: all phases (bold) and "
+                         "each phase; a week the DfE did not publish (half term) is left out.</figcaption></figure>")
+    if ytd_path.is_file():
+        ytd = pl.read_csv(ytd_path, infer_schema=False).filter(pl.col("breakdown_value") == "Total")
+        for r in ytd.iter_rows(named=True):
+            parts.append(f"<p>Year to date {_esc(period_label(r['time_period'], r['time_identifier']))}, England, all "
+                         f"phases (provisional): overall absence {_esc(r.get(figure))}%, persistent absence "
+                         f"{_esc(r.get('in_year_persistent_absence_percent', 'x'))}%.</p>")
+    annual_path = extracts_dir / "admin_indicators_national.csv"
+    if annual_path.is_file():
+        annual = pl.read_csv(annual_path, infer_schema=False)
+        if {"overall_absence_percent", "persistent_absence_percent"} <= set(annual.columns) and annual.height:
+            last = annual.sort("time_period").row(-1, named=True)
+            when = period_label(last["time_period"], last["time_identifier"])
+            parts.append(f"<p>Beside it, the latest annual (final) figures, {_esc(when)}: overall absence "
+                         f"{_esc(last['overall_absence_percent'])}%, persistent absence "
+                         f"{_esc(last['persistent_absence_percent'])}%.</p>")
+    return "".join(parts) + "</section>"
+
+
 def render_report(extracts_dir: Path, release_id: str, created: str | None = None) -> str:
     """The report page of the extracts in `extracts_dir` (the public extracts of one release)."""
     extracts = read_extracts(extracts_dir)
@@ -483,6 +530,7 @@ def render_report(extracts_dir: Path, release_id: str, created: str | None = Non
     sections = [
         _headlines(extracts),
         _trends(extracts),
+        _attendance(Path(extracts_dir)),
         _gaps(extracts),
         _inclusion(extracts),
         _table(extracts, "Local authority", "new_la_code", ("la_name",), "Local authorities", "las"),
@@ -490,7 +538,7 @@ def render_report(extracts_dir: Path, release_id: str, created: str | None = Non
         _definitions(extracts),
     ]
     nav = "".join(f'<a href="#{a}">{t}</a>' for a, t in (
-        ("headlines", "Headlines"), ("trends", "Trends"), ("gaps", "Gaps"), ("inclusion", "Belonging and inclusion"),
+        ("headlines", "Headlines"), ("trends", "Trends"), ("attendance", "Attendance this year"), ("gaps", "Gaps"), ("inclusion", "Belonging and inclusion"),
         ("las", "Local authorities"), ("trusts", "Trusts"), ("definitions", "Definitions")))  # fmt: skip
     when = f", published {_esc(created)}" if created else ""
     return (

@@ -370,6 +370,7 @@ def test_registry_declares_every_publication():
         ("census", "ees2026"),
         ("sen", "ees2023"),
         ("sen", "ees2026"),
+        ("attendance", "ees2025"),
     }
 
 

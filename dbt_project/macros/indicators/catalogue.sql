@@ -6,7 +6,7 @@
 {% macro catalogue(family=none, formula=none, source=none, level=none) -%}
     {%- set out = [] -%}
     {%- for e in var('indicators') -%}
-        {%- if (family is none or e['family'] == family or (family == 'survey' and e['family'] != 'admin'))
+        {%- if (family is none or e['family'] == family or (family == 'survey' and e['family'] in ('pupil_survey', 'staff_survey')))
             and (formula is none or e['formula'] == formula)
             and (source is none or e['source'] == source)
             and (level is none or level in e['levels']) -%}
@@ -51,7 +51,9 @@
     {%- set models = {'exclusions': 'stg_dfe__exclusions', 'absence': 'stg_dfe__absences',
                       'census': 'stg_dfe__census_rows', 'sen': 'stg_dfe__sen_rows'} -%}
     {%- set out = {} -%}
-    {%- for pub, measures in var('dfe_counts').items() -%}
+    {#- only the publications with School rows: in-year attendance is published as the DfE gives it
+        (int_attendance_indicators_published) -#}
+    {%- for pub, measures in var('dfe_counts').items() if pub in models -%}
         {%- do out.update({pub: {'model': models[pub], 'measures': measures}}) -%}
     {%- endfor -%}
     {{ return(out) }}

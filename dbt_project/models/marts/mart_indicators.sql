@@ -6,6 +6,9 @@
 -- the successor was open but the predecessor held the year's figures (the spine's census_urn).
 with rows_ as (
     select * from {{ ref('int_indicators_aggregated') }}
+    -- in-year attendance: the DfE's own aggregate rows, provisional (issue 15)
+    union all by name
+    select * from {{ ref('int_attendance_indicators_published') }}
 ),
 
 years as (

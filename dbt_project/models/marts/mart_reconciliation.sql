@@ -88,6 +88,55 @@ theirs as (
     )
 ),
 
+-- in-year attendance (no School rows): the nine regions' counts summed against the DfE's National row, per
+-- period (each week and the year to date), phase and count; `school_cells` here are the regional rows
+attendance as (
+    select * from {{ ref('stg_dfe__attendance') }}
+    where geographic_level = 'National' or (geographic_level = 'Regional' and region_code like 'E12%')
+),
+
+attendance_measures as (
+    {%- for m in ['possible_sessions', 'overall_absence'] %}
+    select
+        'attendance' as publication,
+        case when time_identifier like 'Week %' then cast(week_year as integer) else time_period end as time_period,
+        time_identifier,
+        geographic_level,
+        phase,
+        '{{ m }}' as measure,
+        {{ m }} as value,
+        {{ m }}_status as status
+    from attendance
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
+
+attendance_joined as (
+    select
+        n.publication,
+        n.time_period,
+        n.time_identifier,
+        n.geographic_level,
+        'E92000001' as geography_code,
+        n.phase,
+        n.measure,
+        n.value as theirs,
+        n.status as theirs_status,
+        coalesce(sum(r.value) filter (where {{ is_usable('r.value', 'r.status') }}), 0) as ours,
+        count(r.measure) as school_cells,
+        count(r.measure) filter (where not {{ is_usable('r.value', 'r.status') }}) as school_cells_unpublished,
+        count(r.measure) filter (where not {{ is_usable('r.value', 'r.status') }} and r.status = 'suppressed')
+            as school_cells_suppressed
+    from attendance_measures as n
+    left join attendance_measures as r
+        on r.geographic_level = 'Regional' and n.time_period = r.time_period and n.time_identifier = r.time_identifier
+        and n.phase = r.phase and n.measure = r.measure
+    where n.geographic_level = 'National'
+    group by all
+    -- only where the file has regional rows to sum
+    having count(r.measure) > 0
+),
+
 joined as (
     select
         theirs.*,
@@ -99,6 +148,8 @@ joined as (
     left join
         ours
         on theirs.publication = ours.publication and theirs.time_period = ours.time_period and theirs.time_identifier = ours.time_identifier and theirs.geographic_level = ours.geographic_level and theirs.geography_code = ours.geography_code and theirs.phase = ours.phase and theirs.measure = ours.measure
+    union all by name
+    select * from attendance_joined
 )
 
 select

@@ -1,0 +1,1 @@
+{{ dfe_staging('dfe_attendance', ['num_schools', 'enrolments', 'possible_sessions', 'overall_absence', 'authorised_absence', 'unauthorised_absence', 'overall_absence_perc', 'pa_perc'], ['week_year', 'week_number', 'week_commencing']) }}
