@@ -347,7 +347,9 @@ def analyst_queries(home: Path, env: dict) -> list[dict]:
     baseline (a read-only connection to the same release warehouse, in this process)."""
     import duckdb
 
-    warehouse = (home / "releases" / "current" / "warehouse.duckdb").resolve()
+    from publication.releases import current_release, release_parts
+
+    warehouse = release_parts(current_release(home)).warehouse  # the internal part, as `belonging sql` opens it
     out = []
     for name, sql in ANALYST_QUERIES.items():
         started = time.perf_counter()

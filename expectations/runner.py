@@ -17,6 +17,7 @@ evaluated.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import re
@@ -26,7 +27,10 @@ from typing import Any
 
 ERROR, WARNING = "error", "warning"
 MAX_OFFENDING = 5
+BIG_FRAME = 100_000  # rows handed to GX after which its memory is collected at once (`_release`)
 _ids = itertools.count()
+# Data Docs folders whose site is built once, when `data_docs_once` ends (None: each suite builds it)
+_DEFERRED_DOCS: set[str] | None = None
 # one ephemeral context per Data Docs folder (None: no docs), reused: creating one costs ~0.2 s
 _CONTEXTS: dict[str, object] = {}
 
@@ -182,6 +186,24 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]+", "_", name)
 
 
+@contextlib.contextmanager
+def data_docs_once():
+    """Within it, each suite's validation is stored and the Data Docs sites are built once, at the end: GX's
+    UpdateDataDocsAction rebuilds the whole site (its index over every validation) after each suite, which
+    for a gate of many suites costs more than the validations themselves."""
+    global _DEFERRED_DOCS
+    outer, _DEFERRED_DOCS = _DEFERRED_DOCS, set()
+    try:
+        yield
+    finally:
+        dirs, _DEFERRED_DOCS = _DEFERRED_DOCS, outer
+        for data_docs_dir in sorted(dirs):
+            if outer is not None:  # nested: the outer block builds it
+                outer.add(data_docs_dir)
+            else:
+                _CONTEXTS[data_docs_dir].build_data_docs(site_names=["gates"])
+
+
 def run_suite(
     name: str,
     frame,
@@ -238,11 +260,14 @@ def run_suite(
             gx.Checkpoint(
                 name=f"cp_{uid}",
                 validation_definitions=[vd],
-                actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["gates"])],
+                actions=[] if _DEFERRED_DOCS is not None else [
+                    gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["gates"])],
                 result_format=result_format,
             )
         )
         run = checkpoint.run(batch_parameters={"dataframe": pdf})
+        if _DEFERRED_DOCS is not None:
+            _DEFERRED_DOCS.add(str(data_docs_dir))
         validation = next(iter(run.run_results.values()))
         docs_index = base / "index.html"
     else:
@@ -256,11 +281,11 @@ def run_suite(
         check = by_id[r.expectation_config.meta["index"]]
         failures.append(_failure(table, check, r, pdf))
     passed = not any(f.severity == ERROR for f in failures)
-    _release(context, source.name)
+    _release(context, source.name, collect=len(pdf) > BIG_FRAME)
     return GateResult(name, passed, failures, len(expectations), docs_index)
 
 
-def _release(context, source_name: str) -> None:
+def _release(context, source_name: str, collect: bool) -> None:
     """Drop the validation's data source from the (reused) context, so the frame it was fed can be freed:
     a national mart is gigabytes as pandas objects, and the next step needs that memory."""
     import gc
@@ -269,7 +294,8 @@ def _release(context, source_name: str) -> None:
         context.data_sources.delete(source_name)
     except Exception:  # noqa: BLE001 - freeing memory must never fail a gate
         logging.getLogger(__name__).debug("could not delete GX data source %s", source_name, exc_info=True)
-    gc.collect()
+    if collect:  # a full collection costs ~0.4 s: worth it only after a frame that big
+        gc.collect()
 
 
 def _failure(table: str, check: Check, r, pdf) -> Failure:

@@ -51,13 +51,16 @@ def _raw_check(table: str) -> dg.AssetChecksDefinition:
                     "yet published (all of them on a full rebuild).")
     def check(context: dg.AssetCheckExecutionContext, home: HomeResource) -> dg.AssetCheckResult:
         from expectations.raw import raw_gate_lake
+        from expectations.runner import data_docs_once
 
         h = home.home()
         con = duckdb_connect(h.root, h.settings)
         try:
-            gate = raw_gate_lake(table, Lake(h.lake).table_dir(table), con, checked=checked_inputs(h, context.run),
-                                 row_count_tolerance=h.settings["gates"]["row_count_tolerance"],
-                                 data_docs_dir=h.run_dir(context.run.run_id) / "data_docs")
+            with data_docs_once():
+                gate = raw_gate_lake(table, Lake(h.lake).table_dir(table), con,
+                                     checked=checked_inputs(h, context.run),
+                                     row_count_tolerance=h.settings["gates"]["row_count_tolerance"],
+                                     data_docs_dir=h.run_dir(context.run.run_id) / "data_docs")
         finally:
             con.close()
         return to_check_result(context, h, gate)
@@ -97,21 +100,23 @@ def _previous_mart(h: Home) -> pl.DataFrame | None:
                 "(expectations/marts.py; keys and relationships are dbt tests).")
 def mart_gate_check(context: dg.AssetCheckExecutionContext, home: HomeResource) -> dg.AssetCheckResult:
     from expectations.marts import mart_gate
+    from expectations.runner import data_docs_once
 
     h = home.home()
     gates = h.settings["gates"]
     mart = read_mart(h.warehouse, columns=MART_GATE_COLUMNS)
-    gate = mart_gate(
-        mart,
-        previous=_previous_mart(h),
-        reconciliation=read_mart(h.warehouse, "mart_reconciliation"),
-        row_count_tolerance=gates["row_count_tolerance"],
-        headline_tolerance=gates["headline_tolerance"],
-        reconciliation_tolerance=gates["reconciliation_tolerance"],
-        absence_enrolment_min_share=gates["absence_enrolment_min_share"],
-        suppressed_cell_max=gates["suppressed_cell_max"],
-        data_docs_dir=h.run_dir(context.run.run_id) / "data_docs",
-    )
+    with data_docs_once():
+        gate = mart_gate(
+            mart,
+            previous=_previous_mart(h),
+            reconciliation=read_mart(h.warehouse, "mart_reconciliation"),
+            row_count_tolerance=gates["row_count_tolerance"],
+            headline_tolerance=gates["headline_tolerance"],
+            reconciliation_tolerance=gates["reconciliation_tolerance"],
+            absence_enrolment_min_share=gates["absence_enrolment_min_share"],
+            suppressed_cell_max=gates["suppressed_cell_max"],
+            data_docs_dir=h.run_dir(context.run.run_id) / "data_docs",
+        )
     return to_check_result(context, h, gate)
 
 
@@ -120,14 +125,17 @@ def mart_gate_check(context: dg.AssetCheckExecutionContext, home: HomeResource) 
                 "open-data screener rules pass.")
 def extract_gate_check(context: dg.AssetCheckExecutionContext, home: HomeResource) -> dg.AssetCheckResult:
     from expectations.extracts import extracts_gate
+    from expectations.runner import data_docs_once
     from publication.extracts import extract_files
 
     h = home.home()
     # the extracts are read back from the run's folder, as they will be published
     infos = extract_files(h.run_dir(context.run.run_id) / "extracts")
     disclosure = h.settings["disclosure"]
-    gate = extracts_gate(infos, GEOGRAPHY_LOOKUP, min_respondents=disclosure["min_respondents"],
-                         min_schools=disclosure["min_schools"], data_docs_dir=h.run_dir(context.run.run_id) / "data_docs")
+    with data_docs_once():  # one Data Docs build for the gate's 3 suites per extract
+        gate = extracts_gate(infos, GEOGRAPHY_LOOKUP, min_respondents=disclosure["min_respondents"],
+                             min_schools=disclosure["min_schools"],
+                             data_docs_dir=h.run_dir(context.run.run_id) / "data_docs")
     return to_check_result(context, h, gate)
 
 

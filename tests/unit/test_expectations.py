@@ -60,6 +60,7 @@ def test_runner_reports_table_column_rule_rows_and_writes_data_docs(tmp_path):
     assert "gias_establishments.urn: urn_format" in result.summary()
     assert result.data_docs == tmp_path / "docs" / "index.html" and result.data_docs.exists()
     assert list((tmp_path / "docs" / "validations").rglob("*.html"))
+
     ok = run_suite("demo_ok", frame.filter((pl.col("n") > 0) & (pl.col("urn") != "10002")), checks, table="t")
     assert ok.passed and ok.failures == []
     # a warning alone does not fail the gate
@@ -67,8 +68,25 @@ def test_runner_reports_table_column_rule_rows_and_writes_data_docs(tmp_path):
     assert warn_only.passed and [f.rule for f in warn_only.failures] == ["n_not_negative"]
 
 
-# --- raw ---------------------------------------------------------------------------------------------------
+def test_data_docs_once_builds_the_site_once_with_every_suite(tmp_path):
+    from expectations.runner import data_docs_once
 
+    docs = tmp_path / "docs"
+    frame = pl.DataFrame({"urn": ["100001", "10002"]})
+    check = Check("urn_format", "expect_column_values_to_match_regex", {"column": "urn", "regex": r"^\d{6}$"}, "6 digits")
+    with data_docs_once():
+        first = run_suite("first_suite", frame, [check], data_docs_dir=docs)
+        second = run_suite("second_suite", frame.head(1), [check], data_docs_dir=docs)
+        assert not (docs / "index.html").exists()  # not yet: built once, at the end
+    assert not first.passed and second.passed
+    assert first.data_docs == second.data_docs == docs / "index.html" and first.data_docs.exists()
+    pages = {p.relative_to(docs / "validations").parts[0] for p in (docs / "validations").rglob("*.html")}
+    assert pages == {"first_suite", "second_suite"}
+    index = first.data_docs.read_text()
+    assert "first_suite" in index and "second_suite" in index
+
+
+# --- raw ---------------------------------------------------------------------------------------------------
 
 def dfe_rows(**changes) -> pl.DataFrame:
     base = {
