@@ -66,9 +66,31 @@
         sum(den2) filter (where included) as den2,
         sum(num2_sq) filter (where included) as num2_sq,
         sum(respondents) filter (where included) as respondents,
-        -- a school converting during the year can enter under both URNs: it is one school (census_urn)
-        cast(count(distinct coalesce(census_urn, urn)) filter (where included) as integer) as schools_included
+        -- the schools that entered, before counting a school entered under two URNs once (indicator_twins)
+        cast(count(*) filter (where included) as integer) as school_rows
     from {{ cells }}
+    where {{ code }} is not null and catalogue_id in {{ sql_list(catalogue_ids_at_level(level)) }}
+    group by time_period, time_identifier, {{ code }}, source, indicator, breakdown, breakdown_value
+{%- endmacro %}
+
+{#- A school converting during the year can enter a cell under both URNs: it is one school (census_urn).
+    `schools_included` = school_rows - extra, where `extra` counts the rows beyond the first of each census URN
+    in a cell at `level`. Exactly count(distinct coalesce(census_urn, urn)) over the included rows: two rows
+    of a cell can share that key only when one of them has census_urn <> urn, so only the rows whose key is
+    such a census URN (`twins`, a few per conversion) need counting distinct, not a national mart's worth. -#}
+{% macro indicator_twins(twins, level) -%}
+    {%- set code = level_code(level) %}
+    select
+        time_period,
+        time_identifier,
+        '{{ level }}' as geographic_level,
+        {{ code }} as geography_code,
+        source,
+        indicator,
+        breakdown,
+        breakdown_value,
+        count(*) - count(distinct coalesce(census_urn, urn)) as extra
+    from {{ twins }}
     where {{ code }} is not null and catalogue_id in {{ sql_list(catalogue_ids_at_level(level)) }}
     group by time_period, time_identifier, {{ code }}, source, indicator, breakdown, breakdown_value
 {%- endmacro %}

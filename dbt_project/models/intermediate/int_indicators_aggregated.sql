@@ -47,9 +47,24 @@ school_rows as (
 
 {%- set levels = ['MAT', 'Local authority', 'Regional', 'National'] %}
 
+-- the included rows of the schools entered under two URNs in a year (census_urn), for indicator_twins
+twins as (
+    select * from cells
+    where
+        included
+        and coalesce(census_urn, urn) in (select census_urn from cells where census_urn <> urn)
+),
+
 aggregate_rows as (
     {%- for level in levels %}
         {{ indicator_rollup('cells', level) }}
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
+
+twin_rows as (
+    {%- for level in levels %}
+        {{ indicator_twins('twins', level) }}
         {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),
@@ -65,12 +80,24 @@ all_rows as (
     select * from school_rows
     union all by name
     select
-        aggregate_rows.*,
+        aggregate_rows.* exclude (school_rows),
+        cast(aggregate_rows.school_rows - coalesce(twin_rows.extra, 0) as integer) as schools_included,
         coalesce(totals.schools_total, 0) as schools_total
     from aggregate_rows
     left join
         totals
         on aggregate_rows.time_period = totals.time_period and aggregate_rows.geographic_level = totals.geographic_level and aggregate_rows.geography_code = totals.geography_code
+    left join
+        twin_rows
+        on
+            aggregate_rows.time_period = twin_rows.time_period
+            and aggregate_rows.time_identifier is not distinct from twin_rows.time_identifier
+            and aggregate_rows.geographic_level = twin_rows.geographic_level
+            and aggregate_rows.geography_code = twin_rows.geography_code
+            and aggregate_rows.source = twin_rows.source
+            and aggregate_rows.indicator = twin_rows.indicator
+            and aggregate_rows.breakdown is not distinct from twin_rows.breakdown
+            and aggregate_rows.breakdown_value is not distinct from twin_rows.breakdown_value
 ),
 
 valued as (
