@@ -209,6 +209,8 @@ def test_the_catalogue_is_exactly_what_is_published(demo):
     # and what each figure covers: its numerator, denominator and schools, the row's schools
     published |= {f"{e.published.name}_{k}" for e in cat.expanded() for k in ("numerator", "denominator", "schools")}
     published |= {"schools_total", "schools_included"}
+    # a signal beside what is normal: England's roll stability below National level, its flag on School rows
+    published |= {f"{e.published.name}_{k}" for e in cat.of(formula="cohort") for k in ("national", "flag")}
     for meta_path in extracts.glob("*.meta.csv"):
         with open(meta_path, encoding="utf-8", newline="") as fh:
             columns = {r["col_name"] for r in csv.DictReader(fh) if r["col_type"] == "Indicator"}
