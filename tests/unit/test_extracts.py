@@ -378,3 +378,10 @@ def test_roll_stability_extracts_pass_the_screener_and_the_extract_gate(roll_sta
             assert result.status == "PASS", (level, result.name, result.message, result.offending)
         gate = extract_gate(info.csv_path, info.meta_path, LOOKUP, **DISCLOSURE)
         assert gate.passed and gate.failures == [], (level, gate.summary())
+
+
+def test_roll_stability_extracts_rebuild_byte_identical(roll_stability, tmp_path):
+    """England's figure and the flag are joined and placed by key: the mart's row order changes no byte."""
+    again = build_extracts(roll_stability_mart().sample(fraction=1.0, shuffle=True, seed=11), tmp_path, LOOKUP)
+    assert [(i.csv_sha256, i.meta_sha256, i.parquet_sha256) for i in again] == [
+        (i.csv_sha256, i.meta_sha256, i.parquet_sha256) for i in roll_stability.values()]
