@@ -70,6 +70,7 @@ class Column:
     # a figure's own columns (value, CI, numerator, denominator) show a number only where the figure does (after
     # disclosure control), else the figure's symbol; a count of schools is shown wherever the mart has one
     follows_figure: bool = True
+    status: str = "published_status"  # the status a column that follows a figure follows (COMPARISON_FIELDS)
 
 
 # Coverage (what a figure is made of, so a reader can redo its arithmetic and check the 3-school rule):
@@ -92,11 +93,23 @@ COVERAGE_FIELDS = {"numerator", "denominator", "schools_included", "schools_tota
 PARTS = ("numerator", "denominator")
 SCHOOL_COUNTS = ("schools_total", "schools_included")  # the row's own: the headline count's coverage
 
+# A signal, not a verdict (catalogue formulas): roll stability (`cohort`) shows England's figure of the same year
+# beside every figure below National level (`<name>_national`), so a reader sees what is normal, and at School
+# level a flag a CSV reader sees (`<name>_flag`): 1 where the figure is `low_reliability` (the school opened,
+# closed, merged or changed its age range in the window: shown, never ranked, in no sum above it), 0 where it is
+# a plain value, the figure's own symbol where it has no number. Both follow build_extracts' COMPARISON_FIELDS.
+COMPARED_WITH_NATIONAL = ("cohort",)
+FLAGGED = ("cohort",)
+COMPARISONS = ("national", "flag")
+COMPARISON_FIELDS = ("national_value", "national_status", "low_reliability_flag")
+LOW_RELIABILITY_FLAG = {"low_reliability": 1.0, "value": 0.0}  # published_status -> the flag's number
 
-def coverage_of(column: str, columns) -> tuple[str, str] | None:
+
+def coverage_of(column: str, columns, kinds=(*PARTS, "schools")) -> tuple[str, str] | None:
     """(the figure, `numerator` | `denominator` | `schools`) when `column` of an extract is a figure's coverage
-    column (as indicator_columns names them); None otherwise."""
-    for kind in (*PARTS, "schools"):
+    column (as indicator_columns names them); None otherwise. With `kinds=COMPARISONS`: (the figure, `national`
+    | `flag`) for its comparison columns."""
+    for kind in kinds:
         figure = column.removesuffix(f"_{kind}")
         if figure != column and figure in columns:
             return figure, kind
@@ -133,6 +146,12 @@ def indicator_columns(indicator: str, source: str, level: str = "School") -> lis
     if e.ci:
         out += [Column(f"{name}_ci_{bound}", f"95% confidence interval, {bound} bound: {name}", main.unit, main.dp,
                        grouping, f"ci_{bound}") for bound in ("lower", "upper")]
+    if e.formula in COMPARED_WITH_NATIONAL and level != "National":
+        out.append(Column(f"{name}_national", f"England's {name} that year, for comparison", main.unit, main.dp,
+                          grouping, "national_value", status="national_status"))
+    if e.formula in FLAGGED and level == "School":
+        out.append(Column(f"{name}_flag", f"Flag of {name}: 1 = low reliability, not ranked", "", 0,
+                          grouping, "low_reliability_flag"))
     if e.has_parts:
         out += [Column(f"{name}_{part}", f"{part.capitalize()} of {name}", "",
                        e.dp if FRACTIONAL_PART.get(e.formula) == part else 0, grouping, part)
@@ -225,13 +244,14 @@ def build_extracts(indicators: pl.DataFrame, out_dir: Path, geography_lookup: Pa
         pl.lit(None, pl.Float64).alias(c) for c in sorted(COVERAGE_FIELDS - set(indicators.columns))
     )
     frame = _with_lookup_geography(indicators, load_geography_lookup(Path(geography_lookup)))
+    national = _national_figures(frame)
     infos = []
     for source in sorted(frame["source"].unique().to_list()):
         for family, of_family in extract_families(source):
             for level, slug in LEVEL_SLUG.items():
                 part = frame.filter((pl.col("source") == source) & (pl.col("geographic_level") == level) & of_family)
                 if part.height:
-                    infos.append(_write_extract(part, level, f"{family}_{slug}", out_dir))
+                    infos.append(_write_extract(part, level, f"{family}_{slug}", out_dir, national))
     return infos
 
 
@@ -249,6 +269,26 @@ def source_of_family(family: str) -> str:
     if family in ATTENDANCE_FAMILIES:
         return "attendance"
     return "admin" if family == "admin_indicators" else family
+
+
+def _national_figures(frame: pl.DataFrame) -> pl.DataFrame:
+    """England's figure (`national_value`) and its published status (`national_status`) of every indicator shown
+    beside its figures (COMPARED_WITH_NATIONAL), by source, year and filter combination."""
+    compared = [e.id for e in catalogue() if e.formula in COMPARED_WITH_NATIONAL]
+    return frame.filter((pl.col("geographic_level") == "National") & pl.col("indicator").is_in(compared)).select(
+        "source", "indicator", *TIME_COLUMNS, *FILTERS,
+        pl.col("value").cast(pl.Float64).alias("national_value"), pl.col("published_status").alias("national_status"),
+    )
+
+
+def _with_comparisons(rows: pl.DataFrame, national: pl.DataFrame) -> pl.DataFrame:
+    """An indicator's rows with the COMPARISON_FIELDS its comparison columns show: England's figure of the same
+    year and filters and its status, and the row's low-reliability flag (LOW_RELIABILITY_FLAG)."""
+    england = national.join(rows.select("source", "indicator").unique(), on=["source", "indicator"], how="semi")
+    return rows.join(england.drop("source", "indicator"), on=[*TIME_COLUMNS, *FILTERS], how="left",
+                     nulls_equal=True, maintain_order="left").with_columns(
+        pl.col("published_status").replace_strict(LOW_RELIABILITY_FLAG, default=None, return_dtype=pl.Float64)
+        .alias("low_reliability_flag"))
 
 
 def _with_lookup_geography(frame: pl.DataFrame, lookup: pl.DataFrame) -> pl.DataFrame:
@@ -413,7 +453,7 @@ def _neutralise_column(values: list[str]) -> tuple[list[str], int]:
     return out, sum(1 for a, b in zip(values, out, strict=True) if a != b)
 
 
-def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> ExtractInfo:
+def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path, national: pl.DataFrame) -> ExtractInfo:
     geo_cols = ["country_code", "country_name", *LEVEL_CONTEXT.get(level, ()), *LEVEL_GEOGRAPHY[level]]
     key_cols = [*TIME_COLUMNS, "geographic_level", *(LEVEL_GEOGRAPHY[level] or geo_cols[:1])]
     has_filters = part.select(pl.struct(FILTERS).n_unique()).item() > 1
@@ -449,6 +489,8 @@ def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> 
         rows = part.filter(pl.col("indicator") == ind).join(keys, on=ids, how="left", nulls_equal=True,
                                                             maintain_order="left")
         ind_columns = indicator_columns(ind, source, level)
+        if any(c.field in COMPARISON_FIELDS for c in ind_columns):
+            rows = _with_comparisons(rows, national)
         if rows["_k"].is_duplicated().any():
             first = rows.filter(pl.col("_k").is_duplicated()).row(0, named=True)
             dup = {c: first[c] for c in ids} | {"_col": ind_columns[0].name}
@@ -461,7 +503,7 @@ def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path) -> 
             columns[column.name] = column
             shown_values = rows[column.field].cast(pl.Float64)
             if column.follows_figure:
-                own = rows["published_status"].fill_null(fallback.gather(at))
+                own = rows[column.status].fill_null(fallback.gather(at))
             else:
                 own = pl.select(pl.when(shown_values.is_not_null()).then(pl.lit("value"))
                                 .otherwise(pl.lit("not_available"))).to_series()

@@ -17,6 +17,7 @@ import polars as pl
 
 from indicators import Indicator, catalogue
 from publication.extracts import (
+    COMPARISONS,
     COVERAGE_GROUPING,
     FILTERS,
     LEVEL_SLUG,
@@ -73,6 +74,18 @@ PARTS = {
                    "respondents answering the statement"),
     "response_rate": ("respondents in the surveyed year groups",
                       "pupils on roll in the surveyed year groups at the school census (staff: staff invited)"),
+}
+# a signal's comparison columns (publication/extracts.py COMPARED_WITH_NATIONAL, FLAGGED), in words
+COMPARISON_TEXT = {
+    "national": "England's `{figure}` in the same year, beside every row so a reader sees what is normal (a ratio "
+                "of sums over England's schools, flagged schools left out). Shown as a number wherever England's "
+                "figure is; its own symbol where it is not.",
+    "flag": "Whether `{figure}` is of low reliability: `1` where the school opened, closed (other than by academy "
+            "conversion), merged or changed its age range in the window, so its pupils then and now are not like "
+            "for like; the figure is still shown, but it is a signal to read with care, never ranked and left out "
+            "of every trust, local authority, regional and national sum. `0` where the figure is a plain value; "
+            "the figure's own symbol (`c`, `x`, `z`) where it has no number. The Parquet file says the same in "
+            "`{figure}_status` (`low_reliability`).",
 }
 LEVEL_WORDS = {"School": "for each school", "MAT": "for each trust", "Local authority": "for each local authority",
                "Regional": "for each region", "National": "for England"}
@@ -134,6 +147,9 @@ def _column_text(column: str, columns: list[str], figures: dict[str, Indicator],
         figure = column.removesuffix(f"_ci_{bound}")
         if figure in figures:
             return f"The {bound} bound of the 95% confidence interval of `{figure}`."
+    figure, kind = coverage_of(column, columns, COMPARISONS) or (None, None)
+    if figure in figures:
+        return COMPARISON_TEXT[kind].format(figure=figure)
     figure, kind = coverage_of(column, columns) or (None, None)
     if figure not in figures:
         return ""

@@ -209,10 +209,50 @@ def test_the_catalogue_is_exactly_what_is_published(demo):
     # and what each figure covers: its numerator, denominator and schools, the row's schools
     published |= {f"{e.published.name}_{k}" for e in cat.expanded() for k in ("numerator", "denominator", "schools")}
     published |= {"schools_total", "schools_included"}
+    # a signal beside what is normal: England's roll stability below National level, its flag on School rows
+    published |= {f"{e.published.name}_{k}" for e in cat.of(formula="cohort") for k in ("national", "flag")}
     for meta_path in extracts.glob("*.meta.csv"):
         with open(meta_path, encoding="utf-8", newline="") as fh:
             columns = {r["col_name"] for r in csv.DictReader(fh) if r["col_type"] == "Indicator"}
         assert columns <= published, (meta_path.name, columns - published)
+
+
+def test_a_flagged_schools_roll_stability_is_shown_flagged_beside_england_and_never_ranked(demo):
+    """End to end on the demo: a school that opened, closed, merged or changed its age range in the window
+    (low_reliability in the warehouse) shows its roll stability in the public school file with `1` in the figure's
+    flag column, every like-for-like school `0`; each school, trust, LA and regional row has England's figure of the
+    year beside it, as the national file publishes it; the inclusion profile shows the flagged figure, never ranks it."""
+    roll = "roll_stability_y10_y11_percent"
+    extracts = public(demo["first"]) / "extracts"
+
+    def rows(level):
+        with open(extracts / f"admin_indicators_{level}.csv", encoding="utf-8", newline="") as fh:
+            return list(csv.DictReader(fh))
+
+    mart = {(str(tp), urn): (value, status) for tp, urn, value, status in release_query(demo["home"], f"""
+        select time_period, geography_code, value, value_status from mart_indicators
+        where geographic_level = 'School' and indicator = '{roll}' and value is not null""")}
+    flagged = {k for k, (_, status) in mart.items() if status == "low_reliability"}
+    assert flagged and len(mart) > len(flagged)  # the demo has both
+    school = rows("school")
+    flags = {(r["time_period"], r["school_urn"]): (r[roll], r[f"{roll}_flag"]) for r in school}
+    for key, (value, status) in mart.items():
+        assert flags[key] == (f"{value:.1f}", "1" if status == "low_reliability" else "0"), key
+    assert {k for k, (_, flag) in flags.items() if flag == "1"} == flagged
+    england = {r["time_period"]: r[roll] for r in rows("national")}
+    assert any(v not in ("x", "z", "c") for v in england.values())
+    for level in ("school", "mat", "la", "regional"):
+        assert all(r[f"{roll}_national"] == england[r["time_period"]] for r in rows(level)), level
+    profile = {(str(tp), urn): (value, percentile, reliability, national) for tp, urn, value, percentile, reliability,
+               national in release_query(demo["home"], f"""
+        select time_period, school_urn, {roll}, {roll}_percentile, roll_stability_reliability, {roll}_national
+        from mart_inclusion_profile""")}  # fmt: skip
+    for key in flagged:
+        value, percentile, reliability, national = profile[key]
+        assert (value, percentile, reliability) == (pytest.approx(mart[key][0]), None, "low_reliability"), key
+        assert f"{national:.1f}" == england[key[0]]
+    ranked = {k for k, (_, percentile, _, _) in profile.items() if percentile is not None}
+    assert ranked == set(mart) - flagged
 
 
 def test_demo_extracts_pass_the_screener_read_as_files(demo):

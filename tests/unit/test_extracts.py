@@ -308,3 +308,80 @@ def test_coverage_follows_its_figure_through_disclosure_control(built):
                 if c.endswith(("_numerator", "_denominator")):
                     figure = c.rsplit("_", 1)[0]
                     assert (r[c] == "c") == (r[figure] == "c"), (name, c, r)
+
+
+# --- roll stability: a signal beside what is normal, its flag visible in the CSV ---------------------------------
+
+ROLL = "roll_stability_y10_y11_percent"
+
+
+def roll_stability_mart() -> pl.DataFrame:
+    """The fixture mart's fsm_percent rows at every level as roll stability: England 92.345; school 100001 flagged
+    (opened in the window: low_reliability, 150, in no sum), school 100002 not open a year earlier (not_applicable)."""
+    rows = load_mart().filter(pl.col("indicator") == "fsm_percent").with_columns(indicator=pl.lit(ROLL))
+    code, level = pl.col("geography_code"), pl.col("geographic_level")
+    rows = rows.with_columns(
+        value=pl.when(level == "National").then(92.345).when(code == "100001").then(150.0)
+        .when(code == "100002").then(None).otherwise(pl.col("value")),
+        value_status=pl.when(code == "100001").then(pl.lit("low_reliability"))
+        .when(code == "100002").then(pl.lit("not_applicable")).otherwise(pl.col("value_status")),
+    )
+    return apply_disclosure_control(rows, **DISCLOSURE)
+
+
+@pytest.fixture(scope="module")
+def roll_stability(tmp_path_factory):
+    infos = build_extracts(roll_stability_mart(), tmp_path_factory.mktemp("roll"), LOOKUP)
+    return {i.name.removeprefix("admin_indicators_"): i for i in infos}
+
+
+def test_roll_stability_shows_the_national_rate_beside_every_row_below_england(roll_stability):
+    for level in ("school", "mat", "la", "regional"):
+        info = roll_stability[level]
+        data = read(info.csv_path)
+        assert data and {r[f"{ROLL}_national"] for r in data} == {"92.3"}, level  # the figure's 1 dp
+        meta = {m["col_name"]: m for m in read(info.meta_path)}
+        assert (meta[f"{ROLL}_national"]["label"], meta[f"{ROLL}_national"]["indicator_unit"],
+                meta[f"{ROLL}_national"]["indicator_dp"], meta[f"{ROLL}_national"]["indicator_grouping"]) == (
+            f"England's {ROLL} that year, for comparison", "%", "1", "Roll stability")  # fmt: skip
+        assert list(data[0]).index(f"{ROLL}_national") == list(data[0]).index(ROLL) + 1  # right beside it
+    england = read(roll_stability["national"].csv_path)
+    assert [r[ROLL] for r in england] == ["92.3"] and f"{ROLL}_national" not in england[0]
+
+
+def test_roll_stability_flag_is_visible_in_the_csv_and_typed_in_the_parquet(roll_stability):
+    """A flagged school's figure is shown with `1` in its flag column; a plain value has `0`; a school with no
+    figure (not open a year earlier) has the figure's symbol in both. Only School rows can be flagged."""
+    school = {r["school_urn"]: r for r in read(roll_stability["school"].csv_path)}
+    assert (school["100001"][ROLL], school["100001"][f"{ROLL}_flag"]) == ("150.0", "1")
+    assert (school["100002"][ROLL], school["100002"][f"{ROLL}_flag"]) == ("z", "z")
+    others = {urn: (r[ROLL], r[f"{ROLL}_flag"]) for urn, r in school.items() if urn not in ("100001", "100002")}
+    assert others.pop("100006") == ("c", "c")  # a DfE `c` input: the flag follows the figure's symbol
+    assert len(others) == 13 and {flag for _, flag in others.values()} == {"0"}
+    meta = {m["col_name"]: m for m in read(roll_stability["school"].meta_path)}
+    assert (meta[f"{ROLL}_flag"]["label"], meta[f"{ROLL}_flag"]["indicator_unit"], meta[f"{ROLL}_flag"]["indicator_dp"]) == (
+        f"Flag of {ROLL}: 1 = low reliability, not ranked", "", "0")
+    typed = pl.read_parquet(roll_stability["school"].parquet_path).filter(
+        pl.col("school_urn").is_in(["100001", "100002", "100003"])).sort("school_urn")
+    assert typed[f"{ROLL}_flag"].to_list() == [1.0, None, 0.0]
+    assert typed[f"{ROLL}_flag_status"].to_list() == ["low_reliability", "not_applicable", "value"]
+    assert typed[f"{ROLL}_national"].to_list() == [92.345] * 3
+    for level in ("mat", "la", "regional", "national"):
+        assert f"{ROLL}_flag" not in read(roll_stability[level].csv_path)[0], level
+
+
+def test_roll_stability_extracts_pass_the_screener_and_the_extract_gate(roll_stability):
+    from expectations.extracts import extract_gate
+
+    for level, info in roll_stability.items():
+        for result in screen(info.csv_path, info.meta_path, LOOKUP):
+            assert result.status == "PASS", (level, result.name, result.message, result.offending)
+        gate = extract_gate(info.csv_path, info.meta_path, LOOKUP, **DISCLOSURE)
+        assert gate.passed and gate.failures == [], (level, gate.summary())
+
+
+def test_roll_stability_extracts_rebuild_byte_identical(roll_stability, tmp_path):
+    """England's figure and the flag are joined and placed by key: the mart's row order changes no byte."""
+    again = build_extracts(roll_stability_mart().sample(fraction=1.0, shuffle=True, seed=11), tmp_path, LOOKUP)
+    assert [(i.csv_sha256, i.meta_sha256, i.parquet_sha256) for i in again] == [
+        (i.csv_sha256, i.meta_sha256, i.parquet_sha256) for i in roll_stability.values()]

@@ -103,3 +103,26 @@ def test_every_figure_with_a_numerator_and_denominator_has_them_in_words():
 
     missing = sorted({e.formula for e in catalogue() if e.kind in WITH_PARTS and e.formula not in PARTS})
     assert missing == []
+
+
+def test_the_data_guidance_says_what_the_roll_stability_comparison_columns_mean(tmp_path):
+    """England's figure beside each row and the low-reliability flag, each in words, in every file that has them;
+    and how roll stability is read (a signal, flagged schools in no sum) under "How figures are made"."""
+    from tests.unit.test_extracts import ROLL, roll_stability_mart
+
+    build_extracts(roll_stability_mart(), tmp_path, LOOKUP)
+    text = data_guidance(tmp_path, release_id="R1", inputs=[], code={"git_commit": None}, versions={}, **DISCLOSURE)
+    sections = dict(re.findall(r"^### (\S+)\n(.*?)(?=^### |^## Sources)", text, flags=re.S | re.M))
+    for level in ("school", "mat", "la", "regional"):
+        assert f"| `{ROLL}_national` | England's `{ROLL}` in the same year, beside every row" in sections[
+            f"admin_indicators_{level}"], level
+    assert f"{ROLL}_national" not in sections["admin_indicators_national"]
+    school = sections["admin_indicators_school"]
+    assert (f"| `{ROLL}_flag` | Whether `{ROLL}` is of low reliability: `1` where the school opened, closed (other "
+            "than by academy conversion), merged or changed its age range in the window") in school
+    assert "`0` where the figure is a plain value" in school and f"`{ROLL}_status` (`low_reliability`)" in school
+    assert all(f"{ROLL}_flag" not in sections[f"admin_indicators_{lv}"] for lv in ("mat", "la", "regional", "national"))
+    symbols = text[text.index("## Symbols"):text.index("## How figures are made")]
+    assert "`<figure>_flag` column of the school files (`1` low reliability, `0` not)" in symbols
+    made = text[text.index("## How figures are made"):text.index("## Files")]
+    assert "a signal, not a verdict" in made and "(`<figure>_national`)" in made

@@ -147,3 +147,12 @@ def test_roll_stability_follows_the_school_and_flags_what_is_not_like_for_like(u
         unit_tests, "cohort_cells_follow_the_school_and_leave_flagged_schools_out_of_the_sums"
     )
     assert status == "pass", diff
+
+
+def test_the_inclusion_profile_ranks_roll_stability_only_where_like_for_like_beside_england(unit_tests):
+    """A school flagged in the roll-stability window (opened, closed, merged, changed its age range) is shown with
+    its figure but never ranked; every school has England's figure of the year beside it."""
+    status, diff = outcome(
+        unit_tests, "inclusion_profile_shows_roll_stability_beside_england_and_never_ranks_a_flagged_school"
+    )
+    assert status == "pass", diff
