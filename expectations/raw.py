@@ -50,6 +50,7 @@ KEYS = {
     "dfe_absence": DFE_KEYS,
     "dfe_census": DFE_KEYS,
     "dfe_sen": DFE_KEYS,
+    "dfe_exclusions_characteristics": [*DFE_KEYS, "characteristic_group", "characteristic"],
     "gias_establishments": ["_source_sha256", "urn"],
     "gias_links": ["_source_sha256", "urn", "link_urn", "link_type"],
     "survey_responses": ["_source_sha256", "response_key"],
