@@ -147,3 +147,10 @@ def test_roll_stability_follows_the_school_and_flags_what_is_not_like_for_like(u
         unit_tests, "cohort_cells_follow_the_school_and_leave_flagged_schools_out_of_the_sums"
     )
     assert status == "pass", diff
+
+
+def test_risk_ratio_against_its_comparison_group_and_all_other_pupils(unit_tests):
+    """Disproportionality: EHC plan vs no SEN (25% / 12.5% = 2), White vs all other pupils (12.5% / 25% = 0.5),
+    from pupils; a suppressed input keeps its status, no pupil suspended is not computable (issue 15)."""
+    status, diff = outcome(unit_tests, "risk_ratio_against_comparison_group_and_rest")
+    assert status == "pass", diff

@@ -6,6 +6,9 @@
 -- the successor was open but the predecessor held the year's figures (the spine's census_urn).
 with rows_ as (
     select * from {{ ref('int_indicators_aggregated') }}
+    union all by name
+    -- the DfE's own aggregates by pupil characteristic (disproportionality): not rolled up from schools
+    select * from {{ ref('int_characteristic_indicators_computed') }}
 ),
 
 years as (
