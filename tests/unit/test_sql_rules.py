@@ -154,3 +154,10 @@ def test_risk_ratio_against_its_comparison_group_and_all_other_pupils(unit_tests
     from pupils; a suppressed input keeps its status, no pupil suspended is not computable (issue 15)."""
     status, diff = outcome(unit_tests, "risk_ratio_against_comparison_group_and_rest")
     assert status == "pass", diff
+
+
+def test_each_la_total_by_characteristic_reconciles_with_the_school_rows(unit_tests):
+    """The by-characteristic file's all-pupils row of each LA against the exclusions file's school rows (issue 15);
+    the mart gate judges the shortfall (tests/unit/test_expectations.py)."""
+    status, diff = outcome(unit_tests, "reconciliation_of_the_characteristic_totals_with_school_rows")
+    assert status == "pass", diff
