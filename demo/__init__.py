@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from demo.characteristics import write_characteristics
 from demo.dfe import school_numbers, write_dfe
 from demo.gias import write_gias
 from demo.schools import YEARS, build_world
@@ -27,6 +28,7 @@ def generate(landing: Path, *, scale: str = "small", seed: int = 2026) -> dict:
     numbers = {year: school_numbers(world, year, seed) for year in YEARS}
     gias = write_gias(world, landing / "gias")
     dfe = write_dfe(world, numbers, landing / "dfe")
+    dfe += write_characteristics(world, numbers, landing / "dfe", seed)  # exclusions by pupil characteristic
     surveys, responses = write_surveys(world, numbers, landing / "surveys", seed)
     paths = sorted(p.relative_to(landing).as_posix() for p in gias + dfe + surveys)
     latest = numbers[max(YEARS)]

@@ -53,7 +53,7 @@ STANDARD = {
                  "free school meal eligibility, `sex`, `ethnicity_major`: major ethnic group).",
     "breakdown_value": "The group of the breakdown (`Total` on Total rows): e.g. `Year 7`, `Girl`, `Yes`, "
                        "`Teacher`. `Prefer not to say` and `Don't know` are groups of their own. DfE pupil groups: "
-                       "`EHC plan`, `SEN support`, `No SEN`, `FSM eligible`, `Not FSM eligible`, `Female`, `Male`, "
+                       "`Education, health and care plan`, `SEN support`, `No SEN`, `FSM eligible`, `Not FSM eligible`, `Female`, `Male`, "
                        "`White`, `Mixed`, `Asian`, `Black`, `Chinese`, `Any other ethnic group`.",
     "schools_total": "Schools at this geography that year (open schools in the GIAS register, a school that "
                      "converted during the year counted once).",

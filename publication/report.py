@@ -283,8 +283,9 @@ GROUP_WORDS = {"sen_status": "special educational needs", "fsm_status": "free sc
 
 def _comparison_words(breakdown: str) -> str:
     versus = dict(catalogue().get(RISK_RATIO).comparison).get(breakdown, "")
-    return "all other pupils" if versus == "rest" else f"pupils with {versus}" if breakdown == "sen_status" \
-        else f"pupils {versus.lower()}" if breakdown == "fsm_status" else versus  # fmt: skip
+    if versus == "rest":
+        return "all other pupils"
+    return f"pupils with {versus[0].lower()}{versus[1:]}" if breakdown == "sen_status" else f"{versus} pupils"
 
 
 def _disproportionality(extracts: dict) -> str:

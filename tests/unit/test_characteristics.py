@@ -81,7 +81,7 @@ def test_sfr_real_file_rows_per_level_and_breakdown(reference):
     assert result.exclusions == {"characteristic_rows_not_read": 89}
     assert result.rows_read == 111 + 89
     assert sorted(frame["time_period"].unique().to_list()) == [201213, 201314, 201415, 201516]
-    ehc = one(frame, time_period=201516, phase="Total", breakdown="sen_status", breakdown_value="EHC plan")
+    ehc = one(frame, time_period=201516, phase="Total", breakdown="sen_status", breakdown_value="Education, health and care plan")
     assert ehc["characteristic"] == "SEN_provision_SEN_with_statement_EHC"
     assert (ehc["headcount"], ehc["suspension"], ehc["one_plus_susp"]) == (221225, 33265, 13940)
 
@@ -108,7 +108,7 @@ def test_ees2019_real_file_rows_per_level_and_breakdown(reference):
     # the minor ethnic groups in the same `Ethnicity` group are not read as major ones
     assert set(frame.filter(pl.col("breakdown") == "ethnicity_major")["breakdown_value"]) == {
         "White", "Mixed", "Asian", "Black"}  # fmt: skip
-    ehc = one(frame, time_period=201516, phase="Total", breakdown_value="EHC plan")
+    ehc = one(frame, time_period=201516, phase="Total", breakdown_value="Education, health and care plan")
     assert ehc["characteristic"] == "SEN provision SEN with statement EHC"
     assert (ehc["headcount"], ehc["suspension"], ehc["one_plus_susp"]) == (221225, 33265, 13940)
 
@@ -167,7 +167,7 @@ def test_detailed_file_breakdown_topic_and_a_filter_column_of_its_own(tmp_path):
     eligible = one(frame, breakdown="fsm_status", breakdown_value="FSM eligible")
     assert (eligible["characteristic_group"], eligible["characteristic"]) == ("fsm", "FSM - Eligible")
     assert one(frame, breakdown_value="Not FSM eligible")["headcount"] == 6000000
-    assert one(frame, breakdown="sen_status")["breakdown_value"] == "EHC plan"
+    assert one(frame, breakdown="sen_status")["breakdown_value"] == "Education, health and care plan"
     assert one(frame, breakdown="Total")["headcount"] == 8000000
 
 

@@ -54,7 +54,7 @@ def cell(con, indicator: str, value: str, year: int = 201617) -> dict:
 def test_ehc_plan_against_no_sen_matches_the_hand_calculation(warehouse):
     # 2016/17, all phases: EHC plan 14,555 of 225,955 pupils; no SEN 112,185 of 6,880,850
     rr, lo, hi = katz(14555, 225955, 112185, 6880850)
-    got = cell(warehouse, "one_plus_suspension_risk_ratio", "EHC plan")
+    got = cell(warehouse, "one_plus_suspension_risk_ratio", "Education, health and care plan")
     assert got["status"] == "value"
     assert got["value"] == pytest.approx(float(rr), rel=1e-12)
     assert round(float(rr), 2) == 3.95  # as published (2 dp)
