@@ -310,7 +310,8 @@ def _disproportionality(extracts: dict) -> str:
             if breakdown in dict(catalogue().get(RISK_RATIO).comparison) and rr != "z":
                 chart_rows.append((r["breakdown_value"], number(rr), number(lo), number(hi), rr))
                 bounds[r["breakdown_value"]] = (lo, hi)
-            versus = _comparison_words(breakdown) if breakdown in dict(catalogue().get(RISK_RATIO).comparison) else ""
+            compared = dict(catalogue().get(RISK_RATIO).comparison)
+            versus = _comparison_words(breakdown) if compared.get(breakdown) not in (None, r["breakdown_value"]) else ""
             table.append(f"<tr><td>{_esc(words)}</td><td>{_esc(r['breakdown_value'])}</td>"
                          f"{_cell(r.get(GROUP_PERCENT))}{_cell(rr)}{_cell(lo)}{_cell(hi)}"
                          f"<td>{_esc(versus)}</td></tr>")  # fmt: skip
