@@ -70,10 +70,8 @@ cells as (
         g.breakdown,
         g.breakdown_value,
         case
-            when not {{ is_usable('g.' ~ num, 'g.' ~ num ~ '_status') }} then coalesce(nullif(g.{{ num }}_status, 'value'), 'missing')
-            when not {{ is_usable('g.' ~ den, 'g.' ~ den ~ '_status') }} then coalesce(nullif(g.{{ den }}_status, 'value'), 'missing')
-            when not {{ is_usable('cmp.' ~ num, 'cmp.' ~ num ~ '_status') }} then coalesce(nullif(cmp.{{ num }}_status, 'value'), 'missing')
-            when not {{ is_usable('cmp.' ~ den, 'cmp.' ~ den ~ '_status') }} then coalesce(nullif(cmp.{{ den }}_status, 'value'), 'missing')
+            when {{ cell_status(['g.' ~ num, 'g.' ~ den, 'cmp.' ~ num, 'cmp.' ~ den], none) }} <> 'value'
+                then {{ cell_status(['g.' ~ num, 'g.' ~ den, 'cmp.' ~ num, 'cmp.' ~ den], none) }}
             when g.{{ num }} = 0 or g.{{ den }} = 0 then 'not_applicable'
             when (case when cmp.breakdown = 'Total' then cmp.{{ num }} - g.{{ num }} else cmp.{{ num }} end) <= 0
                 or (case when cmp.breakdown = 'Total' then cmp.{{ den }} - g.{{ den }} else cmp.{{ den }} end) <= 0
