@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from fractions import Fraction
 
 import duckdb
+import polars as pl
 import pytest
 
 from indicators import CatalogueError, catalogue
@@ -97,3 +98,22 @@ def test_a_risk_ratio_without_a_comparison_is_refused(tmp_path):
                                 ""), encoding="utf-8")
     with pytest.raises(CatalogueError, match="a risk_ratio has `comparison`"):
         catalogue(bad)
+
+
+def test_the_reconciliation_gate_judges_each_la_total_by_characteristic():
+    """An LA's all-pupils row of the by-characteristic file against the exclusions file's school rows: a shortfall
+    the suppressed school cells can hold passes, a larger one fails; the allowance per suppressed cell is the
+    exclusions file's (`compared_with`), as set for its measure."""
+    from expectations.marts import reconciliation_frame
+
+    rows = pl.DataFrame({
+        "publication": ["exclusions_characteristics"] * 3, "compared_with": ["exclusions"] * 3,
+        "geography_code": ["L1", "L2", "L3"], "measure": ["suspension"] * 3,
+        "ours": [100.0, 100.0, 100.0], "theirs": [104.0, 130.0, 104.0], "shortfall": [4.0, 30.0, 4.0],
+        "school_cells_suppressed": [2, 2, 1], "theirs_withheld": [False, False, False],
+    })  # fmt: skip
+    judged = reconciliation_frame(rows, tolerance=0.005, suppressed_cell_max={"default": 2})
+    assert judged["reconciled"].to_list() == [True, False, False]
+    # a home that sets the exclusions file's own allowance (counts below 5 suppressed) covers L3's 4 behind one cell
+    judged = reconciliation_frame(rows, tolerance=0.005, suppressed_cell_max={"default": 2, "exclusions.suspension": 4})
+    assert judged["reconciled"].to_list() == [True, False, True]
