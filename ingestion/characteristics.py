@@ -44,6 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TABLE = "dfe_exclusions_characteristics"
 UNKNOWN_LABEL_RULE = "unknown_characteristic"
 UNKNOWN_COLUMN_RULE = "unknown_column"
+NO_TOTAL_RULE = "breakdown_without_total"  # the rule of ingestion/breakdowns.py, for the same fault
+MAX_ROWS = 3  # row numbers named in a refusal
 MEASURES = DFE_MEASURES["exclusions"]
 TEXTS = ("country_code", "country_name", "region_code", "region_name", "old_la_code", "new_la_code", "la_name")
 LEVELS = ("National", "Regional", "Local authority")  # the levels these files publish
@@ -233,6 +235,7 @@ def read_characteristics(source: SourceFile, labels: Labels | None = None) -> Re
     )
     crosstab = frame.filter(pl.col("_n_non_total") > 1).height
     frame = frame.filter(pl.col("_n_non_total") <= 1)
+    _refuse_without_total(frame, source_of, name)
     mapped, not_read = _map_labels(frame, labels, name)
 
     exprs: list[pl.Expr] = [pl.col("row_number")]
@@ -292,6 +295,28 @@ def read_characteristics(source: SourceFile, labels: Labels | None = None) -> Re
         rows_read=raw.height,
         exclusions=exclusions,
         summary=summary,
+    )
+
+
+def _refuse_without_total(frame: pl.DataFrame, source_of: dict[str, str], name: str) -> None:
+    """Every place (year, level, geography, phase) with rows by characteristic has its all-pupils `Total` row:
+    the risk ratios against all other pupils need it, and a file without it is not the DfE's whole file."""
+    keys = [source_of[c] for c in ("time_period", "geographic_level", "region_code", "new_la_code", "old_la_code",
+                                   "phase") if c in source_of]  # fmt: skip
+    places = frame.group_by(keys, maintain_order=True).agg(
+        (pl.col("_n_non_total") == 0).any().alias("_has_total"), pl.col("row_number").head(MAX_ROWS + 1))
+    lacking = places.filter(~pl.col("_has_total"))
+    if not lacking.height:
+        return
+    first = lacking.row(0, named=True)
+    place = " ".join(str(first[k]) for k in keys if first[k] not in (None, ""))
+    rows = first["row_number"]
+    at = ", ".join(map(str, rows[:MAX_ROWS])) + (", ..." if len(rows) > MAX_ROWS else "")
+    more = f" ({lacking.height - 1} more place(s) like it)" if lacking.height > 1 else ""
+    raise FileRefused(
+        f"{name}: rows split by 'characteristic' but no 'Total' row for {place} (rows {at}){more}: the all-pupils "
+        f"row is what each group is compared with, so the whole file is refused (rule {NO_TOTAL_RULE})",
+        NO_TOTAL_RULE,
     )
 
 

@@ -202,14 +202,26 @@ def test_bad_cells_are_quarantined_by_row(tmp_path):
     rows = current_rows()
     rows[1] = rows[1].replace(",1200,0.3,", ",n/a,0.3,")
     rows[2] = rows[2].replace(",4000,0.33,", ",-4000,0.33,")
-    rows[6] = rows[6].replace("Regional", "Ward")
+    rows[6], rows[7] = rows[6].replace("Regional", "Ward"), rows[7].replace("Regional", "Ward")
     result = read(write(tmp_path, "exc_bad.csv", CURRENT, rows))
     q = result.quarantine.sort("row_number")
     assert q.select("row_number", "column", "rule").rows() == [
-        (2, "perm_excl", "unknown_symbol"), (3, "perm_excl", "negative_value"), (7, "geographic_level",
-                                                                                  "geographic_level")]  # fmt: skip
+        (2, "perm_excl", "unknown_symbol"), (3, "perm_excl", "negative_value"),
+        (7, "geographic_level", "geographic_level"), (8, "geographic_level", "geographic_level")]  # fmt: skip
     assert q["reason"][0].startswith("exc_bad.csv row 2: perm_excl is neither a number nor a symbol")
-    assert result.summary["rows_by_level"] == {"Local authority": 3, "National": 3, "Regional": 1}
+    assert result.summary["rows_by_level"] == {"Local authority": 3, "National": 3}
+
+
+def test_a_place_without_its_all_pupils_row_refuses_the_file(tmp_path):
+    """The risk ratios against all other pupils need each place's Total row: a file without it is refused whole."""
+    rows = [r for r in current_rows() if "Regional" not in r or ",Total,Total,Total," not in r]
+    with pytest.raises(FileRefused) as err:
+        read(write(tmp_path, "exc_no_total.csv", CURRENT, rows))
+    assert str(err.value) == (
+        "exc_no_total.csv: rows split by 'characteristic' but no 'Total' row for 202324 Regional E12000004 Total "
+        "(rows 7): the all-pupils row is what each group is compared with, so the whole file is refused "
+        "(rule breakdown_without_total)")
+    assert err.value.rule == "breakdown_without_total"
 
 
 def test_label_map_rejects_a_label_in_two_categories(tmp_path):
