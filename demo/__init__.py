@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from demo.attendance import write_attendance
+from demo.characteristics import write_characteristics
 from demo.dfe import school_numbers, write_dfe
 from demo.gias import write_gias
 from demo.schools import YEARS, build_world
@@ -30,6 +31,7 @@ def generate(landing: Path, *, scale: str = "small", seed: int = 2026) -> dict:
     dfe = write_dfe(world, numbers, landing / "dfe")
     # in-year attendance (provisional) of the autumn after the latest census
     dfe += write_attendance(world, numbers[max(YEARS)], landing / "dfe", seed)
+    dfe += write_characteristics(world, numbers, landing / "dfe", seed)  # exclusions by pupil characteristic
     surveys, responses = write_surveys(world, numbers, landing / "surveys", seed)
     paths = sorted(p.relative_to(landing).as_posix() for p in gias + dfe + surveys)
     latest = numbers[max(YEARS)]

@@ -208,10 +208,12 @@ def reconciliation_checks() -> list[Check]:
     ]
 
 
-def suppressed_cell_max_expr(suppressed_cell_max: Mapping[str, float] | float) -> pl.Expr:
+def suppressed_cell_max_expr(suppressed_cell_max: Mapping[str, float] | float,
+                             publication: str = "publication") -> pl.Expr:
     """The largest count one suppressed school cell of the row's measure can hide: the setting's
     `<publication>.<measure>` entry, else its `default` (config/settings.yaml gates.suppressed_cell_max; a
-    bare number is the default for every measure)."""
+    bare number is the default for every measure). `publication`: the column naming the publication whose
+    school cells were summed."""
     if isinstance(suppressed_cell_max, int | float):
         suppressed_cell_max = {"default": suppressed_cell_max}
     if "default" not in suppressed_cell_max:
@@ -221,7 +223,7 @@ def suppressed_cell_max_expr(suppressed_cell_max: Mapping[str, float] | float) -
         if value < 0:
             raise ValueError(f"gates.suppressed_cell_max.{key} is negative: {value}")
     return (
-        pl.concat_str("publication", "measure", separator=".")
+        pl.concat_str(publication, "measure", separator=".")
         .replace_strict(per_measure, default=float(suppressed_cell_max["default"]), return_dtype=pl.Float64)
     )
 
@@ -238,7 +240,10 @@ def reconciliation_frame(
       of theirs by no more than the allowance (suppression hides counts: it never explains a surplus);
     - `reconciled`: within tolerance or explained by suppression."""
     within = (pl.col("ours") - pl.col("theirs")).abs() <= tolerance * pl.col("theirs").abs()
-    allowance = pl.col("school_cells_suppressed").cast(pl.Float64) * suppressed_cell_max_expr(suppressed_cell_max)
+    # the school cells summed are those of `compared_with` (the exclusions file's, for the by-characteristic rows)
+    summed = "compared_with" if "compared_with" in reconciliation.columns else "publication"
+    allowance = pl.col("school_cells_suppressed").cast(pl.Float64) * suppressed_cell_max_expr(suppressed_cell_max,
+                                                                                              summed)
     shortfall_covered = (pl.col("shortfall") > 0) & (pl.col("shortfall") <= pl.col("suppression_allowance"))
     return (
         reconciliation.with_columns(

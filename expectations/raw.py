@@ -52,6 +52,7 @@ KEYS = {
     "dfe_sen": DFE_KEYS,
     # in-year attendance: a year's weeks and its year to date are rows of one academic year
     "dfe_attendance": [*DFE_KEYS, "time_identifier"],
+    "dfe_exclusions_characteristics": [*DFE_KEYS, "characteristic_group", "characteristic"],
     "gias_establishments": ["_source_sha256", "urn"],
     "gias_links": ["_source_sha256", "urn", "link_urn", "link_type"],
     "survey_responses": ["_source_sha256", "response_key"],

@@ -45,7 +45,14 @@ FORMULAS = {
     "gap": ("survey", "difference_of_pooled_means", "gap"),
     # the DfE's own rate of each aggregate row (`rate`), with the counts behind it when it publishes them
     "published": (ATTENDANCE, "as_published", "ratio"),
+    # the DfE's own aggregates by pupil characteristic (exclusions_characteristics): computed at each published
+    # level from that level's row, never summed from schools (rollup `published`)
+    "characteristic_rate": ("admin", "published", "ratio"),
+    "risk_ratio": ("admin", "published", "risk_ratio"),
 }
+# the breakdowns of the by-characteristic files (config/characteristics.yaml), and the levels they publish
+CHARACTERISTIC_BREAKDOWNS = ("sen_status", "fsm_status", "sex", "ethnicity_major")
+PUBLISHED_LEVELS = ("Local authority", "Regional", "National")
 UNITS = {  # unit -> EES indicator_unit
     "percent": "%",
     "rate_per_100": "",
@@ -58,8 +65,10 @@ DISCLOSURE = ("admin", "survey_cell", "survey_figure", "survey_gap")
 FIELDS = {
     "id", "family", "source", "definition", "formula", "numerator", "denominator", "scale", "rollup", "unit",
     "range", "share", "dp", "published", "disclosure", "gap_of", "ci", "breakdowns", "levels", "years", "rate",
+    "comparison",
 }  # fmt: skip
 ITEM = "{item}"
+CHARACTERISTIC = "exclusions_characteristics."  # the by-characteristic counts (ingestion/characteristics.py)
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -97,6 +106,8 @@ class Indicator:
     levels: tuple[str, ...] = LEVELS
     years: int | None = None  # cohort: the denominator is counted this many academic years earlier
     rate: str | None = None  # published: the DfE's rate column, `attendance.<measure>`
+    # risk_ratio: breakdown -> the category each group is compared with, or `rest` (all other pupils)
+    comparison: tuple[tuple[str, str], ...] = ()
     item: str | None = None  # the item of a pattern entry filled in (lookup / expanded)
 
     @property
@@ -165,6 +176,7 @@ class Indicator:
             "gap_of": self.gap_of,
             "years": self.years,
             "rate_column": self.rate.split(".", 1)[1] if self.rate else None,
+            "comparison": dict(self.comparison),
         }
 
     def as_doc(self) -> dict:
@@ -363,18 +375,33 @@ def _entry(raw: dict, path: str, number: int) -> Indicator:
     if gap_of and gap_of not in SURVEY_BREAKDOWNS:
         fail(f"`gap_of` {gap_of!r} is not one of {SURVEY_BREAKDOWNS}")
     breakdowns = tuple(raw.get("breakdowns") or ("Total",))
+    published_rollup = rollup == "published"
     if family == ATTENDANCE:
         if breakdowns[0] != "Total" or any(b not in ATTENDANCE_BREAKDOWNS for b in breakdowns[1:]):
             fail(f"attendance `breakdowns` start with Total, then any of {ATTENDANCE_BREAKDOWNS}")
-    elif breakdowns[0] != "Total" or any(b not in SURVEY_BREAKDOWNS for b in breakdowns[1:]):
-        fail(f"`breakdowns` start with Total, then any of {SURVEY_BREAKDOWNS}")
-    if family == "admin" and breakdowns != ("Total",):
-        fail("admin indicators have the Total breakdown only")
+    else:
+        allowed = CHARACTERISTIC_BREAKDOWNS if published_rollup else SURVEY_BREAKDOWNS
+        if breakdowns[0] != "Total" or any(b not in allowed for b in breakdowns[1:]):
+            fail(f"`breakdowns` start with Total, then any of {allowed}")
+    if family == "admin" and not published_rollup and breakdowns != ("Total",):
+        fail("admin indicators have the Total breakdown only (but for the by-characteristic formulas)")
     levels = tuple(raw.get("levels") or LEVELS)
     if any(level not in LEVELS for level in levels):
         fail(f"`levels` must be among {LEVELS}")
     if family == ATTENDANCE and any(level not in ATTENDANCE_LEVELS for level in levels):
         fail(f"attendance is published at {ATTENDANCE_LEVELS} only (the DfE's file has no School rows)")
+    characteristic = [m for m in (*numerator, *([denominator] if denominator else [])) if m.startswith(CHARACTERISTIC)]
+    if published_rollup and (any(level not in PUBLISHED_LEVELS for level in levels) or len(characteristic) != len(
+            numerator) + bool(denominator)):  # fmt: skip
+        fail(f"formula {formula!r} reads the DfE's by-characteristic rows ({CHARACTERISTIC}.<measure>) at "
+             f"{PUBLISHED_LEVELS} only")
+    if not published_rollup and characteristic:
+        fail(f"only the by-characteristic formulas read {CHARACTERISTIC} counts")
+    comparison = raw.get("comparison") or {}
+    if (formula == "risk_ratio") != bool(comparison):
+        fail("a risk_ratio has `comparison` (breakdown -> the category compared with, or `rest`); nothing else does")
+    if comparison and (not isinstance(comparison, dict) or set(comparison) != set(breakdowns[1:])):
+        fail(f"`comparison` names the category compared with for each breakdown but Total: {breakdowns[1:]}")
     published = raw["published"]
     if not isinstance(published, dict) or set(published) != {"name", "label", "grouping"}:
         fail("`published` has exactly name, label and grouping")
@@ -408,6 +435,7 @@ def _entry(raw: dict, path: str, number: int) -> Indicator:
         levels=levels,
         years=years,
         rate=rate,
+        comparison=tuple((str(k), str(v)) for k, v in comparison.items()),
     )
 
 
@@ -445,5 +473,9 @@ def dfe_measures() -> set[str]:
 
 
 def dfe_counts() -> set[str]:
-    """The DfE counts an admin formula can use, `<publication>.<measure>`."""
-    return {f"{p}.{m}" for p, ms in dfe_count_measures().items() for m in ms}
+    """The DfE counts an admin formula can use, `<publication>.<measure>` (the by-characteristic counts too:
+    `exclusions_characteristics.<measure>`, read by the by-characteristic formulas only)."""
+    from ingestion.lake_schema import DFE_MEASURES
+
+    counts = {f"{p}.{m}" for p, ms in dfe_count_measures().items() for m in ms}
+    return counts | {f"{CHARACTERISTIC}{m}" for m in DFE_MEASURES["exclusions"] if not m.endswith("_rate")}

@@ -122,6 +122,27 @@ def dfe_schema(publication: str) -> dict[str, pl.DataType]:
     return schema | DFE_ATTRIBUTES.get(publication, {}) | PROVENANCE
 
 
+# Suspensions and permanent exclusions by pupil characteristic (ingestion/characteristics.py): the exclusions
+# measures at National, Regional and Local authority level, one row per geography x phase x characteristic.
+CHARACTERISTIC_PUBLICATION = "exclusions_characteristics"
+CHARACTERISTIC_ATTRIBUTES: dict[str, pl.DataType] = {
+    "characteristic_group": pl.String(),  # as published (`SEN_provision`, `SEN provision`, a filter column's name)
+    "characteristic": pl.String(),  # as published (`SEN_provision_SEN_with_statement_EHC`, `FSM - Eligible`)
+    # the category it maps to (config/characteristics.yaml): sen_status | fsm_status | sex | ethnicity_major, or
+    # Total on the all-pupils row
+    "breakdown": pl.String(),
+    "breakdown_value": pl.String(),  # EHC plan | SEN support | No SEN | FSM eligible | Female | White | ... | Total
+}
+
+
+def characteristic_schema() -> dict[str, pl.DataType]:
+    schema = dict(EES_COMMON) | CHARACTERISTIC_ATTRIBUTES
+    for m in DFE_MEASURES["exclusions"]:
+        schema[m] = pl.Float64()
+        schema[f"{m}_status"] = pl.String()
+    return schema | PROVENANCE
+
+
 GIAS_ESTABLISHMENTS: dict[str, pl.DataType] = {
     "snapshot_date": pl.Date(),  # the extract's date (edubasealldataYYYYMMDD), else its latest LastChangedDate
     "urn": pl.String(),
@@ -226,6 +247,7 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
     "dfe_census": dfe_schema("census"),
     "dfe_sen": dfe_schema("sen"),
     "dfe_attendance": dfe_schema("attendance"),
+    "dfe_exclusions_characteristics": characteristic_schema(),
     "gias_establishments": GIAS_ESTABLISHMENTS,
     "gias_links": GIAS_LINKS,
     "survey_responses": SURVEY_RESPONSES,

@@ -239,8 +239,11 @@ def gias_reader(source: SourceFile) -> ReadResult:
 
 
 def dfe_reader(source: SourceFile) -> ReadResult:
-    from ingestion import ees
+    from ingestion import characteristics, ees
 
+    # the by-characteristic files first: they also have the exclusions columns of ees.py's registry entries
+    if characteristics.sniff(source.path):
+        return characteristics.read_characteristics(source)
     return ees.read_ees(source)
 
 

@@ -96,10 +96,12 @@ def validate_path(path: Path, *, lake=None, **kwargs) -> list[ValidationReport]:
 
 
 def detect_kind(path: Path) -> str | None:
-    from ingestion import ees, gias, surveys
+    from ingestion import characteristics, ees, gias, surveys
 
     if gias.sniff(path):
         return "gias"
+    if characteristics.sniff(path):  # before ees: these files also have the exclusions columns (and SFR no EES ones)
+        return "dfe"
     if ees.sniff(path):
         return "dfe"
     if surveys.sniff(path):
@@ -138,9 +140,9 @@ def validate_file(path: Path, *, pseudonym_key: bytes | None = None, schools=Non
 
             report.result = read_gias(source)
         elif report.kind == "dfe":
-            from ingestion.ees import read_ees
+            from ingestion.load import dfe_reader
 
-            report.result = read_ees(source)
+            report.result = dfe_reader(source)
         elif report.kind == "survey":
             report.result = _validate_survey(source, pseudonym_key, schools, settings)
         else:

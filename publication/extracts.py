@@ -156,7 +156,8 @@ def indicator_columns(indicator: str, source: str, level: str = "School") -> lis
         out += [Column(f"{name}_{part}", f"{part.capitalize()} of {name}", "",
                        e.dp if FRACTIONAL_PART.get(e.formula) == part else 0, grouping, part)
                 for part in PARTS]
-    if aggregate and not is_headline:
+    # the DfE's own rows by pupil characteristic are not made of schools: no count of schools to show
+    if aggregate and not is_headline and e.rollup != "published":
         out.append(Column(f"{name}_schools", f"Schools included in {name}", "", 0, grouping, "schools_included",
                           follows_figure=False))
     return out  # fmt: skip

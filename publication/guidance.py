@@ -50,9 +50,13 @@ STANDARD = {
     "school_name": "School name (GIAS).",
     "breakdown": "Which respondents a row describes: `Total` (all), or the breakdown its figures are split by "
                  "(`year_group`, `gender`, `send`: self-reported special educational needs or disability, "
-                 "`fsm`: self-reported free school meals, `role`: staff role).",
+                 "`fsm`: self-reported free school meals, `role`: staff role). In the DfE-derived files: the pupil "
+                 "characteristic of the DfE's by-characteristic rows (`sen_status`: SEN provision, `fsm_status`: "
+                 "free school meal eligibility, `sex`, `ethnicity_major`: major ethnic group).",
     "breakdown_value": "The group of the breakdown (`Total` on Total rows): e.g. `Year 7`, `Girl`, `Yes`, "
-                       "`Teacher`. `Prefer not to say` and `Don't know` are groups of their own.",
+                       "`Teacher`. `Prefer not to say` and `Don't know` are groups of their own. DfE pupil groups: "
+                       "`Education, health and care plan`, `SEN support`, `No SEN`, `FSM eligible`, `Not FSM eligible`, `Female`, `Male`, "
+                       "`White`, `Mixed`, `Asian`, `Black`, `Chinese`, `Any other ethnic group`.",
     "schools_total": "Schools at this geography that year (open schools in the GIAS register, a school that "
                      "converted during the year counted once).",
 }
@@ -74,6 +78,8 @@ PARTS = {
                    "respondents answering the statement"),
     "response_rate": ("respondents in the surveyed year groups",
                       "pupils on roll in the surveyed year groups at the school census (staff: staff invited)"),
+    "characteristic_rate": ("the DfE count {num} of the group, as the DfE published it for this geography",
+                            "the DfE count {den} of the group, as published"),
 }
 # a signal's comparison columns (publication/extracts.py COMPARED_WITH_NATIONAL, FLAGGED), in words
 COMPARISON_TEXT = {
@@ -97,6 +103,8 @@ ROLLUP = {
     "difference_of_pooled_means": "the difference of the two groups' pooled means",
     "as_published": "the DfE's own figure for the local authority, region or England, as published (not summed "
                     "from schools)",
+    "published": "the DfE's own row for the geography and pupil group (its by-characteristic files), never summed "
+                 "from schools; the `breakdown` filter names the pupil group (Total: all pupils)",
 }
 
 
@@ -192,6 +200,10 @@ def file_guide(csv_path: Path, meta_path: Path, parquet_path: Path, *, min_schoo
                 "and by breakdown, after disclosure control.")
     else:
         what = f"Indicators from the DfE's published school data {where}, by academic year."
+        if filters:
+            what += (" Rows with a `breakdown` other than `Total` hold the DfE's own figures for one pupil group "
+                     "(its by-characteristic files): suspension and exclusion rates by group and risk ratios "
+                     "against a comparison group; the school-based indicators are `z` on those rows.")
     with open(csv_path, "rb") as fh:
         rows = max(sum(1 for _ in fh) - 1, 0)
     return FileGuide(

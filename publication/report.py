@@ -273,6 +273,76 @@ def _gaps(extracts: dict) -> str:
     return '<section id="gaps"><h2>Who feels they belong less</h2>' + "".join(parts) + "</section>"
 
 
+# ------------------------------------------------------------------------ disproportionality (issue 15)
+RISK_RATIO = "one_plus_suspension_risk_ratio"
+GROUP_PERCENT = "group_one_plus_suspension_percent"
+# the pupil groups the section names, with the group each is compared with (the catalogue's `comparison`)
+GROUP_WORDS = {"sen_status": "special educational needs", "fsm_status": "free school meals",
+               "ethnicity_major": "ethnicity", "sex": "sex"}  # fmt: skip
+
+
+def _comparison_words(breakdown: str) -> str:
+    versus = dict(catalogue().get(RISK_RATIO).comparison).get(breakdown, "")
+    if versus == "rest":
+        return "all other pupils"
+    return f"pupils with {versus[0].lower()}{versus[1:]}" if breakdown == "sen_status" else f"{versus} pupils"
+
+
+def _disproportionality(extracts: dict) -> str:
+    """Who is suspended out of proportion, in England, in the latest year: each pupil group's risk ratio (how many
+    times as likely its pupils are to be suspended at least once as the pupils they are compared with) with its
+    95% CI, and the percentages behind it; by region, the same for the group with the largest national ratio."""
+    national = extracts.get(("admin", "National"))
+    if national is None or not national.has(RISK_RATIO) or "breakdown" not in national.rows.columns:
+        return ""
+    rows = national.rows.filter(pl.col("breakdown") != "Total")
+    shown = rows.filter(pl.col(RISK_RATIO).cast(pl.Float64, strict=False).is_not_null())
+    latest = _latest_period(shown)
+    if latest is None:
+        return ""
+    year = rows.filter(pl.col("time_period") == latest[0])
+    total = national.totals().filter(pl.col("time_period") == latest[0])
+    everyone = total[GROUP_PERCENT][0] if total.height and national.has(GROUP_PERCENT) else None
+    table, chart_rows, bounds = [], [], {}
+    for breakdown, words in GROUP_WORDS.items():
+        for r in year.filter(pl.col("breakdown") == breakdown).sort("breakdown_value").iter_rows(named=True):
+            rr, lo, hi = r[RISK_RATIO], r[f"{RISK_RATIO}_ci_lower"], r[f"{RISK_RATIO}_ci_upper"]
+            if breakdown in dict(catalogue().get(RISK_RATIO).comparison) and rr != "z":
+                chart_rows.append((r["breakdown_value"], number(rr), number(lo), number(hi), rr))
+                bounds[r["breakdown_value"]] = (lo, hi)
+            compared = dict(catalogue().get(RISK_RATIO).comparison)
+            versus = _comparison_words(breakdown) if compared.get(breakdown) not in (None, r["breakdown_value"]) else ""
+            table.append(f"<tr><td>{_esc(words)}</td><td>{_esc(r['breakdown_value'])}</td>"
+                         f"{_cell(r.get(GROUP_PERCENT))}{_cell(rr)}{_cell(lo)}{_cell(hi)}"
+                         f"<td>{_esc(versus)}</td></tr>")  # fmt: skip
+    if not table:
+        return ""
+    worst = max((c for c in chart_rows if c[1] is not None), key=lambda c: c[1], default=None)
+    lead = ""
+    if worst is not None:
+        lead = (f"<p>In England in {_esc(period_label(*latest))}, pupils in the group <b>{_esc(worst[0])}</b> were "
+                f"<b>{_esc(worst[4])} times</b> as likely to be suspended at least once as the pupils they are "
+                f"compared with (95% confidence interval {_esc(bounds[worst[0]][0])} to "
+                f"{_esc(bounds[worst[0]][1])}).</p>")
+    figure = ci_chart(chart_rows, title=f"Risk ratio of one or more suspensions, England, {period_label(*latest)}")
+    return (
+        '<section id="disproportionality"><h2>Who is suspended out of proportion</h2>'
+        "<p>How many times as likely a pupil of each group is to be suspended at least once in the year, compared "
+        "with similar pupils outside the group: pupils with an EHC plan or on SEN support against pupils with no "
+        "SEN, pupils eligible for free school meals against those who are not, and each ethnic group against all "
+        "other pupils. A risk ratio of 1 means no difference; 2 means twice as likely. It counts pupils, not "
+        "suspensions, so a few pupils suspended many times do not inflate it. The figures are the DfE's own "
+        "for England, each region and each local authority (the extracts hold all three)."
+        + (f" Across all pupils, {_esc(everyone)}% were suspended at least once." if everyone else "")
+        + "</p>" + lead
+        + f'<div class="grid"><figure>{figure}<figcaption>Each bar is the 95% confidence interval (on the log '
+        "scale, Katz): where it does not cross 1, the difference is unlikely to be chance.</figcaption></figure>"
+        '<div class="scroll"><table><thead><tr><th>Characteristic</th><th>Group</th>'
+        "<th>Pupils suspended at least once (%)</th><th>Risk ratio</th><th>95% CI lower</th><th>95% CI upper</th>"
+        "<th>Compared with</th></tr></thead><tbody>" + "".join(table) + "</tbody></table></div></div></section>"
+    )
+
+
 def _latest_period(rows: pl.DataFrame) -> tuple[str, str] | None:
     periods = {(r[0], r[1]) for r in rows.select("time_period", "time_identifier").iter_rows()}
     return max(periods, key=lambda p: _period_key(*p)) if periods else None
@@ -294,13 +364,14 @@ def _joined(extracts: dict, level: str, key: str) -> tuple[pl.DataFrame, str] | 
     if survey is None or admin is None:
         return None
     s = _latest_wave_per_year(survey.totals())
-    both = sorted(set(s["time_period"]) & set(admin.rows["time_period"]))
+    rows = admin.totals()  # all pupils: not the DfE's rows by pupil group
+    both = sorted(set(s["time_period"]) & set(rows["time_period"]))
     if not both:
         return None
     year = both[-1]
-    cols = [c for c in admin.rows.columns if c not in s.columns or c == key] + ["time_period"]
+    cols = [c for c in rows.columns if c not in s.columns or c == key] + ["time_period"]
     joined = s.filter(pl.col("time_period") == year).join(
-        admin.rows.filter(pl.col("time_period") == year).select(list(dict.fromkeys(cols))), on=[key, "time_period"],
+        rows.filter(pl.col("time_period") == year).select(list(dict.fromkeys(cols))), on=[key, "time_period"],
         how="inner")  # fmt: skip
     return joined, year
 
@@ -427,6 +498,7 @@ def _definitions(extracts: dict) -> str:
                 continue
             seen.add((source, column))
             how = {"sum": "added up", "ratio_of_sums": "ratio of sums (numerators and denominators added up)",
+                   "published": "the DfE's own figure for the place and pupil group",
                    "pooled_mean": "mean pooled over respondents",
                    "difference_of_pooled_means": "difference of means pooled over respondents"}.get(
                        entry.rollup, entry.rollup)  # fmt: skip
@@ -532,13 +604,15 @@ def render_report(extracts_dir: Path, release_id: str, created: str | None = Non
         _trends(extracts),
         _attendance(Path(extracts_dir)),
         _gaps(extracts),
+        _disproportionality(extracts),
         _inclusion(extracts),
         _table(extracts, "Local authority", "new_la_code", ("la_name",), "Local authorities", "las"),
         _table(extracts, "MAT", "trust_id", ("trust_name",), "Trusts", "trusts"),
         _definitions(extracts),
     ]
     nav = "".join(f'<a href="#{a}">{t}</a>' for a, t in (
-        ("headlines", "Headlines"), ("trends", "Trends"), ("attendance", "Attendance this year"), ("gaps", "Gaps"), ("inclusion", "Belonging and inclusion"),
+        ("headlines", "Headlines"), ("trends", "Trends"), ("attendance", "Attendance this year"), ("gaps", "Gaps"),
+        ("disproportionality", "Who is suspended"), ("inclusion", "Belonging and inclusion"),
         ("las", "Local authorities"), ("trusts", "Trusts"), ("definitions", "Definitions")))  # fmt: skip
     when = f", published {_esc(created)}" if created else ""
     return (

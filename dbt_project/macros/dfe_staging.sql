@@ -2,8 +2,9 @@
     (time_period, time_identifier, geographic_level, geography_key, phase). The raw lake is append-only, so
     the same row can arrive from several landing files (a corrected or re-issued file has another sha256):
     the most recently loaded copy wins. `attributes`: the publication's text columns beside its measures
-    (lake_schema.DFE_ATTRIBUTES); a lake written before one existed reads it as null. -#}
-{% macro dfe_staging(table, measures, attributes=[]) -%}
+    (lake_schema.DFE_ATTRIBUTES); a lake written before one existed reads it as null. `keys`: attributes that
+    also identify a row (the by-characteristic files: one row per pupil group). -#}
+{% macro dfe_staging(table, measures, attributes=[], keys=[]) -%}
 with source as (
     select * from {{ source('dfe', table) }}
     {%- if attributes %}
@@ -54,6 +55,7 @@ select *
 from renamed
 qualify row_number() over (
     partition by time_period, time_identifier, geographic_level, geography_key, phase
+        {%- for k in keys %}, {{ k }}{% endfor %}
     order by loaded_at desc, source_sha256 desc, row_number
 ) = 1
 {%- endmacro %}

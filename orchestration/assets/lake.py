@@ -14,7 +14,7 @@ from orchestration.resources import HomeResource
 from orchestration.settings import pseudonym_key
 
 GIAS_TABLES = ("gias_establishments", "gias_links")
-DFE_TABLES = ("dfe_exclusions", "dfe_absence", "dfe_census", "dfe_sen", "dfe_attendance")
+DFE_TABLES = ("dfe_exclusions", "dfe_absence", "dfe_census", "dfe_sen", "dfe_attendance", "dfe_exclusions_characteristics")
 SURVEY_TABLES = ("survey_responses", "survey_answers", "survey_items")
 LAKE_GROUP = LAKE
 LAKE_SPEC = {"group_name": LAKE_GROUP, "owners": OWNERS[LAKE_GROUP], "kinds": {"polars", "parquet"}}

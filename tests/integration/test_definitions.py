@@ -10,7 +10,8 @@ def test_definitions_list_assets_and_blocking_checks(dbt_manifest):
 
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
     for expected in ["landing/downloads", "lake/gias_establishments", "lake/gias_links", "lake/dfe_exclusions",
-                     "lake/dfe_absence", "lake/dfe_census", "lake/dfe_sen", "lake/survey_responses",
+                     "lake/dfe_absence", "lake/dfe_census", "lake/dfe_sen", "lake/dfe_exclusions_characteristics",
+                     "lake/survey_responses",
                      "lake/survey_answers", "mart_indicators", "mart_reconciliation", "mart_inclusion_profile",
                      "publication/extracts", "publication/release"]:
         assert expected in keys, expected
@@ -23,7 +24,7 @@ def test_definitions_list_assets_and_blocking_checks(dbt_manifest):
     # every gate we wrote is blocking: a failure stops publication
     gates = [spec for check_def in defs.asset_checks for spec in check_def.check_specs
              if spec.name in ("raw_gate", "mart_gate", "extract_gate")]
-    assert len(gates) == 11  # 9 raw tables, the mart, the extracts
+    assert len(gates) == 12  # 10 raw tables, the mart, the extracts
     assert all(spec.blocking for spec in gates)
 
     # lake assets feed dbt sources: the staging models depend on the lake keys

@@ -37,7 +37,8 @@ LEVELS = {"School", "MAT", "Local authority", "Regional", "National"}
 ADMIN = ["pupils_headcount", "fsm_percent", "sen_support_percent", "ehcp_percent", "overall_absence_percent",
          "persistent_absence_percent", "severe_absence_percent", "suspension_rate", "one_plus_suspension_percent",
          "permanent_exclusion_rate", "send_representation_ratio", "fsm_representation_ratio"]
-RAW_TABLES = ["dfe_absence", "dfe_census", "dfe_exclusions", "dfe_sen", "gias_establishments", "gias_links",
+RAW_TABLES = ["dfe_absence", "dfe_census", "dfe_exclusions", "dfe_exclusions_characteristics", "dfe_sen",
+              "gias_establishments", "gias_links",
               "survey_answers", "survey_items", "survey_responses"]
 ROLL_STABILITY = ["roll_stability_y10_y11_percent", "roll_stability_y7_y8_percent", "roll_stability_y8_y9_percent",
                   "roll_stability_y9_y10_percent", "roll_stability_y7_y11_percent"]
@@ -63,7 +64,7 @@ def test_the_refresh_says_what_it_did_and_keeps_dbt_and_traces_in_its_log(demo):
     progress = [line for line in out.splitlines() if line.startswith("[") and "s] " in line]
     assert any("lake_dfe done:" in line and "files loaded" in line for line in progress)
     assert any("warehouse_dbt done:" in line and "models and tests" in line for line in progress)
-    assert "  gates: 11 of 11 passed" in out
+    assert "  gates: 12 of 12 passed" in out
     assert re.search(r"^    passed  raw_gate +lake/dfe_census$", out, re.M)
     assert re.search(r"^    passed  extract_gate publication/extracts$", out, re.M)
     assert re.search(r"^  loaded: \d+ files \([\d,]+ rows\); 0 unchanged files skipped$", out, re.M)
@@ -253,6 +254,32 @@ def test_a_flagged_schools_roll_stability_is_shown_flagged_beside_england_and_ne
         assert f"{national:.1f}" == england[key[0]]
     ranked = {k for k, (_, percentile, _, _) in profile.items() if percentile is not None}
     assert ranked == set(mart) - flagged
+
+
+def test_disproportionality_at_every_published_level_and_reconciled(demo):
+    """Issue 15: the demo's by-characteristic files give every group rate and the risk ratio at Local authority,
+    Regional and National level for every pupil group, each LA's all-pupils row reconciles with the school rows, and
+    the risk ratio's interval holds its value."""
+    by_level = release_query(demo["home"], """
+        select indicator, geographic_level, count(distinct breakdown_value), count(*) filter (where value_status = 'value')
+        from mart_indicators where breakdown <> 'Total' group by all order by all""")
+    levels = {(i, lv) for i, lv, _, shown in by_level if shown}
+    for indicator in ("group_suspension_rate", "group_one_plus_suspension_percent", "group_permanent_exclusion_rate",
+                      "one_plus_suspension_risk_ratio"):
+        assert {lv for i, lv in levels if i == indicator} == {"Local authority", "Regional", "National"}, indicator
+    groups = {(i, lv): n for i, lv, n, _ in by_level}
+    # 3 SEN + 2 FSM + 2 sex + 6 ethnic groups; risk ratios: all but the comparison groups and sex
+    assert groups[("group_suspension_rate", "National")] == 13
+    assert groups[("one_plus_suspension_risk_ratio", "National")] == 2 + 1 + 6
+    bad_ci = release_query(demo["home"], """
+        select count(*) from mart_indicators where indicator = 'one_plus_suspension_risk_ratio'
+        and value_status = 'value' and not (ci_lower < value and value < ci_upper)""")
+    assert bad_ci == [(0,)]
+    rec = release_query(demo["home"], """
+        select geographic_level, count(*), count(*) filter (where shortfall <= school_cells_suppressed * 2 or theirs_withheld)
+        from mart_reconciliation where publication = 'exclusions_characteristics' group by all order by all""")
+    assert [lv for lv, *_ in rec] == ["Local authority", "National", "Regional"]
+    assert all(n == ok for _, n, ok in rec), rec
 
 
 def test_demo_extracts_pass_the_screener_read_as_files(demo):

@@ -3,7 +3,9 @@
 - The real exclusions-by-characteristic sample (ees-test-data, bytes kept): its rows split by `characteristic`
   (a Filter in its .meta.csv, grouped by `characteristic_group`), which the registry does not map: only its
   `Total` rows are totals, and they are exactly the National rows of the real geographic-level file.
-- A breakdown with no `Total` level for some geography and year refuses the whole file, naming the column.
+- A breakdown with no `Total` level for some geography and year refuses the whole file, naming the column (the
+  loader reads the by-characteristic files with ingestion/characteristics.py, which refuses them under the same
+  rule: tests/unit/test_characteristics.py).
 - The real absence of four-year-olds (2019-era sample, bytes kept) and the current school-level layout are not
   the schools' whole absence: they lack the authorised and unauthorised split every whole-school absence file
   has. The current layout's fixture (tests/fixtures/dfe/absence_four_year_olds_school_202425.csv) is the header

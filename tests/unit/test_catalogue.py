@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from indicators import ATTENDANCE_LEVELS, CATALOGUE, LEVELS, CatalogueError, catalogue, dfe_counts, items_of
+from indicators import (
+    ATTENDANCE_LEVELS,
+    CATALOGUE,
+    LEVELS,
+    PUBLISHED_LEVELS,
+    CatalogueError,
+    catalogue,
+    dfe_counts,
+    items_of,
+)
 from indicators.docs import catalogue_html
 
 HARMONISED = ("sen_", "primary_need", "ethnic", "school_type", "establishment_type", "provider_type")
@@ -37,7 +46,9 @@ def test_the_catalogue_reads_and_every_published_name_is_screener_safe():
     for e in cat.expanded():
         assert not any(p in e.published.name for p in HARMONISED), e.published.name
         # representation ratios are 1 by construction above trusts: published where they mean something
-        expected = {"representation": ("School", "MAT"), "published": ATTENDANCE_LEVELS}.get(e.formula, LEVELS)
+        # the DfE's by-characteristic rows exist at Local authority, Regional and National level only
+        expected = {"representation": ("School", "MAT"), "published": ATTENDANCE_LEVELS,
+                    "characteristic_rate": PUBLISHED_LEVELS, "risk_ratio": PUBLISHED_LEVELS}.get(e.formula, LEVELS)  # fmt: skip
         assert e.levels == expected, e.id
     # roll stability: the headline Year 10 -> 11, every secondary transition, and Year 7 -> 11 over four years
     cohorts = {e.id: (e.denominator, e.numerator, e.years) for e in cat.of(formula="cohort")}

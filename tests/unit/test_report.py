@@ -178,3 +178,34 @@ def test_a_figure_flagged_low_reliability_is_counted_not_compared(extracts):
     assert "<title>Cedar School: " not in scatter and "<title>Birch School: " in scatter
     assert "(2 shown; 1 not shown because a figure is suppressed, not available or not applicable; 1 flagged as " \
            "low reliability, shown in the extracts but not compared here)" in scatter
+
+
+NATIONAL_ADMIN_BY_GROUP = """time_period,time_identifier,geographic_level,country_code,country_name,breakdown,breakdown_value,suspension_rate,group_one_plus_suspension_percent,one_plus_suspension_risk_ratio,one_plus_suspension_risk_ratio_ci_lower,one_plus_suspension_risk_ratio_ci_upper
+202425,Academic year,National,E92000001,England,Total,Total,11.25,2.40,z,z,z
+202425,Academic year,National,E92000001,England,sen_status,Education and care plan X,z,9.60,3.95,3.89,4.02
+202425,Academic year,National,E92000001,England,sen_status,No SEN,z,2.43,z,z,z
+202425,Academic year,National,E92000001,England,fsm_status,FSM eligible,z,5.27,c,c,c
+202425,Academic year,National,E92000001,England,ethnicity_major,Asian,z,1.24,0.52,0.50,0.54
+"""
+
+
+def test_who_is_suspended_out_of_proportion_shows_risk_ratios_with_their_intervals(extracts):
+    """Issue 15: the section reads the DfE's by-group rows of the national extract (not its Total row), names
+    the group with the largest ratio in plain words, and shows a suppressed ratio as `c`, never 0."""
+    (extracts / "admin_indicators_national.csv").write_text(NATIONAL_ADMIN_BY_GROUP, encoding="utf-8")
+    page = render_report(extracts, "R1")
+    section = page[page.index('id="disproportionality"'):page.index('id="inclusion"')]
+    assert ("pupils in the group <b>Education and care plan X</b> were <b>3.95 times</b> as likely to be suspended "
+            "at least once as the pupils they are compared with (95% confidence interval 3.89 to 4.02)") in section
+    assert "Across all pupils, 2.40% were suspended at least once." in section
+    row = re.search(r"<tr><td>free school meals</td><td>FSM eligible</td>(.*?)</tr>", section)
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", row.group(1)) == ["5.27", "c", "c", "c", "Not FSM eligible pupils"]
+    asian = re.search(r"<tr><td>ethnicity</td><td>Asian</td>(.*?)</tr>", section)
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", asian.group(1))[-1] == "all other pupils"
+    assert "Asian: 0.52 (0.5 to 0.54)" in section  # drawn with its interval
+    # the headline suspension rate is still the all-pupils row's
+    assert re.search(r'<div class="label">Suspensions per 100 pupils</div><div class="value">11.25', page)
+
+
+def test_no_by_group_rows_no_section(extracts):
+    assert 'id="disproportionality"' not in render_report(extracts, "R1")

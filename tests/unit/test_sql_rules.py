@@ -156,3 +156,17 @@ def test_the_inclusion_profile_ranks_roll_stability_only_where_like_for_like_bes
         unit_tests, "inclusion_profile_shows_roll_stability_beside_england_and_never_ranks_a_flagged_school"
     )
     assert status == "pass", diff
+
+
+def test_risk_ratio_against_its_comparison_group_and_all_other_pupils(unit_tests):
+    """Disproportionality: EHC plan vs no SEN (25% / 12.5% = 2), White vs all other pupils (12.5% / 25% = 0.5),
+    from pupils; a suppressed input keeps its status, no pupil suspended is not computable (issue 15)."""
+    status, diff = outcome(unit_tests, "risk_ratio_against_comparison_group_and_rest")
+    assert status == "pass", diff
+
+
+def test_each_la_total_by_characteristic_reconciles_with_the_school_rows(unit_tests):
+    """The by-characteristic file's all-pupils row of each LA against the exclusions file's school rows (issue 15);
+    the mart gate judges the shortfall (tests/unit/test_expectations.py)."""
+    status, diff = outcome(unit_tests, "reconciliation_of_the_characteristic_totals_with_school_rows")
+    assert status == "pass", diff

@@ -3,7 +3,8 @@
 -- summable parts (num, den) and whether the school's inputs enter aggregates (`included`). An indicator
 -- exists for a year when its numerator was published for some school that year (severe absence: recent
 -- years only); a cohort indicator (roll stability) when its denominator was published `years` earlier too.
-{%- set admin = catalogue('admin') %}
+{#- not the by-characteristic formulas (rollup `published`): int_characteristic_indicators_computed -#}
+{%- set admin = catalogue('admin') | rejectattr('rollup', 'equalto', 'published') | list %}
 {%- set numerators = [] %}
 {%- for e in admin if e['num_columns'][0] not in numerators %}{% do numerators.append(e['num_columns'][0]) %}{% endfor %}
 {%- for e in catalogue('admin', 'cohort') if e['den_column'] not in numerators %}{% do numerators.append(e['den_column']) %}{% endfor %}

@@ -9,6 +9,9 @@ with rows_ as (
     -- in-year attendance: the DfE's own aggregate rows, provisional (issue 15)
     union all by name
     select * from {{ ref('int_attendance_indicators_published') }}
+    union all by name
+    -- the DfE's own aggregates by pupil characteristic (disproportionality): not rolled up from schools
+    select * from {{ ref('int_characteristic_indicators_computed') }}
 ),
 
 years as (

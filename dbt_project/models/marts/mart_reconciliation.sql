@@ -62,9 +62,51 @@ ours as (
     {%- endfor %}
 ),
 
+-- the DfE's by-characteristic files: their all-pupils (`Total`) rows against the school rows of the
+-- exclusions file (`compared_with`), where both exist (disproportionality, issue 15)
+characteristic_totals as (
+    {%- for m in ['headcount', 'perm_excl', 'suspension', 'one_plus_susp'] %}
+    select
+        'exclusions_characteristics' as publication,
+        'exclusions' as compared_with,
+        time_period,
+        time_identifier,
+        geographic_level,
+        geography_key,
+        phase,
+        '{{ m }}' as measure,
+        {{ m }} as value,
+        coalesce({{ m }}_status, case when {{ m }} is null then 'missing' else 'value' end) as status
+    from {{ ref('stg_dfe__exclusion_characteristics') }}
+    where
+        breakdown = 'Total' and phase = 'Total' and time_identifier ilike 'academic year'
+        -- a measure the file does not have is nothing to compare
+        and not ({{ m }} is null and coalesce({{ m }}_status, 'missing') = 'missing')
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
+
+aggregates as (
+    select
+        publication,
+        publication as compared_with,
+        time_period,
+        time_identifier,
+        geographic_level,
+        geography_key,
+        phase,
+        measure,
+        value,
+        status
+    from measures
+    union all
+    select * from characteristic_totals
+),
+
 theirs as (
     select
         publication,
+        compared_with,
         time_period,
         time_identifier,
         geographic_level,
@@ -73,13 +115,13 @@ theirs as (
         measure,
         value as theirs,
         status as theirs_status
-    from measures
+    from aggregates
     where (
         geographic_level in ('Local authority', 'National')
         or (geographic_level = 'Regional' and geography_key like 'E12%')
     )
     -- only years for which the publication has school rows (files also carry aggregate-only back years)
-    and (publication, time_period) in (
+    and (compared_with, time_period) in (
         select distinct
             publication,
             time_period
@@ -114,6 +156,7 @@ attendance_measures as (
 attendance_joined as (
     select
         n.publication,
+        n.publication as compared_with,  -- the regions' sum against the same publication's National row
         n.time_period,
         n.time_identifier,
         n.geographic_level,
@@ -147,13 +190,14 @@ joined as (
     from theirs
     left join
         ours
-        on theirs.publication = ours.publication and theirs.time_period = ours.time_period and theirs.time_identifier = ours.time_identifier and theirs.geographic_level = ours.geographic_level and theirs.geography_code = ours.geography_code and theirs.phase = ours.phase and theirs.measure = ours.measure
+        on theirs.compared_with = ours.publication and theirs.time_period = ours.time_period and theirs.time_identifier = ours.time_identifier and theirs.geographic_level = ours.geographic_level and theirs.geography_code = ours.geography_code and theirs.phase = ours.phase and theirs.measure = ours.measure
     union all by name
     select * from attendance_joined
 )
 
 select
 publication,
+compared_with,
 cast(time_period as integer) as time_period,
 time_identifier,
 geographic_level,
