@@ -92,5 +92,5 @@ def test_dagster_dev_lists_every_asset_and_check(tmp_path, dbt_manifest):
               for c in (n["assetChecksOrError"] or {}).get("checks", [])}
     assert set(checks) == {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     gates = {k: blocking for k, blocking in checks.items() if k[1] in ("raw_gate", "mart_gate", "extract_gate")}
-    assert len(gates) == 12 and all(gates.values())  # 10 raw tables, the mart, the extracts
+    assert len(gates) == 13 and all(gates.values())  # 11 raw tables, the mart, the extracts
     assert ("lake/dfe_exclusions", "raw_gate") in gates and ("publication/extracts", "extract_gate") in gates

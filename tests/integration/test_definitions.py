@@ -24,7 +24,7 @@ def test_definitions_list_assets_and_blocking_checks(dbt_manifest):
     # every gate we wrote is blocking: a failure stops publication
     gates = [spec for check_def in defs.asset_checks for spec in check_def.check_specs
              if spec.name in ("raw_gate", "mart_gate", "extract_gate")]
-    assert len(gates) == 12  # 10 raw tables, the mart, the extracts
+    assert len(gates) == 13  # 11 raw tables, the mart, the extracts
     assert all(spec.blocking for spec in gates)
 
     # lake assets feed dbt sources: the staging models depend on the lake keys

@@ -64,7 +64,7 @@ def test_the_refresh_says_what_it_did_and_keeps_dbt_and_traces_in_its_log(demo):
     progress = [line for line in out.splitlines() if line.startswith("[") and "s] " in line]
     assert any("lake_dfe done:" in line and "files loaded" in line for line in progress)
     assert any("warehouse_dbt done:" in line and "models and tests" in line for line in progress)
-    assert "  gates: 12 of 12 passed" in out
+    assert "  gates: 13 of 13 passed" in out
     assert re.search(r"^    passed  raw_gate +lake/dfe_census$", out, re.M)
     assert re.search(r"^    passed  extract_gate publication/extracts$", out, re.M)
     assert re.search(r"^  loaded: \d+ files \([\d,]+ rows\); 0 unchanged files skipped$", out, re.M)
