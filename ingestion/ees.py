@@ -529,6 +529,10 @@ def read_ees(source: SourceFile) -> ReadResult:
     path = Path(source.path)
     name = path.name
     registry = load_registry()
+    if not sniff(path):  # not an EES file at all: say what it looks like (the same line validate gives)
+        from ingestion.describe import unrecognised
+
+        raise UnknownFormat(unrecognised(path))
     raw, encoding = read_csv_strings(path)
     v = identify(raw.columns, name, registry)
     r = (_read_long if v.long is not None else _read_wide)(raw, v, registry, path, name)

@@ -234,7 +234,9 @@ def gias_reader(source: SourceFile) -> ReadResult:
     from ingestion import gias
 
     if not gias.sniff(source.path):
-        raise UnknownFormat(f"{source.relative}: not a GIAS establishments or links file (header not recognised)")
+        from ingestion.describe import unrecognised
+
+        raise UnknownFormat(unrecognised(source.path))
     return gias.read_gias(source)
 
 

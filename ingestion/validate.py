@@ -144,9 +144,9 @@ def validate_file(path: Path, *, pseudonym_key: bytes | None = None, schools=Non
         elif report.kind == "survey":
             report.result = _validate_survey(source, pseudonym_key, schools, settings)
         else:
-            from ingestion.ees import read_ees
+            from ingestion.describe import unrecognised
 
-            report.result = read_ees(source)  # raises UnknownFormat naming the columns it cannot place
+            raise UnknownFormat(unrecognised(path))  # the line a refresh gives, whichever folder it sits in
     except (UnreadableFile, UnknownFormat) as exc:
         report.error = str(exc)
     if lake is not None:
