@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingestion import limits as size_limits
 from ingestion.files import UnreadableFile, sha256_file
 from ingestion.lake import SourceFile
 from ingestion.landing import LINK, NOT_REGULAR, classify, walk
@@ -108,9 +109,10 @@ def detect_kind(path: Path) -> str | None:
 
 
 def validate_file(path: Path, *, pseudonym_key: bytes | None = None, schools=None, settings: dict | None = None,
-                  lake=None) -> ValidationReport:
+                  lake=None, limits: dict | None = None) -> ValidationReport:
     """Read one file with the reader its content calls for; nothing is written. With `lake`, say whether the
-    file is already loaded or retired (refresh would skip it)."""
+    file is already loaded or retired (refresh would skip it). With `limits` (settings `limits:`), the size
+    limits a refresh applies (ingestion/limits.py)."""
     path = Path(path)
     report = ValidationReport(path)
     if path.is_symlink():  # never read through a link, as landing/ never is
@@ -132,6 +134,7 @@ def validate_file(path: Path, *, pseudonym_key: bytes | None = None, schools=Non
         report.refused, report.error = True, f"cannot be opened as a regular file: {exc.strerror}"
         return report
     try:
+        size_limits.check_file(path, limits)
         report.kind = detect_kind(path)
         if report.kind == "gias":
             from ingestion.gias import read_gias
@@ -140,15 +143,17 @@ def validate_file(path: Path, *, pseudonym_key: bytes | None = None, schools=Non
         elif report.kind == "dfe":
             from ingestion.ees import read_ees
 
-            report.result = read_ees(source)
+            report.result = read_ees(source, limits)
         elif report.kind == "survey":
             report.result = _validate_survey(source, pseudonym_key, schools, settings)
         else:
             from ingestion.describe import unrecognised
 
             raise UnknownFormat(unrecognised(path))  # the line a refresh gives, whichever folder it sits in
+        size_limits.check_result(report.result, limits, path.name)
     except (UnreadableFile, UnknownFormat) as exc:
         report.error = str(exc)
+        report.result = None
     if lake is not None:
         report.notes.extend(_lake_notes(lake, source.sha256))
     return report
