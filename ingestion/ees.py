@@ -27,7 +27,14 @@ from ingestion.breakdowns import MetaFilters, Totals, read_meta, select_totals
 from ingestion.files import UnreadableFile, open_no_follow, read_text
 from ingestion.lake import SourceFile
 from ingestion.lake_schema import DFE_ATTRIBUTES, DFE_MEASURES, STATUSES, dfe_schema
-from ingestion.results import FileRefused, ReadResult, UnknownFormat, concat_quarantine, quarantine_where
+from ingestion.results import (
+    FileRefused,
+    ReadResult,
+    UnknownFormat,
+    concat_quarantine,
+    quarantine_duplicates,
+    quarantine_where,
+)
 
 REGISTRY_PATH = Path(__file__).with_name("registry.yaml")
 
@@ -549,9 +556,10 @@ def _truncated_last_row(path: Path, width: int) -> bool:
         return True
 
 
-def _row_limits(r: _Read, path: Path, name: str, width: int, limits: dict | None) -> None:
-    """Rules on rows that no layout check holds: a School row with neither URN nor LAESTAB (a cut-off row
-    reads so), the last row cut off mid-line (`truncated_row`), and with `limits` a time_period outside the
+def _row_limits(r: _Read, path: Path, name: str, width: int, limits: dict | None, wide: bool) -> None:
+    """Rules on rows that no layout check holds: a key repeated within the file (`quarantine_duplicates`, wide
+    layouts; the long reader has its own), a School row with neither URN nor LAESTAB (a cut-off row reads so),
+    the last row cut off mid-line (`truncated_row`), and with `limits` a time_period outside the
     plausible range (`time_period_range`). Adds to r.quarantine and r.bad_rows."""
     out = r.out
     parts = [r.quarantine]
@@ -560,6 +568,11 @@ def _row_limits(r: _Read, path: Path, name: str, width: int, limits: dict | None
             out, (pl.col("geographic_level") == "School") & pl.col("school_urn").is_null()
             & pl.col("school_laestab").is_null(), "school_urn", pl.col("school_urn"), "school_key_missing",
             "a School row with neither URN nor LAESTAB", name))
+    if wide:
+        keys = [k for k in KEY_COLUMNS if k != "row_number"]
+        parts.append(quarantine_duplicates(out.select("row_number", *[c for c in out.columns if c != "row_number"
+                                                                      and not c.startswith("_part")]),
+                                           keys, name, "key (" + ", ".join(k.lstrip("_") for k in keys) + ")"))
     if out.height and _truncated_last_row(path, width):
         last = int(out.get_column("row_number").max())
         parts.append(quarantine_where(
@@ -596,7 +609,7 @@ def read_ees(source: SourceFile, limits: dict | None = None) -> ReadResult:
     raw, encoding = read_csv_strings(path)
     v = identify(raw.columns, name, registry)
     r = (_read_long if v.long is not None else _read_wide)(raw, v, registry, path, name)
-    _row_limits(r, path, name, raw.width, limits)
+    _row_limits(r, path, name, raw.width, limits, v.long is None)
     schema = {c: t for c, t in dfe_schema(v.publication).items() if not c.startswith("_")}
     loaded = r.out.filter(~pl.col("row_number").is_in(r.bad_rows.implode()))
     loaded = loaded.with_columns(
