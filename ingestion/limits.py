@@ -14,6 +14,7 @@ from ingestion.files import open_no_follow
 from ingestion.results import FileRefused, ReadResult
 
 CHUNK = 1 << 24
+BLANK = re.compile(rb"\n(?=\r?\n)")  # a line end followed by an empty line
 
 
 def _refuse(name: str, what: str, setting: str, rule: str) -> FileRefused:
@@ -65,7 +66,7 @@ def _check_text(fh, name: str, limits: dict) -> None:
             raise _refuse(name, f"line {line} holds a field of more than {max_field:,} characters",
                           "max_field_chars", "limit_field_chars")
         lines += block.count(b"\n")
-        blank += data.count(b"\n\n") + data.count(b"\n\r\n") - tail.count(b"\n\n") - tail.count(b"\n\r\n")
+        blank += len(BLANK.findall(data)) - len(BLANK.findall(tail))
         # keep the last partial field, so a field split across two blocks is still seen whole
         cut = max(data.rfind(b","), data.rfind(b"\n"), data.rfind(b"\r"))
         tail = data[cut:] if cut >= 0 else data[-(max_field + 1):]

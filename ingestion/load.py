@@ -165,6 +165,7 @@ def load_family(
     for ignored in found.reported:
         report.add(FileOutcome(ignored.relative, "ignored", message=ignored.reason))
     pending: list[SourceFile] = []
+    first_of: dict[str, str] = {}  # sha256 -> the file read with these bytes in this run
     for path in found.files:
         try:
             source = SourceFile.of(path, landing)
@@ -179,6 +180,11 @@ def load_family(
         if lake.loaded(source.sha256) and not missing_years(lake, source.sha256, years):
             report.add(FileOutcome(source.relative, "skipped", message="unchanged: already loaded"))
             continue
+        if source.sha256 in first_of:
+            report.add(FileOutcome(source.relative, "skipped",
+                                   message=f"the same bytes as {first_of[source.sha256]}: read once"))
+            continue
+        first_of[source.sha256] = source.relative
         try:
             size_limits.check_file(source.path, limits)
         except UnknownFormat as over:
