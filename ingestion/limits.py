@@ -23,8 +23,8 @@ def _refuse(name: str, what: str, setting: str, rule: str) -> FileRefused:
 
 
 def check_file(path: Path | str, limits: dict | None) -> None:
-    """Raise FileRefused when the file is over a size limit: bytes, rows (lines of a CSV, rows of a workbook),
-    blank lines, the longest field. `limits=None` checks nothing."""
+    """Raise FileRefused when the file is over a size limit: bytes, rows (lines of a CSV, rows of a workbook
+    sheet), blank lines, the longest field. `limits=None` checks nothing."""
     if not limits:
         return
     path = Path(path)
@@ -94,17 +94,24 @@ def _check_workbook(fh, name: str, limits: dict) -> None:
     for info in infos:
         if not info.filename.endswith(".xml"):
             continue
+        sheet = info.filename.startswith("xl/worksheets/")
+        rows, tail = 0, b""
         try:
-            data = z.read(info)
+            with z.open(info) as member:  # streamed: a sheet of a million rows is never held whole
+                while block := member.read(CHUNK):
+                    data = tail + block
+                    if sheet:
+                        rows += len(ROW_TAG.findall(data)) - len(ROW_TAG.findall(tail))
+                        if rows > limits["max_workbook_rows"]:
+                            raise _refuse(name, f"more than {limits['max_workbook_rows']:,} rows in "
+                                          f"{info.filename}", "max_workbook_rows", "limit_rows")
+                    if text.search(data):
+                        raise _refuse(name, f"a cell of more than {max_field:,} characters ({info.filename})",
+                                      "max_field_chars", "limit_field_chars")
+                    cut = data.rfind(b"<")
+                    tail = data[cut:] if cut >= 0 else b""
         except (zipfile.BadZipFile, EOFError, ValueError, OSError, NotImplementedError):
-            return
-        if info.filename.startswith("xl/worksheets/"):
-            rows = len(ROW_TAG.findall(data))
-            if rows > limits["max_rows"]:
-                raise _refuse(name, f"{rows:,} rows in {info.filename}", "max_rows", "limit_rows")
-        if text.search(data):
-            raise _refuse(name, f"a cell of more than {max_field:,} characters ({info.filename})",
-                          "max_field_chars", "limit_field_chars")
+            return  # a damaged archive: the reader says so
 
 
 def check_result(result: ReadResult, limits: dict | None, name: str) -> None:

@@ -149,7 +149,11 @@ def validate_file(path: Path, *, pseudonym_key: bytes | None = None, schools=Non
         report.refused, report.error = True, f"cannot be opened as a regular file: {exc.strerror}"
         return report
     try:
-        size_limits.check_file(path, limits)
+        try:
+            size_limits.check_file(path, limits)
+        except UnknownFormat:
+            report.kind = "over a size limit"
+            raise
         report.kind = detect_kind(path)
         if (family := landing_family(path)) is not None and FAMILY_OF_KIND.get(report.kind) != family:
             from ingestion.describe import unrecognised

@@ -43,8 +43,9 @@ def test_a_workbook_over_the_row_limit_is_refused_before_reading(tmp_path):
     path = tmp_path / "forms.xlsx"
     path.write_bytes(xlsx(MSFORMS_ROWS)())
     check_file(path, LIMITS)
-    with pytest.raises(FileRefused, match=r"3 rows in xl/worksheets/sheet1.xml, over the limit limits.max_rows"):
-        check_file(path, small(max_rows=2))
+    with pytest.raises(FileRefused,
+                       match=r"more than 2 rows in xl/worksheets/sheet1.xml, over the limit limits.max_workbook_rows"):
+        check_file(path, small(max_workbook_rows=2))
     with pytest.raises(FileRefused, match="limit_field_chars"):
         check_file(path, small(max_field_chars=20))
 
