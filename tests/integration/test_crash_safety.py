@@ -199,7 +199,7 @@ READER = textwrap.dedent("""
                     db, n, h = con.execute(query).fetchone()
                     con.close()
                     manifest = json.loads((release / "public" / "manifest.json").read_text())
-                    entry = manifest["extracts"][0]
+                    entry = manifest["extracts"][0]["files"]["csv"]
                     data = (release / "public" / entry["file"]).read_bytes()
                     files_ok = (manifest["release_id"] == release.name
                                 and hashlib.sha256(data).hexdigest() == entry["sha256"])
@@ -207,6 +207,7 @@ READER = textwrap.dedent("""
             except Exception as exc:
                 fh.write(json.dumps({"ok": False, "error": repr(exc)}) + "\\n")
             fh.flush()
+            time.sleep(0.2)  # a reader, not a load test: the refresh gets its share of the machine
 """)
 
 
