@@ -102,11 +102,13 @@ def test_the_hashing_key_is_in_no_log_manifest_dagster_storage_or_error(home):
     assert where == []
     assert (h / "dagster").is_dir() and any((h / "dagster").rglob("*.db"))  # Dagster's storage was scanned
     assert any((h / "runs").rglob("refresh.log"))
-    # errors: a refresh that fails (an unreadable export beside the others) and a validate of it
-    (h / "landing" / "surveys" / "broken.csv").write_bytes(b"StartDate,EndDate\n\x00\x01")
-    runs = [proc, belonging("refresh", home=h, key=SECRET),
-               belonging("validate", str(h / "landing" / "surveys"), home=h, key=SECRET),
-               belonging("status", home=h, key=SECRET)]
+    # errors: validate of an unreadable export beside the others (the line a refresh would give), and status
+    broken = h / "broken.csv"
+    broken.write_bytes(b"StartDate,EndDate\n\x00\x01")
+    runs = [proc, belonging("validate", str(broken), home=h, key=SECRET),
+            belonging("validate", str(h / "landing" / "surveys"), home=h, key=SECRET),
+            belonging("status", home=h, key=SECRET)]
+    assert "not recognised: binary content" in runs[1].stdout
     for p in runs:
         assert not any(form in p.stdout + p.stderr for form in forms), p.args
     assert [hit for form in forms for hit in scan_for_markers(h, form)] == []
