@@ -51,6 +51,8 @@ KILL_POINTS = [
     ("publication__release started", 1.5),
 ]
 READERS = 8
+# a refresh here takes 3 minutes alone and over 20 on a machine shared by several test runs: room for that
+REFRESH_TIMEOUT = 3600
 
 
 def _env(**extra) -> dict:
@@ -103,7 +105,7 @@ def _nothing_half_written(home: Path) -> None:
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
     home = tmp_path_factory.mktemp("crash") / "home"
-    proc = belonging("demo", home=home, key=None, timeout=1200)
+    proc = belonging("demo", home=home, key=None, timeout=REFRESH_TIMEOUT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return home
 
@@ -121,7 +123,7 @@ def test_sigkill_at_every_step_boundary_leaves_current_whole(home):
         survived.append((marker, delay))
     assert tree_hashes(before) == hashes  # the previous release untouched by thirteen killed refreshes
     # and the next refresh completes and publishes
-    proc = belonging("refresh", "--force", home=home, key=KEY, timeout=1200)
+    proc = belonging("refresh", "--force", home=home, key=KEY, timeout=REFRESH_TIMEOUT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert current(home) != before and _readable(current(home)) == rows
     print(f"kill points survived: {len(survived)}")
@@ -157,7 +159,7 @@ def test_disk_full_during_a_release_fails_cleanly(home, tmp_path):
                 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
             proc = _refresh(home, preexec=small_files)
-        out, _ = proc.communicate(timeout=1200)
+        out, _ = proc.communicate(timeout=REFRESH_TIMEOUT)
         assert proc.returncode not in (0, -signal.SIGKILL), out[-3000:]
         last = [line for line in out.splitlines() if line.strip()][-1]
         assert "Traceback" not in out.split("refresh ")[-1] and "Traceback" not in last, out[-3000:]
@@ -170,7 +172,7 @@ def test_disk_full_during_a_release_fails_cleanly(home, tmp_path):
             subprocess.run(["umount", str(releases)], check=True)
         # the releases as they were (the tmpfs held copies of them)
         assert current(home).name == before.name
-    proc = belonging("refresh", "--force", home=home, key=KEY, timeout=1200)
+    proc = belonging("refresh", "--force", home=home, key=KEY, timeout=REFRESH_TIMEOUT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert current(home) != before
 
@@ -222,7 +224,7 @@ def test_eight_readers_during_a_refresh_see_the_old_or_the_new_release(home, tmp
                                 env=_env(PYTHONPATH=str(repo)), cwd=repo) for i, out in enumerate(outs)]
     try:
         time.sleep(5)
-        proc = belonging("refresh", "--force", home=home, key=KEY, timeout=1200)
+        proc = belonging("refresh", "--force", home=home, key=KEY, timeout=REFRESH_TIMEOUT)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         time.sleep(5)
     finally:
