@@ -16,6 +16,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,7 +27,14 @@ from ingestion.breakdowns import MetaFilters, Totals, read_meta, select_totals
 from ingestion.files import UnreadableFile, open_no_follow, read_text
 from ingestion.lake import SourceFile
 from ingestion.lake_schema import DFE_ATTRIBUTES, DFE_MEASURES, STATUSES, dfe_schema
-from ingestion.results import FileRefused, ReadResult, UnknownFormat, concat_quarantine, quarantine_where
+from ingestion.results import (
+    FileRefused,
+    ReadResult,
+    UnknownFormat,
+    concat_quarantine,
+    quarantine_duplicates,
+    quarantine_where,
+)
 
 REGISTRY_PATH = Path(__file__).with_name("registry.yaml")
 
@@ -526,14 +534,84 @@ class _Read:
     extra: dict
 
 
-def read_ees(source: SourceFile) -> ReadResult:
-    """Read one EES open-data CSV into its `dfe_<publication>` lake table and quarantine rows."""
+def current_academic_year(today: date | None = None) -> int:
+    """The academic year (1 September to 31 August) of `today` as time_period, e.g. 202627."""
+    today = today or date.today()
+    start = today.year if today.month >= 9 else today.year - 1
+    return start * 100 + (start + 1) % 100
+
+
+def _truncated_last_row(path: Path, width: int) -> bool:
+    """Whether the file ends mid-row: no line end after its last line, which has fewer fields than the header
+    (a download cut off)."""
+    with open_no_follow(path) as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - (1 << 16)))
+        tail = fh.read()
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return False
+    last = tail.replace(b"\r\n", b"\n").rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
+    try:
+        return len(next(csv.reader([last]), [])) < width
+    except csv.Error:
+        return True
+
+
+def _row_limits(r: _Read, path: Path, name: str, width: int, limits: dict | None, wide: bool) -> None:
+    """Rules on rows that no layout check holds: a key repeated within the file (`quarantine_duplicates`, wide
+    layouts; the long reader has its own), a School row with neither URN nor LAESTAB (a cut-off row reads so),
+    the last row cut off mid-line (`truncated_row`), and with `limits` a time_period outside the
+    plausible range (`time_period_range`). Adds to r.quarantine and r.bad_rows."""
+    out = r.out
+    parts = [r.quarantine]
+    if {"school_urn", "school_laestab"} <= set(out.columns):
+        parts.append(quarantine_where(
+            out, (pl.col("geographic_level") == "School") & pl.col("school_urn").is_null()
+            & pl.col("school_laestab").is_null(), "school_urn", pl.col("school_urn"), "school_key_missing",
+            "a School row with neither URN nor LAESTAB", name))
+    if wide:
+        keys = [k for k in KEY_COLUMNS if k != "row_number"]
+        parts.append(quarantine_duplicates(out.select("row_number", *[c for c in out.columns if c != "row_number"
+                                                                      and not c.startswith("_part")]),
+                                           keys, name, "key (" + ", ".join(k.lstrip("_") for k in keys) + ")"))
+    if out.height and _truncated_last_row(path, width):
+        last = int(out.get_column("row_number").max())
+        parts.append(quarantine_where(
+            out, pl.col("row_number") == last, "(last line)", pl.lit(None, pl.String), "truncated_row",
+            f"the file ends mid-row: its last line has fewer fields than the header's {width} and no line end "
+            "(a download cut off?)", name))
+    if limits:
+        earliest = int(limits["earliest_time_period"])
+        latest = current_academic_year()
+        for _ in range(int(limits["time_periods_ahead"])):
+            latest += 101
+        tp = pl.col("_time_period_raw")
+        number = tp.cast(pl.Int64, strict=False)
+        parts.append(quarantine_where(
+            out, academic_year_ok(tp).fill_null(False) & ((number < earliest) | (number > latest)), "time_period",
+            tp, "time_period_range", f"time_period is outside the plausible range {earliest} to {latest} "
+            "(limits.earliest_time_period, limits.time_periods_ahead)", name))
+    added = concat_quarantine(parts[1:])
+    if added.height:
+        r.quarantine = concat_quarantine(parts)
+        r.bad_rows = pl.concat([r.bad_rows.cast(pl.Int64), added.get_column("row_number").cast(pl.Int64)]).unique()
+
+
+def read_ees(source: SourceFile, limits: dict | None = None) -> ReadResult:
+    """Read one EES open-data CSV into its `dfe_<publication>` lake table and quarantine rows. With `limits`
+    (settings `limits:`), a time_period outside the plausible range is quarantined."""
     path = Path(source.path)
     name = path.name
     registry = load_registry()
+    if not sniff(path):  # not an EES file at all: say what it looks like (the same line validate gives)
+        from ingestion.describe import unrecognised
+
+        raise UnknownFormat(unrecognised(path))
     raw, encoding = read_csv_strings(path)
     v = identify(raw.columns, name, registry)
     r = (_read_long if v.long is not None else _read_wide)(raw, v, registry, path, name)
+    _row_limits(r, path, name, raw.width, limits, v.long is None)
     schema = {c: t for c, t in dfe_schema(v.publication).items() if not c.startswith("_")}
     loaded = r.out.filter(~pl.col("row_number").is_in(r.bad_rows.implode()))
     loaded = loaded.with_columns(

@@ -35,28 +35,74 @@ def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
 @dataclass(frozen=True)
 class DecodedText:
     text: str
-    encoding: str  # "utf-8-sig", "utf-8" or "cp1252"
+    # "utf-8-sig", "utf-8", "cp1252", or "utf-8 (cp1252 on lines 4, 9)": a UTF-8 file with lines that are not
+    encoding: str
     line_ending: str  # "CRLF", "LF" or "CR"
+    fallback_lines: tuple[int, ...] = ()  # lines decoded as Windows-1252 in a file that is otherwise UTF-8
+
+
+# bytes that Windows-1252 leaves undefined: a line holding one is neither UTF-8 nor cp1252 (never guessed as latin-1)
+CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
+MAX_LINES_NAMED = 10
+
+
+def _lines(numbers: list[int]) -> str:
+    more = f" and {len(numbers) - MAX_LINES_NAMED} more" if len(numbers) > MAX_LINES_NAMED else ""
+    return ", ".join(str(n) for n in numbers[:MAX_LINES_NAMED]) + more
+
+
+def decode(raw: bytes, name: str = "file") -> tuple[str, str, tuple[int, ...]]:
+    """Decode line by line: UTF-8 (with or without BOM) wherever a line is UTF-8, Windows-1252 for a line that
+    is not (the GIAS register and some DfE zips are written in it; ’ – “ ” live in 0x80-0x9F). So one cp1252
+    byte in a UTF-8 file changes that line only, never the whole file into mojibake. A line that is neither
+    (a byte cp1252 leaves undefined) refuses the file, naming the lines: latin-1 control characters are never
+    guessed. Returns (text, encoding label, lines decoded as cp1252)."""
+    bom = raw.startswith(UTF8_BOM)
+    pos = len(UTF8_BOM) if bom else 0
+    parts: list[str] = []
+    fallback: list[int] = []
+    undefined: list[tuple[int, int]] = []
+    line_no, utf8_non_ascii = 1, False
+    while True:
+        try:
+            part = raw[pos:].decode("utf-8")
+            parts.append(part)
+            utf8_non_ascii = utf8_non_ascii or not part.isascii()
+            break
+        except UnicodeDecodeError as exc:
+            bad = pos + exc.start
+            start = raw.rfind(b"\n", pos, bad) + 1 or pos
+            end = raw.find(b"\n", bad)
+            end = len(raw) if end < 0 else end + 1
+            good = raw[pos:start].decode("utf-8")
+            parts.append(good)
+            utf8_non_ascii = utf8_non_ascii or not good.isascii()
+            line_no += raw.count(b"\n", pos, start)
+            line = raw[start:end]
+            if any(b in CP1252_UNDEFINED for b in line):
+                undefined.append((line_no, next(b for b in line if b in CP1252_UNDEFINED)))
+            else:
+                parts.append(line.decode("cp1252"))
+            fallback.append(line_no)
+            line_no += line.count(b"\n")
+            pos = end
+            if pos >= len(raw):
+                break
+    if undefined:
+        first_line, byte = undefined[0]
+        raise UnreadableFile(name, f"line {_lines([n for n, _ in undefined])}: neither UTF-8 nor Windows-1252 "
+                             f"(byte 0x{byte:02X} on line {first_line} is undefined in cp1252; rule encoding): "
+                             "not guessed as latin-1; save the file as UTF-8")
+    if not fallback:
+        return "".join(parts), "utf-8-sig" if bom else "utf-8", ()
+    if not utf8_non_ascii and not bom:
+        return "".join(parts), "cp1252", tuple(fallback)
+    return "".join(parts), f"utf-8 (cp1252 on lines {_lines(fallback)})", tuple(fallback)
 
 
 def detect_encoding(raw: bytes) -> str:
-    """UTF-8 (with or without BOM) when the bytes decode as UTF-8, else Windows-1252.
-
-    cp1252 is a superset of latin-1 for printable text (’ – “ ” live in 0x80-0x9F): the GIAS register
-    and some DfE zips are written in it. Bytes that are undefined in cp1252 fall back to latin-1.
-    """
-    if raw.startswith(UTF8_BOM):
-        return "utf-8-sig"
-    try:
-        raw.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        raw.decode("cp1252")
-        return "cp1252"
-    except UnicodeDecodeError:
-        return "latin-1"
+    """The encoding label `decode` gives these bytes ("utf-8", "utf-8-sig", "cp1252" or mixed by line)."""
+    return decode(raw)[1]
 
 
 def detect_line_ending(text: str) -> str:
@@ -78,10 +124,11 @@ def read_text(path: Path | str) -> DecodedText:
     except OSError as exc:  # pragma: no cover - depends on the file system
         raise UnreadableFile(path, f"cannot open: {exc}") from exc
     if b"\x00" in raw[:4096]:
-        raise UnreadableFile(path, "binary content (NUL bytes): not a CSV text file")
-    encoding = detect_encoding(raw)
-    text = raw.decode(encoding)
+        from ingestion.describe import binary_kind
+
+        raise UnreadableFile(path, f"{binary_kind(raw)}: not a CSV text file")
+    text, encoding, fallback = decode(raw, path.name)
     ending = detect_line_ending(text)
     if ending != "LF":
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return DecodedText(text=text, encoding=encoding, line_ending=ending)
+    return DecodedText(text=text, encoding=encoding, line_ending=ending, fallback_lines=fallback)

@@ -16,7 +16,13 @@ import polars as pl
 from ingestion.ees import read_csv_strings, read_header
 from ingestion.lake import SourceFile
 from ingestion.lake_schema import GIAS_ESTABLISHMENTS, GIAS_LINKS
-from ingestion.results import ReadResult, UnknownFormat, concat_quarantine, quarantine_where
+from ingestion.results import (
+    ReadResult,
+    UnknownFormat,
+    concat_quarantine,
+    quarantine_duplicates,
+    quarantine_where,
+)
 
 # GIAS column -> lake column (establishments); dates and numbers are parsed after renaming.
 ESTABLISHMENT_COLUMNS: dict[str, str] = {
@@ -179,6 +185,7 @@ def _read_establishments(raw: pl.DataFrame, encoding: str, path: Path) -> ReadRe
             name,
         ),
         *_date_checks(frame, dates, name),
+        quarantine_duplicates(frame, ["urn"], name, "URN"),
     ]
     quarantine = concat_quarantine(checks)
     bad = quarantine.get_column("row_number").unique().implode()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ingestion import limits as size_limits
 from ingestion import retire
 from ingestion.files import UnreadableFile
 from ingestion.lake import Lake, SourceFile
@@ -150,9 +151,11 @@ def load_family(
     years: set[int] | None = None,
     *,
     batch_reader: Callable[[list[SourceFile]], list[ReadResult | Exception]] | None = None,
+    limits: dict | None = None,
 ) -> LoadReport:
     """Load the new files of one landing family: `reader` reads one file, or `batch_reader` many at once
-    (returning, per file, its ReadResult or the UnreadableFile / UnknownFormat that refuses it)."""
+    (returning, per file, its ReadResult or the UnreadableFile / UnknownFormat that refuses it). With `limits`
+    (settings `limits:`), a file over a size limit is refused whole before it is read (ingestion/limits.py)."""
     lake.ensure_tables()
     report = LoadReport(family)
     found = scan(landing, family)
@@ -162,6 +165,7 @@ def load_family(
     for ignored in found.reported:
         report.add(FileOutcome(ignored.relative, "ignored", message=ignored.reason))
     pending: list[SourceFile] = []
+    first_of: dict[str, str] = {}  # sha256 -> the file read with these bytes in this run
     for path in found.files:
         try:
             source = SourceFile.of(path, landing)
@@ -176,6 +180,16 @@ def load_family(
         if lake.loaded(source.sha256) and not missing_years(lake, source.sha256, years):
             report.add(FileOutcome(source.relative, "skipped", message="unchanged: already loaded"))
             continue
+        if source.sha256 in first_of:
+            report.add(FileOutcome(source.relative, "skipped",
+                                   message=f"the same bytes as {first_of[source.sha256]}: read once"))
+            continue
+        first_of[source.sha256] = source.relative
+        try:
+            size_limits.check_file(source.path, limits)
+        except UnknownFormat as over:
+            report.add(_outcome(landing, lake, source, over, years))
+            continue
         pending.append(source)
     if batch_reader is not None:
         # a batch's lake files are written by a second thread while the next batch is read (polars writes
@@ -188,7 +202,7 @@ def load_family(
                 if writing is not None:
                     report.add_all(writing.result())
                 writing = writer.submit(
-                    lambda c, r: [_outcome(landing, lake, s, x, years) for s, x in zip(c, r, strict=True)],
+                    lambda c, r: [_outcome(landing, lake, s, x, years, limits) for s, x in zip(c, r, strict=True)],
                     chunk, results)
             if writing is not None:
                 report.add_all(writing.result())
@@ -198,7 +212,7 @@ def load_family(
             result = reader(source)
         except (UnreadableFile, UnknownFormat) as exc:
             result = exc
-        report.add(_outcome(landing, lake, source, result, years))
+        report.add(_outcome(landing, lake, source, result, years, limits))
     return report
 
 
@@ -207,9 +221,14 @@ BATCH_FILES = 1000
 
 
 def _outcome(landing: Path, lake: Lake, source: SourceFile, result: ReadResult | Exception,
-             years: set[int] | None) -> FileOutcome:
+             years: set[int] | None, limits: dict | None = None) -> FileOutcome:
     """Record what reading a file gave: its rows, or the whole file quarantined (moved to
-    landing/quarantine/ with its reason) when it could not be read."""
+    landing/quarantine/ with its reason) when it could not be read or broke too many row rules."""
+    if isinstance(result, ReadResult):
+        try:
+            size_limits.check_result(result, limits, Path(source.relative).name)
+        except UnknownFormat as over:
+            result = over
     if isinstance(result, ReadResult):
         return record(lake, source, result, years)
     if not isinstance(result, UnreadableFile | UnknownFormat):
@@ -234,17 +253,21 @@ def gias_reader(source: SourceFile) -> ReadResult:
     from ingestion import gias
 
     if not gias.sniff(source.path):
-        raise UnknownFormat(f"{source.relative}: not a GIAS establishments or links file (header not recognised)")
+        from ingestion.describe import unrecognised
+
+        raise UnknownFormat(unrecognised(source.path))
     return gias.read_gias(source)
 
 
-def dfe_reader(source: SourceFile) -> ReadResult:
+def dfe_reader(source: SourceFile, limits: dict | None = None) -> ReadResult:
+    """The DfE file's reader. With `limits` (settings `limits:`), an EES file's time_period outside the plausible
+    range is quarantined (ees.read_ees); the size limits are the loader's, for every reader (ingestion/limits.py)."""
     from ingestion import characteristics, ees
 
     # the by-characteristic files first: they also have the exclusions columns of ees.py's registry entries
     if characteristics.sniff(source.path):
         return characteristics.read_characteristics(source)
-    return ees.read_ees(source)
+    return ees.read_ees(source, limits)
 
 
 def survey_reader(
@@ -275,20 +298,23 @@ class PseudonymKeyMissing(RuntimeError):
     pass
 
 
-def load_gias(landing: Path, lake: Lake) -> LoadReport:
-    return load_family(landing, lake, "gias", gias_reader)
+def load_gias(landing: Path, lake: Lake, limits: dict | None = None) -> LoadReport:
+    return load_family(landing, lake, "gias", gias_reader, limits=limits)
 
 
-def load_dfe(landing: Path, lake: Lake, years: set[int] | None = None) -> LoadReport:
-    """Load DfE files; with `years` (academic years as 201617), only those years' rows are written."""
-    return load_family(landing, lake, "dfe", dfe_reader, years)
+def load_dfe(landing: Path, lake: Lake, years: set[int] | None = None, limits: dict | None = None) -> LoadReport:
+    """Load DfE files; with `years` (academic years as 201617), only those years' rows are written. With
+    `limits`, a time_period outside the plausible range is quarantined (ingestion/ees.py `read_ees`)."""
+    return load_family(landing, lake, "dfe", lambda s: dfe_reader(s, limits), years, limits=limits)
 
 
-def load_surveys(landing: Path, lake: Lake, *, pseudonym_key: bytes | None, settings: dict) -> LoadReport:
+def load_surveys(landing: Path, lake: Lake, *, pseudonym_key: bytes | None, settings: dict,
+                 limits: dict | None = None) -> LoadReport:
     files = list(landing_files(landing, "surveys"))
     if files and not pseudonym_key:
         raise PseudonymKeyMissing(
             f"{len(files)} survey export(s) in {landing / 'surveys'} but BELONGING_PSEUDONYM_KEY is not set: "
             "set it (keep it secret, outside the repository) to hash respondent identifiers"
         )
-    return load_family(landing, lake, "surveys", batch_reader=survey_reader(lake, pseudonym_key, settings))
+    return load_family(landing, lake, "surveys", batch_reader=survey_reader(lake, pseudonym_key, settings),
+                       limits=limits)

@@ -92,3 +92,28 @@ def concat_quarantine(parts: list[pl.DataFrame | None]) -> pl.DataFrame:
     if not frames:
         return quarantine_frame([])
     return pl.concat(frames).sort("row_number", maintain_order=True)
+
+
+def quarantine_duplicates(frame: pl.DataFrame, keys: list[str], name: str, label: str) -> pl.DataFrame | None:
+    """Rows of `frame` (which has `row_number`) whose `keys` repeat within the file: a copy identical to an
+    earlier row is quarantined (`duplicate_row`; the first loads), and every row of a key whose rows differ is
+    quarantined (`duplicate_key`: which one is right is not guessed). None when no key repeats. So a file with
+    duplicates is answered row by row at reading, instead of failing the raw gate of every later refresh."""
+    keys = [k for k in keys if k in frame.columns]
+    repeated = pl.len().over(keys) > 1
+    if not keys or not frame.select(repeated.any()).item():
+        return None
+    values = [c for c in frame.columns if c != "row_number"]
+    dup = frame.filter(repeated).with_columns(
+        (pl.struct(values).n_unique().over(keys) > 1).alias("_differ"),
+        pl.struct(values).is_first_distinct().alias("_first"),
+        pl.col("row_number").min().over(keys).alias("_first_row"),
+    )
+    key_text = pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in keys], separator="|")
+    return concat_quarantine([
+        quarantine_where(dup, pl.col("_differ"), label, key_text, "duplicate_key",
+                         f"another row of this file has the same {label} with different values: which one is "
+                         "right is not guessed", name),
+        quarantine_where(dup, ~pl.col("_differ") & ~pl.col("_first"), label, key_text, "duplicate_row",
+                         f"a copy of an earlier row with the same {label} (that one loads)", name),
+    ])

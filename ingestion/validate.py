@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import polars as pl
+
+from ingestion import limits as size_limits
 from ingestion.files import UnreadableFile, sha256_file
 from ingestion.lake import SourceFile
 from ingestion.landing import LINK, NOT_REGULAR, classify, walk
@@ -95,6 +98,18 @@ def validate_path(path: Path, *, lake=None, **kwargs) -> list[ValidationReport]:
     return [validate_file(path, lake=lake, **kwargs)]
 
 
+FAMILY_OF_KIND = {"gias": "gias", "dfe": "dfe", "survey": "surveys"}
+
+
+def landing_family(path: Path) -> str | None:
+    """The landing family a file sits in (`landing/<family>/...`), or None for a file outside landing/."""
+    parents = Path(os.path.abspath(path)).parents
+    for folder, above in zip(parents, list(parents)[1:], strict=False):
+        if above.name == "landing" and folder.name in FAMILY_OF_KIND.values():
+            return folder.name
+    return None
+
+
 def detect_kind(path: Path) -> str | None:
     from ingestion import characteristics, ees, gias, surveys
 
@@ -110,9 +125,11 @@ def detect_kind(path: Path) -> str | None:
 
 
 def validate_file(path: Path, *, pseudonym_key: bytes | None = None, schools=None, settings: dict | None = None,
-                  lake=None) -> ValidationReport:
+                  lake=None, limits: dict | None = None, gates: dict | None = None) -> ValidationReport:
     """Read one file with the reader its content calls for; nothing is written. With `lake`, say whether the
-    file is already loaded or retired (refresh would skip it)."""
+    file is already loaded or retired (refresh would skip it), and what the raw gate would say of it beside the
+    files loaded (`gate_conflicts`, with `gates`: settings `gates:`). With `limits` (settings `limits:`), the size
+    limits a refresh applies (ingestion/limits.py)."""
     path = Path(path)
     report = ValidationReport(path)
     if path.is_symlink():  # never read through a link, as landing/ never is
@@ -134,7 +151,16 @@ def validate_file(path: Path, *, pseudonym_key: bytes | None = None, schools=Non
         report.refused, report.error = True, f"cannot be opened as a regular file: {exc.strerror}"
         return report
     try:
+        try:
+            size_limits.check_file(path, limits)
+        except UnknownFormat:
+            report.kind = "over a size limit"
+            raise
         report.kind = detect_kind(path)
+        if (family := landing_family(path)) is not None and FAMILY_OF_KIND.get(report.kind) != family:
+            from ingestion.describe import unrecognised
+
+            raise UnknownFormat(unrecognised(path))  # as the refresh of landing/<family>/ says it
         if report.kind == "gias":
             from ingestion.gias import read_gias
 
@@ -142,18 +168,55 @@ def validate_file(path: Path, *, pseudonym_key: bytes | None = None, schools=Non
         elif report.kind == "dfe":
             from ingestion.load import dfe_reader
 
-            report.result = dfe_reader(source)
+            report.result = dfe_reader(source, limits)
         elif report.kind == "survey":
             report.result = _validate_survey(source, pseudonym_key, schools, settings)
         else:
-            from ingestion.ees import read_ees
+            from ingestion.describe import unrecognised
 
-            report.result = read_ees(source)  # raises UnknownFormat naming the columns it cannot place
+            raise UnknownFormat(unrecognised(path))  # the line a refresh gives, whichever folder it sits in
+        size_limits.check_result(report.result, limits, path.name)
     except (UnreadableFile, UnknownFormat) as exc:
         report.error = str(exc)
+        report.result = None
     if lake is not None:
         report.notes.extend(_lake_notes(lake, source.sha256))
+        if report.result is not None and not lake.loaded(source.sha256):
+            report.notes.extend(gate_conflicts(lake, source, report.result, settings_gates=gates))
     return report
+
+
+def gate_conflicts(lake, source: SourceFile, result: ReadResult, *, settings_gates: dict | None) -> list[str]:
+    """What the raw gate (expectations/raw.py) would say at refresh of this file beside what the lake holds:
+    another file holding the same schools and years that this one does not re-issue, or a newer file with far
+    fewer schools; each line names the file to retire and the command that does it (ingestion/retire.py)."""
+    from expectations.raw import overlap_frame, volume_frame
+
+    lines = []
+    tolerance = (settings_gates or {}).get("row_count_tolerance")
+    for table, frame in result.tables.items():
+        if not (table.startswith("dfe_") or table == "gias_establishments") or frame.is_empty():
+            continue
+        new = frame.with_columns(pl.lit(source.relative).alias("_source_file"),
+                                 pl.lit(source.sha256).alias("_source_sha256"),
+                                 pl.lit(source.loaded_at).cast(pl.Datetime("us", "UTC")).alias("_loaded_at"))
+        old = lake.read(table)
+        both = pl.concat([old.select(new.columns).cast(new.schema), new], how="vertical_relaxed")
+        if table.startswith("dfe_"):
+            for row in overlap_frame(both).filter(pl.col("conflict")).iter_rows(named=True):
+                lines.append(f"raw gate at refresh: {table}: this file and {row['other_file']} (loaded, sha256 "
+                             f"{row['other_sha256'][:12]}) both hold {row['school_years_shared']} school-years "
+                             f"({row['periods']}; e.g. {row['example']}) and this one is not a re-issue of it: "
+                             f"nothing would publish. If this file is the right one, retire the other first: "
+                             f"belonging retire {row['other_sha256'][:12]} --reason '...'")
+        if tolerance is not None:
+            vol = volume_frame(table, both, row_count_tolerance=float(tolerance))
+            for row in vol.filter(pl.col("collapsed") & (pl.col("file") == source.relative)).iter_rows(named=True):
+                lines.append(f"raw gate at refresh: {table} {row['period']}: this file holds {row['rows']} schools "
+                             f"against {row['previous_rows']} in {row['previous_file']} (more than "
+                             "gates.row_count_tolerance fewer): a cut-off download or another scope; nothing "
+                             "would publish with it")
+    return lines
 
 
 def _lake_notes(lake, sha256: str) -> list[str]:

@@ -187,7 +187,8 @@ def cmd_validate(args) -> int:
     gias = lake.read("gias_establishments") if lake else empty_frame("gias_establishments")
     links = lake.read("gias_links") if lake else empty_frame("gias_links")
     reports = validate_path(Path(args.file), pseudonym_key=pseudonym_key(home), lake=lake,
-                            schools=SchoolRegister.from_frames(gias, links), settings=home.settings["surveys"])
+                            schools=SchoolRegister.from_frames(gias, links), settings=home.settings["surveys"],
+                            limits=home.settings["limits"], gates=home.settings["gates"])
     if len(reports) == 1 and reports[0].missing:
         raise CliError(f"{args.file}: no such file")
     for i, report in enumerate(reports):

@@ -182,12 +182,37 @@ def _xlsx_table(path: Path) -> Table:
     try:
         # the first sheet from its first row (skip_rows=0 keeps leading blank rows, as the sheet has them),
         # every cell as text: numbers as written without a trailing .0, date cells as ISO timestamps
-        sheet = fastexcel.read_excel(raw).load_sheet(0, header_row=None, skip_rows=0, dtypes="string")
+        reader = fastexcel.read_excel(raw)
+        if len(reader.sheet_names) != 1:  # which sheet holds the responses is not guessed
+            raise UnknownFormat(f"{path.name}: a workbook of {len(reader.sheet_names)} sheets")
+        sheet = reader.load_sheet(0, header_row=None, skip_rows=0, dtypes="string")
         frame = sheet.to_polars()
     except Exception as exc:  # calamine raises its own types for a damaged workbook
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UnknownFormat(f"{path.name}: not a readable .xlsx workbook ({first})") from exc
     return Table(_named(frame), "xlsx")
+
+
+FORMULA_CELL = re.compile(rb'<c\b[^>]*\br="([A-Z]+[0-9]+)"[^>]*>(?:(?!</c>).)*?<f\b', re.S)
+MAX_CELLS_NAMED = 10
+
+
+def refuse_formulas(path: Path) -> None:
+    """Raise FileRefused (rule `xlsx_formula`) naming the cells of a workbook that hold formulas: a formula's
+    value is whatever the last program to save it computed (openpyxl and scripts save none, and calamine then
+    reads a blank), so an export holding formulas was edited by hand and is not read as data."""
+    from ingestion.results import FileRefused
+
+    with open_no_follow(path) as fh, zipfile.ZipFile(fh) as z:
+        cells = []
+        for name in sorted(n for n in z.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")):
+            cells += [m.decode() for m in FORMULA_CELL.findall(z.read(name))]
+    if cells:
+        more = f" and {len(cells) - MAX_CELLS_NAMED} more" if len(cells) > MAX_CELLS_NAMED else ""
+        raise FileRefused(
+            f"{path.name}: cells {', '.join(cells[:MAX_CELLS_NAMED])}{more} hold spreadsheet formulas, not "
+            "values (rule xlsx_formula): a formula may read as blank; paste them as values and drop the file in "
+            "again", "xlsx_formula")
 
 
 def read_table(path: Path | str) -> tuple[Table, bool]:
@@ -417,12 +442,17 @@ def parse_export(path: Path | str) -> Export:
     """Parse a survey export of any known tool, reading the file once. Raises UnknownFormat for anything
     else."""
     path = Path(path)
-    table, xlsx = _table_or_none(path)
+    try:
+        table, xlsx = _table_or_none(path)
+    except UnknownFormat:  # a damaged or multi-sheet workbook: said by `describe`, as validate says it
+        table, xlsx = None, True
     tool = None if table is None else _tool_of(table.head(), xlsx)
     if tool is None:
-        raise UnknownFormat(
-            f"{path.name}: not a survey export of a known tool ({', '.join(TOOLS)}): header not recognised"
-        )
+        from ingestion.describe import unrecognised
+
+        raise UnknownFormat(unrecognised(path))
+    if xlsx:
+        refuse_formulas(path)
     head = table.head(HEADER_ROWS[tool])
     key = (tool, tuple(tuple(row) for row in head))
     layout = _LAYOUTS.get(key)

@@ -18,7 +18,7 @@ import hmac
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -639,7 +639,7 @@ def _excluded(frame: pl.DataFrame, reason: pl.Expr) -> pl.DataFrame:
 
 
 def _read_rows(batch: _Batch, rows: pl.DataFrame, schools: SchoolRegister | None, pseudonym_key: bytes,
-               by_term: bool, school_fields: list[str]) -> None:
+               by_term: bool, school_fields: list[str], dates: tuple[date, date] | None = None) -> None:
     """Runs the row-level steps on the rows of every export of the batch: fills its responses, answers,
     quarantine rows and exclusion counts."""
     instrument = batch.instrument
@@ -685,6 +685,14 @@ def _read_rows(batch: _Batch, rows: pl.DataFrame, schools: SchoolRegister | None
         pl.col("date_0") if "date_0" in rows.columns else pl.lit(None), "response_date_unreadable",
         pl.lit("no readable response date")))
     rows = rows.filter(pl.col("response_date").is_not_null())
+    if dates is not None:  # a date outside the plausible window would make a wave of its own ("1899-00")
+        outside = (pl.col("response_date") < dates[0]) | (pl.col("response_date") > dates[1])
+        quarantine.append(_quarantined(
+            rows.filter(outside), _DATE, pl.col("first_date"), pl.col("response_date").cast(pl.String),
+            "response_date_range", pl.format("response date {} is outside the plausible window {} to {} "
+                                             "(surveys.earliest_response_date, surveys.response_days_ahead)",
+                                             pl.col("response_date"), pl.lit(str(dates[0])), pl.lit(str(dates[1])))))
+        rows = rows.filter(~outside)
 
     rows, school_quarantine = _school(batch, rows, schools, school_fields)
     quarantine += school_quarantine
@@ -863,6 +871,15 @@ def _results(batch: _Batch, schools: SchoolRegister | None) -> list[ReadResult]:
     return out
 
 
+def response_window(settings: dict) -> tuple[date, date] | None:
+    """The plausible response dates of settings `surveys` (earliest_response_date, response_days_ahead), or
+    None when neither is set (no window)."""
+    if "earliest_response_date" not in settings and "response_days_ahead" not in settings:
+        return None
+    earliest = date.fromisoformat(str(settings.get("earliest_response_date", "1900-01-01")))
+    return earliest, date.today() + timedelta(days=int(settings.get("response_days_ahead", 0)))
+
+
 def read_surveys(
     sources: list[SourceFile],
     *,
@@ -908,7 +925,8 @@ def read_surveys(
         rows = pl.concat([_projected(g, n_dates, n_candidates) for g in layouts.values()]).collect()
         rows = _chosen(rows, _choose(exports, rows, n_dates, n_candidates), n_candidates)
         batch = _batch(exports[0].instrument, exports)
-        _read_rows(batch, rows.sort("file", "row_number"), schools, pseudonym_key, by_term, school_fields)
+        _read_rows(batch, rows.sort("file", "row_number"), schools, pseudonym_key, by_term, school_fields,
+                   response_window(settings))
         for (i, _), result in zip(members, _results(batch, schools), strict=True):
             out[i] = result
     return out  # type: ignore[return-value]

@@ -79,7 +79,7 @@ def _results(context: dg.AssetExecutionContext, report: LoadReport, tables: tupl
 )
 def lake_gias(context: dg.AssetExecutionContext, home: HomeResource):
     h = home.home()
-    yield from _results(context, load_gias(h.landing, Lake(h.lake)), GIAS_TABLES)
+    yield from _results(context, load_gias(h.landing, Lake(h.lake), h.settings["limits"]), GIAS_TABLES)
 
 
 @dg.multi_asset(
@@ -96,7 +96,7 @@ def lake_dfe(context: dg.AssetExecutionContext, home: HomeResource):
     # every year at once (the refresh) also takes rows of years outside the partition list
     years = None if keys is None or keys >= set(ACADEMIC_YEARS.get_partition_keys()) else {int(k) for k in keys}
     lake = Lake(h.lake)
-    report = load_dfe(h.landing, lake, years)
+    report = load_dfe(h.landing, lake, years, h.settings["limits"])
     # rows per year when this run loaded something (an incremental refresh with no new DfE file reads no lake file)
     yield from _results(context, report, DFE_TABLES, _rows_by_year(lake, years) if report.count("loaded") else None)
 
@@ -119,5 +119,5 @@ def _rows_by_year(lake: Lake, years: set[int] | None) -> dict[str, dict]:
 def lake_surveys(context: dg.AssetExecutionContext, home: HomeResource):
     h = home.home()
     report = load_surveys(h.landing, Lake(h.lake), pseudonym_key=pseudonym_key(),
-                          settings=h.settings.get("surveys", {}))
+                          settings=h.settings.get("surveys", {}), limits=h.settings["limits"])
     yield from _results(context, report, SURVEY_TABLES)

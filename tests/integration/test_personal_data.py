@@ -16,6 +16,7 @@ from tests.pipeline_helpers import belonging, scan_for_markers, write_gias
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("pipeline")]
 
 MARK = "PIIMARK"
+SECRET = "a-secret-key-for-this-test"  # the pseudonym key: hashes identifiers, is never written down
 URNS = {"100001": ("Primary", "E08000021", "391", "Newcastle upon Tyne", "North East"),
         "100002": ("Secondary", "E08000021", "391", "Newcastle upon Tyne", "North East"),
         "100003": ("Secondary", "E08000035", "383", "Leeds", "Yorkshire and the Humber"),
@@ -55,7 +56,7 @@ def home(tmp_path_factory, reference):
     for fixture in sorted((FIXTURES / "surveys").iterdir()):
         shutil.copy(fixture, surveys / fixture.name)
     msforms_export(surveys / "pupil_belonging_100001.xlsx")
-    proc = belonging("refresh", home=home, key="a-secret-key-for-this-test")
+    proc = belonging("refresh", home=home, key=SECRET)
     return home, proc
 
 
@@ -88,3 +89,26 @@ def test_respondent_identifiers_are_keyed_hashes(home):
     assert responses["response_key"].str.len_chars().min() == 64
     assert not responses["response_key"].str.contains("R_").any()
     assert responses["response_date"].dtype == pl.Date  # timestamps coarsened to the day
+
+
+def test_the_hashing_key_is_in_no_log_manifest_dagster_storage_or_error(home):
+    """The key hashes respondent identifiers; anyone holding it can test guesses of an identifier against the
+    published hashes. It must not be written anywhere under the home (run logs, refresh.log with dbt's output,
+    manifests, Dagster's event storage, the lake, the warehouse), nor said in any command's output, errors
+    included: its text, its bytes in hex, and its UTF-8 as a Python bytes literal."""
+    h, proc = home
+    forms = [SECRET, SECRET.encode().hex(), repr(SECRET.encode())[2:-1]]
+    where = [hit for form in forms for hit in scan_for_markers(h, form)]
+    assert where == []
+    assert (h / "dagster").is_dir() and any((h / "dagster").rglob("*.db"))  # Dagster's storage was scanned
+    assert any((h / "runs").rglob("refresh.log"))
+    # errors: validate of an unreadable export beside the others (the line a refresh would give), and status
+    broken = h / "broken.csv"
+    broken.write_bytes(b"StartDate,EndDate\n\x00\x01")
+    runs = [proc, belonging("validate", str(broken), home=h, key=SECRET),
+            belonging("validate", str(h / "landing" / "surveys"), home=h, key=SECRET),
+            belonging("status", home=h, key=SECRET)]
+    assert "not recognised: binary content" in runs[1].stdout
+    for p in runs:
+        assert not any(form in p.stdout + p.stderr for form in forms), p.args
+    assert [hit for form in forms for hit in scan_for_markers(h, form)] == []

@@ -581,9 +581,11 @@ def test_attacker_cannot_recover_a_suppressed_cell_by_subtraction(demo, instrume
 
 
 def test_a_file_that_breaks_a_raw_gate_publishes_nothing(demo):
-    """Last in this module: it leaves the demo home with a file that fails its raw gate. A revised exclusions
-    file whose school row appears twice loads (the reader keeps rows as published), then the raw gate stops
-    the refresh: current stays where it was, byte for byte, and the output names table, column and rule."""
+    """Last in this module: it leaves the demo home with a file that fails its raw gate. A one-school
+    "correction" of the exclusions under another name loads (its rows are well formed), then the raw gate stops
+    the refresh (two files hold that school and year, and the later one is no re-issue): current stays where it
+    was, byte for byte, and the output names table, rule and file. (A school row twice in one file no longer
+    reaches the gate: the reader quarantines it, tests/unit/test_bad_inputs.py.)"""
     home = demo["home"]
     before = current(home)
     hashes = tree_hashes(before)
@@ -592,11 +594,11 @@ def test_a_file_that_breaks_a_raw_gate_publishes_nothing(demo):
                   and b"suspension" in p.read_bytes()[:2000])
     lines = source.read_bytes().splitlines(keepends=True)
     school = next(line for line in lines if b",School," in line)
-    (home / "landing" / "dfe" / "revised.csv").write_bytes(b"".join(lines) + school)
+    (home / "landing" / "dfe" / "revised.csv").write_bytes(lines[0] + school)
     proc = belonging("refresh", home=home)
     assert proc.returncode == 1
     assert "lake/dfe_exclusions / raw_gate" in proc.stdout
-    assert "no_duplicate_keys" in proc.stdout and "revised.csv" in proc.stdout
+    assert "no_overlapping_files" in proc.stdout and "revised.csv" in proc.stdout
     assert current(home) == before and tree_hashes(before) == hashes
 
 
@@ -610,7 +612,7 @@ def test_retiring_the_file_that_broke_the_gate_publishes_again(demo):
 
     home = demo["home"]
     before = current(home)
-    retired = belonging("retire", "dfe/revised.csv", "--reason", "a school row twice", home=home)
+    retired = belonging("retire", "dfe/revised.csv", "--reason", "a one-school correction", home=home)
     assert retired.returncode == 0, retired.stderr
     proc = belonging("refresh", home=home, key=None)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
@@ -620,13 +622,13 @@ def test_retiring_the_file_that_broke_the_gate_publishes_again(demo):
     assert "retired: 1 files" in proc.stdout and "retired landing/dfe/revised.csv: retired on" in proc.stdout
     assert "revised.csv" not in {i["file"].rsplit("/", 1)[-1] for i in manifest(current(home))["inputs"]}
     status = belonging("status", home=home)
-    assert "dfe/revised.csv: retired" in status.stdout and "a school row twice" in status.stdout
+    assert "dfe/revised.csv: retired" in status.stdout and "a one-school correction" in status.stdout
 
     undone = belonging("retire", "--undo", "dfe/revised.csv", home=home)
     assert undone.returncode == 0, undone.stderr
     gate = raw_gate("dfe_exclusions", Lake(home / "lake").read("dfe_exclusions"),
                     row_count_tolerance=GATES["row_count_tolerance"])
-    assert not gate.passed and "no_duplicate_keys" in str(gate.failures)
+    assert not gate.passed and "no_overlapping_files" in str(gate.failures)
 
 
 def test_an_empty_landing_folder_publishes_nothing(tmp_path):

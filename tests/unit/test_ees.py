@@ -338,7 +338,7 @@ def test_unknown_vintage_names_unplaced_columns():
 
 def test_not_ees_is_unknown_format(reference):
     with pytest.raises(
-        UnknownFormat, match=r"gias_links_edubasealldata20250903_head.csv: not an EES open-data CSV"
+        UnknownFormat, match=r"gias_links_edubasealldata20250903_head.csv: not recognised: a GIAS links file, which belongs in landing/gias/"
     ):
         read(reference / "dfe/gias_links_edubasealldata20250903_head.csv")
 
@@ -353,7 +353,7 @@ def test_unparseable_csv_is_unreadable():
 def test_binary_file_is_unreadable(tmp_path):
     junk = tmp_path / "download.csv"
     junk.write_bytes(b"PK\x03\x04\x00\x00binary zip")
-    with pytest.raises(UnreadableFile, match="NUL bytes"):
+    with pytest.raises(UnknownFormat, match="a damaged zip"):
         read(junk)
 
 

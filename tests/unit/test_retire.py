@@ -26,14 +26,15 @@ def gate(lake: Lake):
 
 @pytest.fixture
 def home(tmp_path, reference):
-    """A home whose lake holds a real exclusions file and a revision of it with one school row twice."""
+    """A home whose lake holds a real exclusions file and a one-school "correction" of it under another name,
+    which fails the raw gate (no_overlapping_files: not a re-issue)."""
     home = tmp_path / "home"
     dfe = home / "landing" / "dfe"
     dfe.mkdir(parents=True)
     lines = (reference / "dfe" / REAL_EXCLUSIONS).read_bytes().splitlines(keepends=True)[:301]  # 300 rows do
     (dfe / "exclusions.csv").write_bytes(b"".join(lines))
     school = next(line for line in lines if b",School," in line)
-    (dfe / "revised.csv").write_bytes(b"".join(lines) + school)
+    (dfe / "revised.csv").write_bytes(lines[0] + school)
     load_dfe(home / "landing", Lake(home / "lake"))
     return home
 
@@ -42,7 +43,7 @@ def test_retire_takes_the_file_out_and_undo_brings_it_back(home):
     lake = Lake(home / "lake")
     sha = sha256_file(home / "landing" / "dfe" / "revised.csv")
     failing = gate(lake)
-    assert not failing.passed and "no_duplicate_keys" in str(failing.failures)
+    assert not failing.passed and "no_overlapping_files" in str(failing.failures)
     rows_before = lake.read("dfe_exclusions").height
 
     record = retire.retire(lake.root, sha, "dfe/revised.csv", "duplicate school row", who="analyst",)

@@ -216,7 +216,7 @@ def test_non_survey_files_are_not_sniffed(reference, tmp_path):
     assert not sniff(reference / "dfe" / "gias_links_edubasealldata20250903_head.csv")
     other = write_msforms(tmp_path / "book.xlsx", ["URN", "Name"], [["100001", "x"]])
     assert detect_tool(other) is None
-    with pytest.raises(UnknownFormat, match="book.xlsx: not a survey export"):
+    with pytest.raises(UnknownFormat, match="book.xlsx: not recognised: an Excel workbook whose first row is not a Microsoft Forms header"):
         parse_export(other)
 
 

@@ -65,4 +65,4 @@ def test_a_file_no_tool_wrote_is_refused_alone_in_its_batch(tmp_path, schools): 
     results = read_surveys([source_of(SURVEYS / BATCH[1]), source_of(other)], schools=schools,
                            pseudonym_key=KEY, settings=SETTINGS)
     assert results[0].tables["survey_responses"].height == 3
-    assert isinstance(results[1], Exception) and "notes.csv: not a survey export" in str(results[1])
+    assert isinstance(results[1], Exception) and "notes.csv: not recognised: a CSV with header 'a, b'" in str(results[1])
