@@ -154,7 +154,8 @@ def test_move_to_quarantine_refuses_a_link_swapped_in_after_the_scan(tmp_path, l
 
 def test_a_regular_unreadable_file_is_still_quarantined_with_its_reason(tmp_path, landing):
     shutil.copy(FIXTURES / "dfe" / "unknown_vintage.csv", landing / "dfe" / "mystery.csv")
-    shutil.copy(FIXTURES / "dfe" / "unknown_vintage.csv", landing / "dfe" / "again.csv")
+    # another unreadable file (the same bytes twice would be read once: the second is skipped, naming the first)
+    (landing / "dfe" / "again.csv").write_bytes((FIXTURES / "dfe" / "unknown_vintage.csv").read_bytes() + b"\n")
     (landing / "quarantine" / "dfe").mkdir(parents=True)
     (landing / "quarantine" / "dfe" / "mystery.csv").write_text("an earlier file of that name\n")
     report = load_dfe(landing, Lake(tmp_path / "lake"))
