@@ -150,6 +150,16 @@ def release_warehouse(current: Path) -> Path:
     return release_parts(current).warehouse
 
 
+def ctrl_c_interrupts() -> None:
+    """Ctrl-C cancels the running query even when `belonging sql` was started by a process that blocks or ignores
+    SIGINT (both are inherited: a worker thread of a test runner, a background job of a script)."""
+    import signal
+
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def cmd_sql(args) -> int:
     home = _set_home(args.home, create=False)
     import shutil
@@ -165,6 +175,7 @@ def cmd_sql(args) -> int:
     if args.where:
         print(release_warehouse(current))
         return EXIT_OK
+    ctrl_c_interrupts()
     scratch = tempfile.mkdtemp(prefix="belonging-sql-")  # DuckDB's spill space: never the release folder
     try:
         con = sandboxed_connection(release_warehouse(current), scratch)
