@@ -48,8 +48,11 @@ KILL_POINTS = [
     ("publication__extracts started", 0.0),
     ("gate extract_gate", 0.0),
     ("publication__release started", 0.0),
-    ("publication__release started", 1.5),
+    ("publication__release started", "mid-release"),
 ]
+# kill while the release is being written: as soon as its hidden folder exists (the release itself takes about
+# a second on the demo now that the warehouse is copied as it is: a fixed delay would come after it)
+MID_RELEASE = "mid-release"
 READERS = 8
 # a refresh here takes 3 minutes alone and over 20 on a machine shared by several test runs: room for that
 REFRESH_TIMEOUT = 3600
@@ -67,14 +70,20 @@ def _refresh(home: Path, *args: str, preexec=None) -> subprocess.Popen:
                             text=True, start_new_session=True, preexec_fn=preexec)
 
 
-def _kill_at(home: Path, marker: str, delay: float) -> str:
-    """Run a refresh and SIGKILL its whole process group (dbt included) at `marker` (+ `delay` s)."""
+def _kill_at(home: Path, marker: str, delay: float | str) -> str:
+    """Run a refresh and SIGKILL its whole process group (dbt included) at `marker` (+ `delay` s, or with
+    MID_RELEASE once the release's hidden folder exists)."""
     proc = _refresh(home)
     seen = []
     for line in proc.stdout:
         seen.append(line)
         if marker in line:
-            time.sleep(delay)
+            if delay == MID_RELEASE:
+                deadline = time.monotonic() + 60
+                while not any((home / "releases").glob(".*.tmp")) and time.monotonic() < deadline:
+                    time.sleep(0.002)
+            else:
+                time.sleep(delay)
             os.killpg(proc.pid, signal.SIGKILL)
             break
     proc.wait(timeout=120)
