@@ -135,3 +135,20 @@
             )
     end
 {%- endmacro %}
+
+{#- The geography columns of a row the DfE publishes for a Local authority, a Region or England (in-year
+    attendance, exclusions by characteristic): region on LA and Regional rows, LA codes on LA rows, and no
+    trust, school or phase (never rolled up from schools), in the column order of int_indicators_aggregated. -#}
+{% macro dfe_aggregate_geography() -%}
+    case when geographic_level in ('Local authority', 'Regional') then region_code end as region_code,
+    case when geographic_level in ('Local authority', 'Regional') then region_name end as region_name,
+    case when geographic_level = 'Local authority' then old_la_code end as old_la_code,
+    case when geographic_level = 'Local authority' then new_la_code end as new_la_code,
+    case when geographic_level = 'Local authority' then la_name end as la_name,
+    cast(null as varchar) as trust_id,
+    cast(null as varchar) as trust_name,
+    cast(null as varchar) as school_urn,
+    cast(null as varchar) as school_laestab,
+    cast(null as varchar) as school_name,
+    cast(null as varchar) as phase
+{%- endmacro %}
