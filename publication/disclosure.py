@@ -28,6 +28,9 @@ figures follow their `gap_of` subgroup means (rule 5), `admin` figures are the D
 
 With `mask=True` (the default) the numbers of a suppressed row (value, CI, numerator, denominator,
 respondents) are set to null, so the returned frame is safe to publish as it is.
+
+No rule crosses a time period or a source (every grouping above holds both), so a mart can be controlled one
+source and period at a time with the same result (orchestration/assets/publication.py does, to bound memory).
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ CELL = [
 ]
 SHOWN = ("value", "low_reliability")  # statuses whose number an extract shows
 MASKED = ("value", "ci_lower", "ci_upper", "numerator", "denominator", "respondents")
+GEOGRAPHY_KEYS = ("trust_id", "new_la_code", "region_code", "country_code")  # a row's parents (HIERARCHY)
+# every column the rules read: a status can be decided on these alone and joined back (mask_suppressed)
+RULE_COLUMNS = (*CELL, "indicator", *GEOGRAPHY_KEYS, "value_status", "respondents", "schools_included")
 
 # child level -> (parent level, column on the child row holding the parent's geography_code)
 HIERARCHY = (
@@ -91,15 +97,15 @@ def apply_disclosure_control(
     if missing:
         raise ValueError(f"mart_indicators: apply_disclosure_control needs columns {missing}")
     frame = indicators.with_row_index("_rid")
-    for col in ("trust_id", "new_la_code", "region_code", "country_code", "schools_included"):
+    for col in (*GEOGRAPHY_KEYS, "schools_included"):
         if col not in frame.columns:
             frame = frame.with_columns(pl.lit(None).alias(col))
     frame = frame.with_columns(
-        pl.col("trust_id", "new_la_code", "region_code", "country_code", "geography_code").cast(pl.String)
+        pl.col(*GEOGRAPHY_KEYS, "geography_code").cast(pl.String)
     )
 
     # only the columns the rules read (a national mart has millions of rows and dozens of columns)
-    rule_columns = ["_rid", *CELL, "indicator", "trust_id", "new_la_code", "region_code", "country_code"]
+    rule_columns = ["_rid", *CELL, "indicator", *GEOGRAPHY_KEYS]
     classes = DisclosureClasses.of(catalogue())
     survey = frame.select(*rule_columns, "value_status", "respondents", "schools_included").filter(
         ~pl.col("source").is_in(classes.admin_sources)
@@ -109,10 +115,7 @@ def apply_disclosure_control(
         "_rid",
         *CELL,
         "indicator",
-        "trust_id",
-        "new_la_code",
-        "region_code",
-        "country_code",
+        *GEOGRAPHY_KEYS,
         pl.col("respondents").cast(pl.Float64).fill_null(0).alias("_n"),
         pl.col("indicator").is_in(list(classes.gaps)).alias("_gap"),
     ).with_columns(pl.col("_rid").is_in(sup.implode()).alias("_sup"))
@@ -145,11 +148,18 @@ def apply_disclosure_control(
         .alias("published_status")
     )
     if mask:
-        hide = (~pl.col("source").is_in(classes.admin_sources)) & (pl.col("published_status") == "suppressed")
-        out = out.with_columns(
-            [pl.when(hide).then(None).otherwise(pl.col(c)).alias(c) for c in MASKED if c in out.columns]
-        )
+        out = mask_suppressed(out)
     return out.select([c for c in indicators.columns] + ["published_status"])
+
+
+def mask_suppressed(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` (rows with `published_status`) with the numbers of every suppressed survey figure set to null (the
+    MASKED columns it has): safe to publish as it is. For a status decided on the RULE_COLUMNS alone, joined back."""
+    admin = DisclosureClasses.of(catalogue()).admin_sources
+    hide = (~pl.col("source").is_in(admin)) & (pl.col("published_status") == "suppressed")
+    return frame.with_columns(
+        [pl.when(hide).then(None).otherwise(pl.col(c)).alias(c) for c in MASKED if c in frame.columns]
+    )
 
 
 @dataclass(frozen=True)

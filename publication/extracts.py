@@ -232,28 +232,117 @@ def load_geography_lookup(path: Path) -> pl.DataFrame:
     return pl.read_csv(path, infer_schema_length=0)
 
 
+# the columns an extract shows or is keyed by (a national mart has millions of rows)
+USED_COLUMNS = {*TIME_COLUMNS, *GEOGRAPHY_COLUMNS, *FILTERS, "geography_code", "source", "indicator", "value",
+                "ci_lower", "ci_upper", "published_status", *COVERAGE_FIELDS}
+# what decides an extract's shape before any of its rows is written (plan_extracts)
+PLAN_COLUMNS = ("source", "geographic_level", "time_identifier", "indicator", *FILTERS)
+MART_ROW = "_mart_row"  # a chunk's rows numbered as in the mart they came from (1-based), for error messages
+
+
 def build_extracts(indicators: pl.DataFrame, out_dir: Path, geography_lookup: Path) -> list[ExtractInfo]:
-    """Write every extract of `indicators` (rows of mart_indicators with `published_status`) to `out_dir`."""
-    if "published_status" not in indicators.columns:
+    """Write every extract of `indicators` (rows of mart_indicators with `published_status`) to `out_dir`, one
+    time period at a time (write_extracts)."""
+    _check_disclosed(indicators)
+    frame = indicators.with_row_index(MART_ROW, offset=1)
+    chunks = frame.partition_by("source", "time_period", as_dict=True)
+    ordered = [chunks[key] for key in sorted(chunks, key=lambda key: chunk_order(*key))]
+    return write_extracts(plan_extracts(indicators), ordered, out_dir, geography_lookup)
+
+
+def _check_disclosed(frame: pl.DataFrame) -> None:
+    if "published_status" not in frame.columns:
         raise ExtractError("mart_indicators: no published_status column: run apply_disclosure_control first")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # only the columns an extract shows or is keyed by (a national mart has millions of rows)
-    used = {*TIME_COLUMNS, *GEOGRAPHY_COLUMNS, *FILTERS, "geography_code", "source", "indicator", "value"}
-    used |= {"ci_lower", "ci_upper", "published_status", *COVERAGE_FIELDS}
-    indicators = indicators.select([c for c in indicators.columns if c in used]).with_columns(
-        pl.lit(None, pl.Float64).alias(c) for c in sorted(COVERAGE_FIELDS - set(indicators.columns))
-    )
-    frame = _with_lookup_geography(indicators, load_geography_lookup(Path(geography_lookup)))
-    national = _national_figures(frame)
-    infos = []
-    for source in sorted(frame["source"].unique().to_list()):
+
+
+def chunk_order(source: str, time_period) -> tuple[str, str]:
+    """The order write_extracts takes its chunks in: by source, then by the text of the period (an extract's rows
+    are in key order, compared as text, and the period leads the key)."""
+    return source, str(time_period)
+
+
+@dataclass(frozen=True, eq=False)
+class ExtractPlan:
+    """What an extract shows, decided from all of its rows before any is written: its indicators in catalogue
+    order, whether it has filters, and for each indicator the filter combinations it has rows for (a key with no
+    row of an indicator shows `x` where the indicator has rows of that combination, else `z`)."""
+
+    name: str
+    source: str
+    level: str
+    family: pl.Expr  # its rows among the source's (extract_families)
+    indicators: tuple[str, ...]
+    has_filters: bool
+    present: dict[str, pl.DataFrame]  # indicator -> its distinct FILTERS
+
+
+def plan_extracts(rows: pl.DataFrame) -> list[ExtractPlan]:
+    """The extracts of mart rows (any frame with PLAN_COLUMNS: whole, or their distinct combinations), in the
+    order they are written: by source, family, then level (LEVEL_SLUG)."""
+    distinct = rows.select(PLAN_COLUMNS).with_columns(pl.col(pl.String).str.strip_chars()).unique()
+    plans = []
+    for source in sorted(distinct["source"].unique().to_list()):
         for family, of_family in extract_families(source):
             for level, slug in LEVEL_SLUG.items():
-                part = frame.filter((pl.col("source") == source) & (pl.col("geographic_level") == level) & of_family)
-                if part.height:
-                    infos.append(_write_extract(part, level, f"{family}_{slug}", out_dir, national))
-    return infos
+                part = distinct.filter((pl.col("source") == source) & (pl.col("geographic_level") == level)
+                                       & of_family)
+                if not part.height:
+                    continue
+                present = {ind: g.select(FILTERS).unique() for (ind,), g in part.group_by("indicator")}
+                plans.append(ExtractPlan(f"{family}_{slug}", source, level, of_family,
+                                         tuple(_indicator_order(list(present), source)),
+                                         part.select(FILTERS).unique().height > 1, present))
+    return plans
+
+
+def write_extracts(plans: list[ExtractPlan], chunks, out_dir: Path, geography_lookup: Path) -> list[ExtractInfo]:
+    """Write the extracts `plans` describes from `chunks`: frames of mart rows with `published_status`, each of one
+    source and one time period, in chunk_order. Only one chunk is held at a time: each extract's CSV grows chunk by
+    chunk, in key order; its Parquet and metadata are written when its source's chunks end."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lookup = load_geography_lookup(Path(geography_lookup))
+    writers: dict[str, _ExtractWriter] = {}
+    infos: dict[str, ExtractInfo] = {}
+    last = None
+
+    def finish(source):
+        for plan in plans:
+            if plan.source == source and plan.name in writers:
+                infos[plan.name] = writers.pop(plan.name).finish()
+
+    for chunk in chunks:
+        _check_disclosed(chunk)
+        source, period = chunk["source"][0], chunk["time_period"][0]
+        if chunk.select(pl.col("source").n_unique() + pl.col("time_period").n_unique()).item() != 2 or (
+            last is not None and chunk_order(source, period) <= last
+        ):
+            raise ValueError(f"write_extracts: chunks must each hold one source and period, in chunk_order "
+                             f"({source!r}, {period!r} came after {last!r})")
+        if last is not None and last[0] != source:
+            finish(last[0])
+        last = chunk_order(source, period)
+        frame = _with_lookup_geography(_published_columns(chunk), lookup)
+        national = _national_figures(frame)
+        for plan in plans:
+            if plan.source != source:
+                continue
+            part = frame.filter((pl.col("geographic_level") == plan.level) & plan.family)
+            if part.height:
+                if plan.name not in writers:
+                    writers[plan.name] = _ExtractWriter(plan, out_dir)
+                writers[plan.name].add(part, national)
+            del part
+        del chunk, frame, national  # before the next chunk is made
+    if last is not None:
+        finish(last[0])
+    return [infos[plan.name] for plan in plans if plan.name in infos]
+
+
+def _published_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """Only the columns an extract reads (USED_COLUMNS and the mart row numbers), coverage columns added empty."""
+    frame = frame.select([c for c in frame.columns if c in USED_COLUMNS or c == MART_ROW])
+    return frame.with_columns(pl.lit(None, pl.Float64).alias(c) for c in sorted(COVERAGE_FIELDS - set(frame.columns)))
 
 
 def extract_families(source: str) -> list[tuple[str, pl.Expr]]:
@@ -297,7 +386,7 @@ def _with_lookup_geography(frame: pl.DataFrame, lookup: pl.DataFrame) -> pl.Data
 
     Column-wise: the error names the first offending mart row (1-based), as a row-by-row reading would.
     """
-    frame = frame.with_columns(pl.col(pl.String).str.strip_chars())
+    frame = _stripped(frame)
     nat = dict(lookup.filter(pl.col("geographic_level") == "National").select("code", "name").iter_rows())
     reg = dict(lookup.filter(pl.col("geographic_level") == "Regional").select("code", "name").iter_rows())
     las: dict[str, list[tuple[str, str]]] = {}
@@ -322,7 +411,9 @@ def _with_lookup_geography(frame: pl.DataFrame, lookup: pl.DataFrame) -> pl.Data
         return pl.col(name) if name in frame.columns else pl.lit(None, pl.String)
 
     level = pl.col("geographic_level")
-    work = frame.with_row_index("_row", offset=1).with_columns(
+    # rows numbered as in the mart (MART_ROW, when the frame is a chunk of it), else as in the frame
+    numbered = frame.rename({MART_ROW: "_row"}) if MART_ROW in frame.columns else frame.with_row_index("_row", offset=1)
+    work = numbered.with_columns(
         pl.when((level == "Local authority") & col("new_la_code").is_null())
         .then(pl.col("geography_code"))
         .otherwise(col("new_la_code"))
@@ -344,7 +435,7 @@ def _with_lookup_geography(frame: pl.DataFrame, lookup: pl.DataFrame) -> pl.Data
     if found:
         row, order = min(found)
         kind = ("country", "region", "la")[order]
-        r = work.row(row - 1, named=True)
+        r = work.filter(pl.col("_row") == row).row(0, named=True)
         if kind == "country":
             raise ExtractError(
                 f"mart_indicators row {row}: country_code {r['country_code']!r} is not in the lookup"
@@ -397,7 +488,17 @@ def _with_lookup_geography(frame: pl.DataFrame, lookup: pl.DataFrame) -> pl.Data
     work = work.with_columns(
         [expr.cast(frame.schema[name]).alias(name) for name, expr in names.items() if name in frame.columns]
     )
-    return work.select(frame.columns)
+    return work.select(c for c in frame.columns if c != MART_ROW)
+
+
+def _stripped(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every text column without surrounding whitespace: only the columns that have any are replaced, one at a
+    time (a chunk of a national mart is not copied whole)."""
+    for name in [c for c, dtype in frame.schema.items() if dtype == pl.String]:
+        stripped = frame[name].str.strip_chars()
+        if not stripped.equals(frame[name]):
+            frame = frame.with_columns(stripped)
+    return frame
 
 
 def _fmt_column(values: pl.Series, statuses: pl.Series, dp: int) -> list[str]:
@@ -454,104 +555,122 @@ def _neutralise_column(values: list[str]) -> tuple[list[str], int]:
     return out, sum(1 for a, b in zip(values, out, strict=True) if a != b)
 
 
-def _write_extract(part: pl.DataFrame, level: str, name: str, out_dir: Path, national: pl.DataFrame) -> ExtractInfo:
-    geo_cols = ["country_code", "country_name", *LEVEL_CONTEXT.get(level, ()), *LEVEL_GEOGRAPHY[level]]
-    key_cols = [*TIME_COLUMNS, "geographic_level", *(LEVEL_GEOGRAPHY[level] or geo_cols[:1])]
-    has_filters = part.select(pl.struct(FILTERS).n_unique()).item() > 1
-    source = part["source"][0]
-    ids = [*key_cols, *[c for c in geo_cols if c not in key_cols], *(FILTERS if has_filters else ())]
+CSV_SLICE = 50_000  # keys formatted as text at a time (Python strings cost ~60 bytes each)
 
-    # one row per key, in key order: every value compared as text (None as ""); with filters the `Total`
-    # breakdown and value come first. `_k` numbers the keys in that order.
-    text = [pl.col(c).cast(pl.String).fill_null("").alias(f"_s{i}") for i, c in enumerate(ids)]
-    order = [f"_s{i}" for i in range(len(ids))]
-    if has_filters:
-        *head, bd, bv = order
-        order = [*head, pl.col(bd) != "Total", bd, pl.col(bv) != "Total", bv]
-    keys = part.select(*ids).unique().with_columns(text).sort(order).select(ids).with_row_index("_k")
-    n_keys = keys.height
 
-    # a column with no cell for a key: `x` where the key's filter combination has the column elsewhere,
-    # else `z` (a gap exists only on the Total row)
-    if has_filters:
-        combos = keys.select(FILTERS).unique(maintain_order=True).with_row_index("_f")
-        combo_of = keys.join(combos, on=list(FILTERS), how="left", nulls_equal=True, maintain_order="left")[
-            "_f"
-        ]
-    else:
-        combo_of = pl.Series("_f", [0] * n_keys, pl.UInt32)
+class _ExtractWriter:
+    """One extract, written one chunk (time period) at a time: its CSV rows appended in key order as each chunk
+    comes, its typed columns kept until `finish` writes the Parquet and the metadata."""
 
-    # the published columns of each mart indicator (the figure, its CI bounds and its coverage: indicator_columns),
-    # one indicator at a time: its mart rows placed on their keys, each column scattered into key order
-    columns: dict[str, Column] = {}
-    typed, statuses, shown = {}, {}, {}
-    number_status = ("value", "low_reliability")
-    for ind in _indicator_order(part["indicator"].unique().to_list(), source):
-        rows = part.filter(pl.col("indicator") == ind).join(keys, on=ids, how="left", nulls_equal=True,
-                                                            maintain_order="left")
-        ind_columns = indicator_columns(ind, source, level)
-        if any(c.field in COMPARISON_FIELDS for c in ind_columns):
-            rows = _with_comparisons(rows, national)
-        if rows["_k"].is_duplicated().any():
-            first = rows.filter(pl.col("_k").is_duplicated()).row(0, named=True)
-            dup = {c: first[c] for c in ids} | {"_col": ind_columns[0].name}
-            raise ExtractError(f"{name}: more than one mart row for {dup | {'len': rows['_k'].eq(first['_k']).sum()}}")
-        at, present = rows["_k"], combo_of.is_in(combo_of.gather(rows["_k"]).unique().implode())
-        for column in ind_columns:
-            fallback = pl.select(  # a new Series each time: scatter writes into it
-                pl.when(present).then(pl.lit("not_available")).otherwise(pl.lit("not_applicable"))
-            ).to_series()
-            columns[column.name] = column
-            shown_values = rows[column.field].cast(pl.Float64)
-            if column.follows_figure:
-                own = rows[column.status].fill_null(fallback.gather(at))
+    def __init__(self, plan: ExtractPlan, out_dir: Path):
+        level = plan.level
+        self.plan = plan
+        self.geo_cols = ["country_code", "country_name", *LEVEL_CONTEXT.get(level, ()), *LEVEL_GEOGRAPHY[level]]
+        self.key_cols = [*TIME_COLUMNS, "geographic_level", *(LEVEL_GEOGRAPHY[level] or self.geo_cols[:1])]
+        self.ids = [*self.key_cols, *[c for c in self.geo_cols if c not in self.key_cols],
+                    *(FILTERS if plan.has_filters else ())]
+        # the published columns of each mart indicator (the figure, its CI bounds and its coverage), in order
+        self.columns: dict[str, Column] = {}
+        self.of_indicator = {}
+        for ind in plan.indicators:
+            self.of_indicator[ind] = indicator_columns(ind, plan.source, level)
+            self.columns |= {c.name: c for c in self.of_indicator[ind]}
+        self.header = [*MANDATORY, *[c for c in self.geo_cols if c not in MANDATORY],
+                       *(FILTERS if plan.has_filters else ()), *self.columns]
+        self.ids_out = [c for c in self.header if c not in self.columns]
+        self.csv_path, self.meta_path, self.pq_path = extract_paths(out_dir, plan.name)
+        self.csv = open(self.csv_path, "wb")  # noqa: SIM115 - closed by finish
+        self._write_rows([self.header])
+        self.tables: list[pl.DataFrame] = []
+        self.neutralised: dict[str, int] = {}
+        self.rows = 0
+
+    def _write_rows(self, rows) -> None:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerows(rows)
+        self.csv.write(buf.getvalue().encode("utf-8"))
+
+    def add(self, part: pl.DataFrame, national: pl.DataFrame) -> None:
+        """The rows of one time period: one extract row per key, in key order: every value compared as text (None
+        as ""); with filters the `Total` breakdown and value come first. `_k` numbers the keys in that order."""
+        plan, ids = self.plan, self.ids
+        text = [pl.col(c).cast(pl.String).fill_null("").alias(f"_s{i}") for i, c in enumerate(ids)]
+        order = [f"_s{i}" for i in range(len(ids))]
+        if plan.has_filters:
+            *head, bd, bv = order
+            order = [*head, pl.col(bd) != "Total", bd, pl.col(bv) != "Total", bv]
+        keys = part.select(*ids).unique().with_columns(text).sort(order).select(ids).with_row_index("_k")
+        n_keys = keys.height
+        # a column with no cell for a key: `x` where the indicator has rows of the key's filter combination
+        # (in any period of the extract: plan.present), else `z` (a gap exists only on the Total row)
+        combos = keys.select(FILTERS).unique(maintain_order=True).with_row_index("_f") if plan.has_filters else None
+        combo_of = (keys.join(combos, on=list(FILTERS), how="left", nulls_equal=True, maintain_order="left")["_f"]
+                    if plan.has_filters else None)
+
+        typed, statuses = {}, {}
+        number_status = ("value", "low_reliability")
+        for ind, ind_columns in self.of_indicator.items():
+            if plan.has_filters:
+                held = combos.join(plan.present[ind], on=list(FILTERS), how="semi", nulls_equal=True)["_f"]
+                present = combo_of.is_in(held.implode())
             else:
-                own = pl.select(pl.when(shown_values.is_not_null()).then(pl.lit("value"))
-                                .otherwise(pl.lit("not_available"))).to_series()
-            status = fallback.scatter(at, own)
-            value = pl.Series(column.name, [None] * n_keys, pl.Float64).scatter(at, shown_values)
-            value = pl.select(pl.when(status.is_in(number_status) & value.is_not_null()).then(value)).to_series()
-            typed[column.name] = value.alias(column.name)
-            statuses[column.name] = status.alias(f"{column.name}_status")
-            shown[column.name] = _fmt_column(typed[column.name], statuses[column.name], column.dp)
-    keys = keys.drop("_k")
-    header = [
-        *MANDATORY,
-        *[c for c in geo_cols if c not in MANDATORY],
-        *(FILTERS if has_filters else ()),
-        *columns,
-    ]
-    csv_path, meta_path, pq_path = extract_paths(out_dir, name)
-    # text cells (names, codes, filter values) are neutralised; indicator cells are numbers or GSS symbols
-    id_text, neutralised = {}, {}
-    for c in header:
-        if c not in columns:
-            id_text[c], n = _neutralise_column(_str_column(keys[c]))
-            if n:
-                neutralised[c] = n
-    _write_csv(
-        csv_path, header, zip(*(id_text[c] if c in id_text else shown[c] for c in header), strict=True)
-    )
-    _write_csv(meta_path, META_COLUMNS, _meta_rows(columns, has_filters, neutralised, FILTER_HINTS.get(source)))
-    ids_out = [c for c in header if c not in columns]
-    table = pl.DataFrame(
-        [keys[c] if keys[c].null_count() < keys.height else keys[c].cast(pl.Null) for c in ids_out]
-        + [typed[c].alias(c) for c in columns]
-    ).with_columns(pl.col("time_period").cast(pl.Int32), *[pl.col(c).cast(pl.Float64) for c in columns])
-    table = table.with_columns(list(statuses.values()))
-    table.write_parquet(pq_path, compression="zstd", statistics=False)
-    rows = keys.height
-    return ExtractInfo(
-        name,
-        csv_path,
-        meta_path,
-        pq_path,
-        rows,
-        sha256_file(csv_path),
-        sha256_file(meta_path),
-        sha256_file(pq_path),
-        neutralised,
-    )
+                present = pl.Series([True] * n_keys, dtype=pl.Boolean)
+            rows = part.filter(pl.col("indicator") == ind).join(keys, on=ids, how="left", nulls_equal=True,
+                                                                maintain_order="left")
+            if any(c.field in COMPARISON_FIELDS for c in ind_columns):
+                rows = _with_comparisons(rows, national)
+            if rows["_k"].is_duplicated().any():
+                first = rows.filter(pl.col("_k").is_duplicated()).row(0, named=True)
+                dup = {c: first[c] for c in ids} | {"_col": ind_columns[0].name}
+                raise ExtractError(f"{plan.name}: more than one mart row for "
+                                   f"{dup | {'len': rows['_k'].eq(first['_k']).sum()}}")
+            at = rows["_k"]
+            for column in ind_columns:
+                fallback = pl.select(  # a new Series each time: scatter writes into it
+                    pl.when(present).then(pl.lit("not_available")).otherwise(pl.lit("not_applicable"))
+                ).to_series()
+                shown_values = rows[column.field].cast(pl.Float64)
+                if column.follows_figure:
+                    own = rows[column.status].fill_null(fallback.gather(at))
+                else:
+                    own = pl.select(pl.when(shown_values.is_not_null()).then(pl.lit("value"))
+                                    .otherwise(pl.lit("not_available"))).to_series()
+                status = fallback.scatter(at, own)
+                value = pl.Series(column.name, [None] * n_keys, pl.Float64).scatter(at, shown_values)
+                value = pl.select(pl.when(status.is_in(number_status) & value.is_not_null()).then(value)).to_series()
+                typed[column.name] = value.alias(column.name)
+                statuses[column.name] = status.alias(f"{column.name}_status")
+        keys = keys.drop("_k")
+        # the CSV: text cells (names, codes, filter values) neutralised; indicator cells numbers or GSS symbols
+        for start in range(0, n_keys, CSV_SLICE):
+            cells = {}
+            for c in self.header:
+                if c in self.columns:
+                    cells[c] = _fmt_column(typed[c].slice(start, CSV_SLICE), statuses[c].slice(start, CSV_SLICE),
+                                           self.columns[c].dp)
+                else:
+                    cells[c], n = _neutralise_column(_str_column(keys[c].slice(start, CSV_SLICE)))
+                    if n:
+                        self.neutralised[c] = self.neutralised.get(c, 0) + n
+            self._write_rows(zip(*(cells[c] for c in self.header), strict=True))
+        self.tables.append(pl.DataFrame([keys[c] for c in self.ids_out] + [typed[c] for c in self.columns]
+                                        + list(statuses.values())))
+        self.rows += n_keys
+
+    def finish(self) -> ExtractInfo:
+        """Close the CSV; write the metadata and the Parquet file (the columns typed, an empty id column as Null)."""
+        self.csv.close()
+        _write_csv(self.meta_path, META_COLUMNS, _meta_rows(self.columns, self.plan.has_filters, self.neutralised,
+                                                            FILTER_HINTS.get(self.plan.source)))
+        table = pl.concat(self.tables, rechunk=True)
+        self.tables = []
+        table = table.with_columns(
+            [table[c].cast(pl.Null) for c in self.ids_out if table[c].null_count() == table.height]
+        ).with_columns(pl.col("time_period").cast(pl.Int32), *[pl.col(c).cast(pl.Float64) for c in self.columns])
+        table.write_parquet(self.pq_path, compression="zstd", statistics=False)
+        return ExtractInfo(self.plan.name, self.csv_path, self.meta_path, self.pq_path, self.rows,
+                           sha256_file(self.csv_path), sha256_file(self.meta_path), sha256_file(self.pq_path),
+                           self.neutralised)
 
 
 META_COLUMNS = [

@@ -10,6 +10,8 @@ its run config says `force` (`belonging refresh --force`).
 
 
 import json
+import tempfile
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -26,49 +28,83 @@ MART_KEY = dg.AssetKey(["mart_indicators"])
 
 
 def read_mart(warehouse, table: str = "mart_indicators", columns: tuple[str, ...] | None = None,
-              source: str | None = None) -> pl.DataFrame:
-    """A mart table (or its `columns`) as polars; with `source`, only that source's rows."""
+              distinct: bool = False, **equal) -> pl.DataFrame:
+    """A mart table (or its `columns`) as polars, where each column of `equal` has its value (None: any), in the
+    table's order. Each read opens its own connection, so that DuckDB's cache of the table is freed with it."""
+    query, params = _mart_query(table, columns, distinct, equal)
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        select = ", ".join(columns) if columns else "*"
-        where, params = ("where source = ?", [source]) if source is not None else ("", [])
-        return con.sql(f"select {select} from main.{table} {where}", params=params).pl()
+        return con.sql(query, params=params).pl()
     finally:
         con.close()
+
+
+def export_mart(warehouse, path: Path, table: str = "mart_indicators", columns: tuple[str, ...] | None = None,
+                **equal) -> Path:
+    """read_mart's rows written to a Parquet file by DuckDB's COPY, which streams them (its Arrow export holds a
+    national chunk twice over: reading the file back takes half the peak memory)."""
+    query, params = _mart_query(table, columns, False, equal)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        con.execute(f"copy ({query}) to '{path}' (format parquet)", params)
+    finally:
+        con.close()
+    return path
+
+
+def _mart_query(table: str, columns, distinct: bool, equal: dict) -> tuple[str, list]:
+    tests = {c: v for c, v in equal.items() if v is not None}
+    where = " and ".join(f"{c} = ?" for c in tests)
+    return (f"select {'distinct ' if distinct else ''}{', '.join(columns) if columns else '*'} "
+            f"from main.{table}{' where ' + where if where else ''}", list(tests.values()))
 
 
 # mart_indicators columns that neither disclosure control nor an extract reads (analysts' conveniences)
 NOT_PUBLISHED = ("academic_year", "phase", "previous_value", "change", "urn_changed")
 
 
-def mart_sources(warehouse) -> list[str]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return [r[0] for r in con.execute("select distinct source from main.mart_indicators order by 1").fetchall()]
-    finally:
-        con.close()
+def extracts_of_warehouse(warehouse, out: Path, disclosure: dict) -> tuple[list, int]:
+    """Every extract of the warehouse's mart_indicators, disclosure-controlled, written to `out`: one source and
+    period at a time (no disclosure rule crosses either: publication/disclosure.py), so a national mart is never
+    in memory whole. Returns the ExtractInfos and the number of survey figures suppressed."""
+    from publication.disclosure import RULE_COLUMNS, apply_disclosure_control, mask_suppressed
+    from publication.extracts import PLAN_COLUMNS, chunk_order, plan_extracts, write_extracts
+
+    suppressed = 0
+    scratch = Path(out).parent  # the run's folder
+    scratch.mkdir(parents=True, exist_ok=True)
+    plans = plan_extracts(read_mart(warehouse, columns=PLAN_COLUMNS, distinct=True))
+    chunks = sorted(read_mart(warehouse, columns=("source", "time_period"), distinct=True).iter_rows(),
+                    key=lambda key: chunk_order(*key))
+
+    def protected():
+        nonlocal suppressed
+        for source, period in chunks:
+            with tempfile.TemporaryDirectory(dir=scratch) as folder:
+                path = export_mart(warehouse, Path(folder) / "chunk.parquet",
+                                   columns=(f"* exclude ({', '.join(NOT_PUBLISHED)})",), source=source,
+                                   time_period=period)
+                # the statuses decided on the columns the rules read, then put beside the published columns (the
+                # whole width of a chunk is not in memory while the rules run)
+                status = apply_disclosure_control(pl.read_parquet(path, columns=list(RULE_COLUMNS)),
+                                                  min_respondents=disclosure["min_respondents"],
+                                                  min_schools=disclosure["min_schools"], mask=False)["published_status"]
+                chunk = mask_suppressed(pl.read_parquet(path).with_columns(status))
+            del status
+            suppressed += chunk.filter(pl.col("published_status") == "suppressed").height
+            yield chunk
+            del chunk  # before the next chunk is read
+
+    return write_extracts(plans, protected(), out, GEOGRAPHY_LOOKUP), suppressed
 
 
 @dg.asset(key=EXTRACTS_KEY, deps=[MART_KEY], group_name=GATES, owners=OWNERS[GATES], kinds={"csv", "parquet"},
           description="Disclosure-controlled EES extracts (CSV + .meta.csv + Parquet), written to the run's "
           "folder for audit; published only by `release`.")
 def extracts(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
-    from publication.disclosure import apply_disclosure_control
-    from publication.extracts import build_extracts
-
     h = home.home()
     out = h.run_dir(context.run_id) / "extracts"
-    disclosure = h.settings["disclosure"]
-    infos, suppressed = [], 0
-    # one source at a time (disclosure control never crosses sources): a national mart does not fit in memory twice
-    for source in mart_sources(h.warehouse):
-        mart = read_mart(h.warehouse, columns=(f"* exclude ({', '.join(NOT_PUBLISHED)})",), source=source)
-        protected = apply_disclosure_control(mart,
-                                             min_respondents=disclosure["min_respondents"],
-                                             min_schools=disclosure["min_schools"])
-        infos += build_extracts(protected, out, GEOGRAPHY_LOOKUP)
-        suppressed += protected.filter(pl.col("published_status") == "suppressed").height
-        del mart, protected
+    infos, suppressed = extracts_of_warehouse(h.warehouse, out, h.settings["disclosure"])
     return dg.MaterializeResult(metadata={
         "extracts": dg.MetadataValue.json({i.name: i.rows for i in sorted(infos, key=lambda i: i.name)}),
         "folder": dg.MetadataValue.path(str(out)),
