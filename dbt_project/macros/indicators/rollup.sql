@@ -59,12 +59,12 @@
         any_value(scale) as scale,
         -- when no school entered: the status every school cell shares (all suppressed, all not available)
         case when min(value_status) = max(value_status) then min(value_status) end as cell_status,
-        sum(num) filter (where included) as num,
-        sum(den) filter (where included) as den,
-        sum(num_sq) filter (where included) as num_sq,
-        sum(num2) filter (where included) as num2,
-        sum(den2) filter (where included) as den2,
-        sum(num2_sq) filter (where included) as num2_sq,
+        {{ exact_sum('num', 'included') }} as num,
+        {{ exact_sum('den', 'included') }} as den,
+        {{ exact_sum('num_sq', 'included') }} as num_sq,
+        {{ exact_sum('num2', 'included') }} as num2,
+        {{ exact_sum('den2', 'included') }} as den2,
+        {{ exact_sum('num2_sq', 'included') }} as num2_sq,
         sum(respondents) filter (where included) as respondents,
         -- the schools that entered, before counting a school entered under two URNs once (indicator_twins)
         cast(count(*) filter (where included) as integer) as school_rows
