@@ -17,8 +17,12 @@ mart's spelling. Column names, labels, units and decimal places come from the in
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import re
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -245,9 +249,9 @@ def build_extracts(indicators: pl.DataFrame, out_dir: Path, geography_lookup: Pa
     time period at a time (write_extracts)."""
     _check_disclosed(indicators)
     frame = indicators.with_row_index(MART_ROW, offset=1)
-    chunks = frame.partition_by("source", "time_period", as_dict=True)
-    ordered = [chunks[key] for key in sorted(chunks, key=lambda key: chunk_order(*key))]
-    return write_extracts(plan_extracts(indicators), ordered, out_dir, geography_lookup)
+    parts = frame.partition_by("source", "time_period", as_dict=True)
+    chunks = [Chunk(*key, load=lambda part=parts[key]: part) for key in sorted(parts, key=lambda k: chunk_order(*k))]
+    return write_extracts(plan_extracts(indicators), chunks, out_dir, geography_lookup).infos
 
 
 def _check_disclosed(frame: pl.DataFrame) -> None:
@@ -275,6 +279,12 @@ class ExtractPlan:
     has_filters: bool
     present: dict[str, pl.DataFrame]  # indicator -> its distinct FILTERS
 
+    def fingerprint(self) -> str:
+        """Everything that shapes the extract, as text (a ChunkCache key)."""
+        present = {ind: sorted(map(repr, frame.iter_rows())) for ind, frame in sorted(self.present.items())}
+        return json.dumps([self.name, self.source, self.level, str(self.family), self.indicators, self.has_filters,
+                           present])
+
 
 def plan_extracts(rows: pl.DataFrame) -> list[ExtractPlan]:
     """The extracts of mart rows (any frame with PLAN_COLUMNS: whole, or their distinct combinations), in the
@@ -295,15 +305,49 @@ def plan_extracts(rows: pl.DataFrame) -> list[ExtractPlan]:
     return plans
 
 
-def write_extracts(plans: list[ExtractPlan], chunks, out_dir: Path, geography_lookup: Path) -> list[ExtractInfo]:
-    """Write the extracts `plans` describes from `chunks`: frames of mart rows with `published_status`, each of one
-    source and one time period, in chunk_order. Only one chunk is held at a time: each extract's CSV grows chunk by
-    chunk, in key order; its Parquet and metadata are written when its source's chunks end."""
+@dataclass(frozen=True)
+class Chunk:
+    """The mart rows of one source and period, read only when needed (`load`: rows with `published_status`).
+    `digest` names its rows (orchestration/assets/publication.py reads it from the mart); with one, the chunk's
+    part of each extract can come from a ChunkCache."""
+
+    source: str
+    period: object
+    load: Callable[[], pl.DataFrame]
+    digest: str | None = None
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One chunk's part of one extract: its CSV lines, its typed rows for the Parquet file, the text cells it
+    neutralised and its row count."""
+
+    csv: bytes
+    table: pl.DataFrame
+    neutralised: dict[str, int]
+    rows: int
+
+
+@dataclass
+class ExtractsWritten:
+    infos: list[ExtractInfo]
+    suppressed: int = 0  # survey figures suppressed, over every chunk
+    chunks_built: int = 0
+    chunks_reused: int = 0  # from the ChunkCache: rows, plan, code and settings all unchanged
+
+
+def write_extracts(plans: list[ExtractPlan], chunks, out_dir: Path, geography_lookup: Path,
+                   cache: ChunkCache | None = None) -> ExtractsWritten:
+    """Write the extracts `plans` describes from `chunks` (Chunk, each of one source and one time period, in
+    chunk_order). Only one chunk is held at a time: each extract's CSV grows chunk by chunk, in key order; its
+    Parquet and metadata are written when its source's chunks end. With a `cache`, a chunk whose rows, extract
+    plans, code and settings are those of an earlier run is not read at all: its pieces are reused."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     lookup = load_geography_lookup(Path(geography_lookup))
     writers: dict[str, _ExtractWriter] = {}
     infos: dict[str, ExtractInfo] = {}
+    written = ExtractsWritten([])
     last = None
 
     def finish(source):
@@ -312,31 +356,108 @@ def write_extracts(plans: list[ExtractPlan], chunks, out_dir: Path, geography_lo
                 infos[plan.name] = writers.pop(plan.name).finish()
 
     for chunk in chunks:
-        _check_disclosed(chunk)
-        source, period = chunk["source"][0], chunk["time_period"][0]
-        if chunk.select(pl.col("source").n_unique() + pl.col("time_period").n_unique()).item() != 2 or (
-            last is not None and chunk_order(source, period) <= last
-        ):
-            raise ValueError(f"write_extracts: chunks must each hold one source and period, in chunk_order "
-                             f"({source!r}, {period!r} came after {last!r})")
-        if last is not None and last[0] != source:
+        if last is not None and chunk_order(chunk.source, chunk.period) <= last:
+            raise ValueError(f"write_extracts: chunks must come in chunk_order ({chunk.source!r}, "
+                             f"{chunk.period!r} came after {last!r})")
+        if last is not None and last[0] != chunk.source:
             finish(last[0])
-        last = chunk_order(source, period)
-        frame = _with_lookup_geography(_published_columns(chunk), lookup)
-        national = _national_figures(frame)
-        for plan in plans:
-            if plan.source != source:
-                continue
-            part = frame.filter((pl.col("geographic_level") == plan.level) & plan.family)
-            if part.height:
+        last = chunk_order(chunk.source, chunk.period)
+        ours = [plan for plan in plans if plan.source == chunk.source]
+        reused = cache.get(chunk, ours) if cache is not None and chunk.digest else None
+        if reused is None:
+            pieces, suppressed = _pieces(chunk, ours, lookup)
+            written.chunks_built += 1
+            if cache is not None and chunk.digest:
+                cache.put(chunk, ours, pieces, suppressed)
+        else:
+            pieces, suppressed = reused
+            written.chunks_reused += 1
+        written.suppressed += suppressed
+        for plan in ours:
+            if pieces.get(plan.name) is not None:
                 if plan.name not in writers:
                     writers[plan.name] = _ExtractWriter(plan, out_dir)
-                writers[plan.name].add(part, national)
-            del part
-        del chunk, frame, national  # before the next chunk is made
+                writers[plan.name].append(pieces[plan.name])
+        del pieces  # before the next chunk is made
     if last is not None:
         finish(last[0])
-    return [infos[plan.name] for plan in plans if plan.name in infos]
+    written.infos = [infos[plan.name] for plan in plans if plan.name in infos]
+    return written
+
+
+def _pieces(chunk: Chunk, plans: list[ExtractPlan], lookup: pl.DataFrame) -> tuple[dict[str, Piece | None], int]:
+    """Each extract's piece of a chunk (None where the extract has no row in it), and its suppressed figures."""
+    rows = chunk.load()
+    _check_disclosed(rows)
+    if rows.select(pl.col("source").n_unique() + pl.col("time_period").n_unique()).item() != 2 or (
+        rows["source"][0], rows["time_period"][0]
+    ) != (chunk.source, chunk.period):
+        raise ValueError(f"write_extracts: a chunk must hold the rows of one source and period only "
+                         f"({chunk.source!r}, {chunk.period!r})")
+    suppressed = rows.filter(pl.col("published_status") == "suppressed").height
+    frame = _with_lookup_geography(_published_columns(rows), lookup)
+    del rows
+    national = _national_figures(frame)
+    pieces = {}
+    for plan in plans:
+        part = frame.filter((pl.col("geographic_level") == plan.level) & plan.family)
+        pieces[plan.name] = _ExtractWriter.piece(plan, part, national) if part.height else None
+        del part
+    return pieces, suppressed
+
+
+class ChunkCache:
+    """Pieces of extracts kept between runs (one folder per chunk, named by a digest of the chunk's rows, the plans
+    of its source's extracts and `salt`: the code and settings that make them). An incremental refresh rewrites
+    only the chunks whose rows changed. `prune` keeps only what the last run used."""
+
+    def __init__(self, folder: Path, salt: str):
+        self.folder, self.salt = Path(folder), salt
+        self.used: set[str] = set()
+
+    def _key(self, chunk: Chunk, plans: list[ExtractPlan]) -> str:
+        digest = hashlib.sha256(self.salt.encode())
+        digest.update(json.dumps([chunk.source, str(chunk.period), chunk.digest]).encode())
+        for plan in plans:
+            digest.update(plan.fingerprint().encode())
+        return digest.hexdigest()
+
+    def get(self, chunk: Chunk, plans: list[ExtractPlan]) -> tuple[dict[str, Piece | None], int] | None:
+        key = self._key(chunk, plans)
+        entry = self.folder / key
+        try:
+            index = json.loads((entry / "index.json").read_text(encoding="utf-8"))
+            pieces = {name: None if p is None else Piece((entry / f"{name}.csv").read_bytes(),
+                                                         pl.read_parquet(entry / f"{name}.parquet"),
+                                                         p["neutralised"], p["rows"])
+                      for name, p in index["pieces"].items()}
+        except (OSError, ValueError, KeyError, pl.exceptions.PolarsError):
+            return None  # not there, or not whole: built again
+        self.used.add(key)
+        return pieces, index["suppressed"]
+
+    def put(self, chunk: Chunk, plans: list[ExtractPlan], pieces: dict[str, Piece | None], suppressed: int) -> None:
+        key = self._key(chunk, plans)
+        entry = self.folder / key
+        staging = self.folder / f".{key}.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for name, piece in pieces.items():
+            if piece is not None:
+                (staging / f"{name}.csv").write_bytes(piece.csv)
+                piece.table.write_parquet(staging / f"{name}.parquet", compression="zstd")
+        index = {"suppressed": suppressed, "pieces": {
+            name: None if p is None else {"neutralised": p.neutralised, "rows": p.rows} for name, p in pieces.items()}}
+        (staging / "index.json").write_text(json.dumps(index, sort_keys=True), encoding="utf-8")
+        shutil.rmtree(entry, ignore_errors=True)
+        staging.rename(entry)  # whole or not at all
+        self.used.add(key)
+
+    def prune(self) -> None:
+        """Remove every entry the last run did not use (a cache holds one run's chunks)."""
+        for path in self.folder.glob("*") if self.folder.exists() else []:
+            if path.name not in self.used:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def _published_columns(frame: pl.DataFrame) -> pl.DataFrame:
@@ -563,6 +684,16 @@ class _ExtractWriter:
     comes, its typed columns kept until `finish` writes the Parquet and the metadata."""
 
     def __init__(self, plan: ExtractPlan, out_dir: Path):
+        self._shape(plan)
+        self.csv_path, self.meta_path, self.pq_path = extract_paths(out_dir, plan.name)
+        self.csv = open(self.csv_path, "wb")  # noqa: SIM115 - closed by finish
+        self.csv.write(_csv_bytes([self.header]))
+        self.tables: list[pl.DataFrame] = []
+        self.neutralised: dict[str, int] = {}
+        self.rows = 0
+
+    def _shape(self, plan: ExtractPlan) -> None:
+        """The extract's columns, keys and header, from its plan."""
         level = plan.level
         self.plan = plan
         self.geo_cols = ["country_code", "country_name", *LEVEL_CONTEXT.get(level, ()), *LEVEL_GEOGRAPHY[level]]
@@ -578,22 +709,22 @@ class _ExtractWriter:
         self.header = [*MANDATORY, *[c for c in self.geo_cols if c not in MANDATORY],
                        *(FILTERS if plan.has_filters else ()), *self.columns]
         self.ids_out = [c for c in self.header if c not in self.columns]
-        self.csv_path, self.meta_path, self.pq_path = extract_paths(out_dir, plan.name)
-        self.csv = open(self.csv_path, "wb")  # noqa: SIM115 - closed by finish
-        self._write_rows([self.header])
-        self.tables: list[pl.DataFrame] = []
-        self.neutralised: dict[str, int] = {}
-        self.rows = 0
 
-    def _write_rows(self, rows) -> None:
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerows(rows)
-        self.csv.write(buf.getvalue().encode("utf-8"))
+    def append(self, piece: Piece) -> None:
+        """The next chunk's piece: its lines after the CSV's, its rows kept for the Parquet file."""
+        self.csv.write(piece.csv)
+        self.tables.append(piece.table)
+        for column, n in piece.neutralised.items():
+            self.neutralised[column] = self.neutralised.get(column, 0) + n
+        self.rows += piece.rows
 
-    def add(self, part: pl.DataFrame, national: pl.DataFrame) -> None:
+    @classmethod
+    def piece(cls, plan: ExtractPlan, part: pl.DataFrame, national: pl.DataFrame) -> Piece:
         """The rows of one time period: one extract row per key, in key order: every value compared as text (None
         as ""); with filters the `Total` breakdown and value come first. `_k` numbers the keys in that order."""
-        plan, ids = self.plan, self.ids
+        self = cls.__new__(cls)
+        self._shape(plan)
+        ids = self.ids
         text = [pl.col(c).cast(pl.String).fill_null("").alias(f"_s{i}") for i, c in enumerate(ids)]
         order = [f"_s{i}" for i in range(len(ids))]
         if plan.has_filters:
@@ -642,6 +773,7 @@ class _ExtractWriter:
                 statuses[column.name] = status.alias(f"{column.name}_status")
         keys = keys.drop("_k")
         # the CSV: text cells (names, codes, filter values) neutralised; indicator cells numbers or GSS symbols
+        lines, neutralised = [], {}
         for start in range(0, n_keys, CSV_SLICE):
             cells = {}
             for c in self.header:
@@ -651,11 +783,11 @@ class _ExtractWriter:
                 else:
                     cells[c], n = _neutralise_column(_str_column(keys[c].slice(start, CSV_SLICE)))
                     if n:
-                        self.neutralised[c] = self.neutralised.get(c, 0) + n
-            self._write_rows(zip(*(cells[c] for c in self.header), strict=True))
-        self.tables.append(pl.DataFrame([keys[c] for c in self.ids_out] + [typed[c] for c in self.columns]
-                                        + list(statuses.values())))
-        self.rows += n_keys
+                        neutralised[c] = neutralised.get(c, 0) + n
+            lines.append(_csv_bytes(zip(*(cells[c] for c in self.header), strict=True)))
+        table = pl.DataFrame([keys[c] for c in self.ids_out] + [typed[c] for c in self.columns]
+                             + list(statuses.values()))
+        return Piece(b"".join(lines), table, neutralised, n_keys)
 
     def finish(self) -> ExtractInfo:
         """Close the CSV; write the metadata and the Parquet file (the columns typed, an empty id column as Null)."""
@@ -723,6 +855,12 @@ def _meta_rows(
     for col, info in columns.items():
         rows.append([col, "Indicator", info.label, info.grouping, info.unit, str(info.dp), "", ""])
     return rows
+
+
+def _csv_bytes(rows) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerows(rows)
+    return buf.getvalue().encode("utf-8")
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:

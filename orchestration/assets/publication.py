@@ -9,6 +9,7 @@ its run config says `force` (`belonging refresh --force`).
 """
 
 
+import hashlib
 import json
 import tempfile
 from pathlib import Path
@@ -28,7 +29,7 @@ MART_KEY = dg.AssetKey(["mart_indicators"])
 
 
 def read_mart(warehouse, table: str = "mart_indicators", columns: tuple[str, ...] | None = None,
-              distinct: bool = False, scratch: Path | None = None, **equal) -> pl.DataFrame:
+              distinct: bool = False, scratch: Path | None = None, group_by: str = "", **equal) -> pl.DataFrame:
     """A mart table (or its `columns`) as polars, where each column of `equal` has its value (None: any), in the
     table's order. Each read opens its own connection, so that DuckDB's cache of the table is freed with it.
     With a `scratch` folder, through a Parquet file there (export_mart: half the peak memory of a large read)."""
@@ -38,7 +39,7 @@ def read_mart(warehouse, table: str = "mart_indicators", columns: tuple[str, ...
     query, params = _mart_query(table, columns, distinct, equal)
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return con.sql(query, params=params).pl()
+        return con.sql(query + (f" group by {group_by}" if group_by else ""), params=params).pl()
     finally:
         con.close()
 
@@ -69,39 +70,65 @@ def _mart_query(table: str, columns, distinct: bool, equal: dict) -> tuple[str, 
 NOT_PUBLISHED = ("academic_year", "phase", "previous_value", "change", "urn_changed")
 
 
-def extracts_of_warehouse(warehouse, out: Path, disclosure: dict, config: dict | None = None) -> tuple[list, int]:
+def extracts_of_warehouse(warehouse, out: Path, disclosure: dict, config: dict | None = None,
+                          cache: Path | None = None):
     """Every extract of the warehouse's mart_indicators, disclosure-controlled, written to `out`: one source and
     period at a time (no disclosure rule crosses either: publication/disclosure.py), so a national mart is never
-    in memory whole. Returns the ExtractInfos and the number of survey figures suppressed."""
+    in memory whole. With a `cache` folder, a chunk whose rows (a digest DuckDB computes in one pass), extract
+    plans, code and settings are those of the last run is not read again (publication.extracts.ChunkCache).
+    Returns publication.extracts.ExtractsWritten."""
     from publication.disclosure import RULE_COLUMNS, apply_disclosure_control, mask_suppressed
-    from publication.extracts import PLAN_COLUMNS, chunk_order, plan_extracts, write_extracts
+    from publication.extracts import (
+        PLAN_COLUMNS,
+        Chunk,
+        ChunkCache,
+        chunk_order,
+        plan_extracts,
+        write_extracts,
+    )
 
-    suppressed = 0
     scratch = Path(out).parent  # the run's folder
     scratch.mkdir(parents=True, exist_ok=True)
+    published = f"* exclude ({', '.join(NOT_PUBLISHED)})"
     plans = plan_extracts(read_mart(warehouse, columns=PLAN_COLUMNS, distinct=True))
-    chunks = sorted(read_mart(warehouse, columns=("source", "time_period"), distinct=True).iter_rows(),
-                    key=lambda key: chunk_order(*key))
+    # each source and period, with a digest of its rows: count, sum and xor of a hash of every published column
+    digests = read_mart(warehouse, columns=(
+        "source", "time_period", "count(*)", f"sum(hash(*columns({published}))::hugeint)::varchar",
+        f"bit_xor(hash(*columns({published})))", ), group_by="source, time_period")
 
-    def protected():
-        nonlocal suppressed
-        for source, period in chunks:
-            with tempfile.TemporaryDirectory(dir=scratch) as folder:
-                path = export_mart(warehouse, Path(folder) / "chunk.parquet",
-                                   columns=(f"* exclude ({', '.join(NOT_PUBLISHED)})",), config=config,
-                                   source=source, time_period=period)
-                # the statuses decided on the columns the rules read, then put beside the published columns (the
-                # whole width of a chunk is not in memory while the rules run)
-                status = apply_disclosure_control(pl.read_parquet(path, columns=list(RULE_COLUMNS)),
-                                                  min_respondents=disclosure["min_respondents"],
-                                                  min_schools=disclosure["min_schools"], mask=False)["published_status"]
-                chunk = mask_suppressed(pl.read_parquet(path).with_columns(status))
-            del status
-            suppressed += chunk.filter(pl.col("published_status") == "suppressed").height
-            yield chunk
-            del chunk  # before the next chunk is read
+    def load(source, period) -> pl.DataFrame:
+        with tempfile.TemporaryDirectory(dir=scratch) as folder:
+            path = export_mart(warehouse, Path(folder) / "chunk.parquet", columns=(published,), config=config,
+                               source=source, time_period=period)
+            # the statuses decided on the columns the rules read, then put beside the published columns (the
+            # whole width of a chunk is not in memory while the rules run)
+            status = apply_disclosure_control(pl.read_parquet(path, columns=list(RULE_COLUMNS)),
+                                              min_respondents=disclosure["min_respondents"],
+                                              min_schools=disclosure["min_schools"], mask=False)["published_status"]
+            return mask_suppressed(pl.read_parquet(path).with_columns(status))
 
-    return write_extracts(plans, protected(), out, GEOGRAPHY_LOOKUP), suppressed
+    chunks = [Chunk(source, period, load=lambda s=source, p=period: load(s, p), digest="-".join(map(str, rest)))
+              for source, period, *rest in sorted(digests.iter_rows(), key=lambda r: chunk_order(r[0], r[1]))]
+    store = ChunkCache(cache, _cache_salt(disclosure)) if cache is not None else None
+    written = write_extracts(plans, chunks, out, GEOGRAPHY_LOOKUP, cache=store)
+    if store is not None:
+        store.prune()
+    return written
+
+
+def _cache_salt(disclosure: dict) -> str:
+    """What makes an extract's piece besides its rows and plan: the code and catalogue that shape it, the geography
+    lookup, the disclosure settings and the library versions."""
+    from importlib.metadata import version
+
+    from indicators import catalogue_path
+    from publication import disclosure as rules
+    from publication import extracts as writer
+
+    digest = hashlib.sha256(json.dumps([disclosure, version("polars"), version("duckdb")], sort_keys=True).encode())
+    for path in (writer.__file__, rules.__file__, catalogue_path(), GEOGRAPHY_LOOKUP):
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
 
 
 @dg.asset(key=EXTRACTS_KEY, deps=[MART_KEY], group_name=GATES, owners=OWNERS[GATES], kinds={"csv", "parquet"},
@@ -110,12 +137,16 @@ def extracts_of_warehouse(warehouse, out: Path, disclosure: dict, config: dict |
 def extracts(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
     h = home.home()
     out = h.run_dir(context.run_id) / "extracts"
-    infos, suppressed = extracts_of_warehouse(h.warehouse, out, h.settings["disclosure"],
-                                              duckdb_config(h.root, h.settings))
+    written = extracts_of_warehouse(h.warehouse, out, h.settings["disclosure"], duckdb_config(h.root, h.settings),
+                                    cache=h.root / "cache" / "extracts")
+    context.log.info(f"extracts: {written.chunks_built} chunk(s) of the mart built, {written.chunks_reused} "
+                     "unchanged since the last run reused")
     return dg.MaterializeResult(metadata={
-        "extracts": dg.MetadataValue.json({i.name: i.rows for i in sorted(infos, key=lambda i: i.name)}),
+        "extracts": dg.MetadataValue.json({i.name: i.rows for i in sorted(written.infos, key=lambda i: i.name)}),
         "folder": dg.MetadataValue.path(str(out)),
-        "survey_cells_suppressed": suppressed,
+        "survey_cells_suppressed": written.suppressed,
+        "chunks_built": written.chunks_built,
+        "chunks_reused": written.chunks_reused,
     })
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from orchestration.assets.publication import extracts_of_warehouse
 from publication.disclosure import apply_disclosure_control
-from publication.extracts import build_extracts, plan_extracts, write_extracts
+from publication.extracts import Chunk, build_extracts, plan_extracts, write_extracts
 from tests.conftest import DISCLOSURE, REPO
 from tests.unit.test_disclosure import load_mart
 
@@ -63,21 +63,60 @@ def _files(folder) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
+def _warehouse(path, mart: pl.DataFrame):
+    con = duckdb.connect(str(path))
+    con.register("rows", mart.sample(fraction=1.0, shuffle=True, seed=3))  # any table order
+    con.execute("create or replace table mart_indicators as select * from rows")
+    con.close()
+    return path
+
+
 def test_warehouse_extracts_are_those_of_the_whole_mart(mart, tmp_path):
     """The refresh's path (DuckDB chunks, statuses decided on the rule columns and put back) writes the bytes of
     disclosure control and extracts over the whole mart."""
-    warehouse = tmp_path / "warehouse.duckdb"
-    con = duckdb.connect(str(warehouse))
-    con.register("rows", mart.sample(fraction=1.0, shuffle=True, seed=3))  # any table order
-    con.execute("create table mart_indicators as select * from rows")
-    con.close()
-    infos, suppressed = extracts_of_warehouse(warehouse, tmp_path / "run" / "extracts", DISCLOSURE)
+    warehouse = _warehouse(tmp_path / "warehouse.duckdb", mart)
+    written = extracts_of_warehouse(warehouse, tmp_path / "run" / "extracts", DISCLOSURE)
     whole = apply_disclosure_control(mart, **DISCLOSURE)
     expected = build_extracts(whole, tmp_path / "whole", LOOKUP)
-    assert [i.name for i in infos] == [i.name for i in expected]
+    assert [i.name for i in written.infos] == [i.name for i in expected]
     assert _files(tmp_path / "run" / "extracts") == _files(tmp_path / "whole")
-    assert suppressed == whole.filter(pl.col("published_status") == "suppressed").height > 0
+    assert written.suppressed == whole.filter(pl.col("published_status") == "suppressed").height > 0
+    assert (written.chunks_built, written.chunks_reused) == (4, 0)  # two sources, two years
     assert [p.name for p in (tmp_path / "run").iterdir()] == ["extracts"]  # no chunk file left behind
+
+
+def test_an_unchanged_chunk_is_reused_and_a_changed_one_rebuilt(mart, tmp_path):
+    """With a cache, the second run reads no chunk whose rows are unchanged, and its files are the bytes of a run
+    without the cache; a changed figure rebuilds its own chunk only, and shows."""
+    warehouse = _warehouse(tmp_path / "warehouse.duckdb", mart)
+    cache = tmp_path / "cache"
+    first = extracts_of_warehouse(warehouse, tmp_path / "1" / "extracts", DISCLOSURE, cache=cache)
+    again = extracts_of_warehouse(warehouse, tmp_path / "2" / "extracts", DISCLOSURE, cache=cache)
+    assert (first.chunks_built, first.chunks_reused, again.chunks_built, again.chunks_reused) == (4, 0, 0, 4)
+    assert _files(tmp_path / "2" / "extracts") == _files(tmp_path / "1" / "extracts")
+    assert again.suppressed == first.suppressed
+
+    school = (pl.col("geographic_level") == "School") & (pl.col("indicator") == "belonging_score_mean")
+    changed = mart.with_columns(  # one figure of the later year, at every school
+        pl.when(school & (pl.col("time_period") == 202526)).then(pl.col("value") + 0.5).otherwise(pl.col("value"))
+        .alias("value"))  # fmt: skip
+    _warehouse(warehouse, changed)
+    third = extracts_of_warehouse(warehouse, tmp_path / "3" / "extracts", DISCLOSURE, cache=cache)
+    assert (third.chunks_built, third.chunks_reused) == (1, 3)
+    build_extracts(apply_disclosure_control(changed, **DISCLOSURE), tmp_path / "whole", LOOKUP)
+    assert _files(tmp_path / "3" / "extracts") == _files(tmp_path / "whole") != _files(tmp_path / "1" / "extracts")
+    # the cache keeps only what the last run used: the 3 reused chunks and the rebuilt one
+    assert len([p for p in cache.iterdir() if not p.name.startswith(".")]) == 4
+
+
+def test_a_settings_change_reads_every_chunk_again(mart, tmp_path):
+    warehouse = _warehouse(tmp_path / "warehouse.duckdb", mart)
+    cache = tmp_path / "cache"
+    extracts_of_warehouse(warehouse, tmp_path / "1" / "extracts", DISCLOSURE, cache=cache)
+    stricter = DISCLOSURE | {"min_respondents": DISCLOSURE["min_respondents"] + 5}
+    written = extracts_of_warehouse(warehouse, tmp_path / "2" / "extracts", stricter, cache=cache)
+    assert (written.chunks_built, written.chunks_reused) == (4, 0)
+    assert written.suppressed > 0 and _files(tmp_path / "2" / "extracts") != _files(tmp_path / "1" / "extracts")
 
 
 def _cell(path, **match) -> dict:
@@ -107,8 +146,8 @@ def test_write_extracts_takes_one_source_and_period_per_chunk_in_order(mart, tmp
     published = apply_disclosure_control(mart, **DISCLOSURE)
     plans = plan_extracts(published)
     with pytest.raises(ValueError, match="one source and period"):
-        write_extracts(plans, [published], tmp_path, LOOKUP)
-    later, earlier = (published.filter((pl.col("source") == "admin") & (pl.col("time_period") == p))
-                      for p in (202526, EARLIER))
+        write_extracts(plans, [Chunk("admin", EARLIER, load=lambda: published)], tmp_path, LOOKUP)
+    later, earlier = (Chunk("admin", p, load=lambda p=p: published.filter(
+        (pl.col("source") == "admin") & (pl.col("time_period") == p))) for p in (202526, EARLIER))
     with pytest.raises(ValueError, match="in chunk_order"):
         write_extracts(plans, [later, earlier], tmp_path, LOOKUP)
