@@ -86,6 +86,30 @@ def test_data_docs_once_builds_the_site_once_with_every_suite(tmp_path):
     assert "first_suite" in index and "second_suite" in index
 
 
+def test_a_later_gate_renders_only_its_own_pages_and_the_index(tmp_path):
+    """A run's gates share one Data Docs site: each gate renders its own suites' pages and the index, not again
+    the pages of the gates before it (which made the n-th gate's Data Docs cost grow with n)."""
+    import os
+
+    from expectations.runner import data_docs_once
+
+    docs = tmp_path / "docs"
+    frame = pl.DataFrame({"urn": ["100001", "10002"]})
+    check = Check("urn_format", "expect_column_values_to_match_regex", {"column": "urn", "regex": r"^\d{6}$"}, "6 digits")
+    with data_docs_once():
+        run_suite("earlier_gate", frame, [check], data_docs_dir=docs)
+    earlier = [*(docs / "validations" / "earlier_gate").rglob("*.html"), docs / "expectations" / "earlier_gate.html"]
+    assert all(p.exists() for p in earlier)
+    for p in earlier:
+        os.utime(p, (0, 0))  # marked: a page rendered again gets a new modification time
+    with data_docs_once():
+        later = run_suite("later_gate", frame.head(1), [check], data_docs_dir=docs)
+    assert later.passed and list((docs / "validations" / "later_gate").rglob("*.html"))
+    assert [p.stat().st_mtime for p in earlier] == [0] * len(earlier)
+    index = later.data_docs.read_text()
+    assert "earlier_gate" in index and "later_gate" in index
+
+
 # --- raw ---------------------------------------------------------------------------------------------------
 
 def dfe_rows(**changes) -> pl.DataFrame:
