@@ -65,9 +65,11 @@ def candidates(check: Check):
     col = pl.col(kw["column"]) if "column" in kw else None
     text = col.cast(pl.String) if col is not None else None
     regex = check.candidate_regex or kw.get("regex")
-    if regex is not None:
+    for pattern in (regex, *kw.get("regex_list", ())):
+        if pattern is None:
+            continue
         try:
-            pl.Series([""]).str.contains(regex)
+            pl.Series([""]).str.contains(pattern)
         except pl.exceptions.ComputeError:  # a pattern polars cannot run (look-around): no narrowing
             return None
     rules = {
@@ -77,6 +79,9 @@ def candidates(check: Check):
         "expect_column_values_to_be_in_set": lambda: ~col.is_in(kw["value_set"]).fill_null(True),
         "expect_column_values_to_match_regex": lambda: ~text.str.contains(regex).fill_null(True),
         "expect_column_values_to_not_match_regex": lambda: text.str.contains(regex).fill_null(False),
+        "expect_column_values_to_not_match_regex_list": lambda: (
+            pl.any_horizontal([text.str.contains(r) for r in kw["regex_list"]]).fill_null(False)
+        ),
         "expect_column_values_to_be_null": lambda: col.is_not_null(),
         "expect_column_values_to_not_be_null": lambda: col.is_null(),
         # the first `min_value` rows keep the count at or above it exactly when the whole frame's is

@@ -622,6 +622,32 @@ def test_extract_column_rules_fail_on_bad_columns(extracts, tmp_path):
     assert {"col_name": "email", "rule": "missing from meta"} in f["meta_complete"][0].offending
 
 
+def test_extract_gate_is_one_suite_per_extract_with_its_cell_and_column_checks(extracts, tmp_path):
+    """Rows, cells and column names are judged by one suite (one validation, one Data Docs page); each failure
+    still names the file, the rule and the row, line or column."""
+    def edit(rows, header):
+        i = {c: header.index(c) for c in header}
+        rows[3][i["belonging_positive_percent"]] = " 40.1"
+        rows[4][i["la_name"]] = "Total"
+        return [r + ["a@b.org"] for r in rows], header + ["email"]
+
+    csv_path, meta_path = rewrite(extracts["pupil_belonging_la"], tmp_path, "pupil_belonging_la", edit)
+    docs = tmp_path / "docs"
+    result = extract_gate(csv_path, meta_path, LOOKUP, **DISCLOSURE, data_docs_dir=docs)
+    f = failed(result)
+    assert f["no_leading_or_trailing_whitespace"][0].offending == [
+        {"row": f["no_leading_or_trailing_whitespace"][0].offending[0]["row"], "line": 5,
+         "column": "belonging_positive_percent", "value": " 40.1"}]
+    total = f["no_total_in_geography_or_time"][0]
+    assert (total.table, total.column, total.offending[0]["row"], total.offending[0]["la_name"]) == (
+        "pupil_belonging_la.csv", "la_name", 5, "Total")
+    assert [o["column_name"] for o in f["no_personal_data_columns"][0].offending] == ["email"]
+    pages = list((docs / "validations").rglob("*.html"))
+    assert [p.relative_to(docs / "validations").parts[0] for p in pages] == ["extract_pupil_belonging_la"]
+    page = pages[0].read_text()
+    assert all(name in page for name in ("la_name", "indicator_value", "column_name"))
+
+
 def test_extract_file_rules_fail(extracts, tmp_path):
     def edit(rows, header):
         i = {c: header.index(c) for c in header}
