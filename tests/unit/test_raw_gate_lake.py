@@ -86,3 +86,9 @@ def test_a_lake_assets_raw_gates_run_in_one_step_each_table_judged_and_a_failure
     assert not result.success  # blocking: the step fails after judging every table
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert "lake/survey_answers: raw_gate" in failure.step_failure_data.error.message
+
+    # one table's gate on its own (as the UI runs one check): only that table is judged
+    one = dg.materialize([*specs, check], resources={"home": HomeResource(root=str(tmp_path / "home"))},
+                        selection=dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey(["lake", "survey_items"]),
+                                                                             "raw_gate")))
+    assert one.success and [e.asset_key.path[-1] for e in one.get_asset_check_evaluations()] == ["survey_items"]
