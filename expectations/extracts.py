@@ -1,9 +1,10 @@
 """Publication gates on every extract, read back from the files written.
 
-GX suites (value rules): no duplicate rows (one row per key), no leading/trailing whitespace, no
-Total/All in geography or time columns, geography code forms, only numbers or the GSS symbols in indicator
-columns, no cell that breaks disclosure control (respondents under the threshold shown, or figures shown
-beside suppressed respondents), no personal-data column. The screener's file-level rules
+One GX suite per extract (value rules, over one frame of its rows, cells and column names: `gate_frame`): no
+duplicate rows (one row per key), no leading/trailing whitespace, no Total/All in geography or time columns,
+geography code forms, only numbers or the GSS symbols in indicator columns, no cell that breaks disclosure
+control (respondents under the threshold shown, or figures shown beside suppressed respondents), no
+personal-data column. The screener's file-level rules
 (expectations/screener.py) run beside them; `extract_gate` returns one result for both.
 """
 
@@ -90,7 +91,7 @@ def wide_checks(columns: list[str], min_respondents: int, min_schools: int, tabl
         Check(
             "no_duplicate_rows",
             "expect_compound_columns_to_be_unique" if len(key) > 1 else "expect_column_values_to_be_unique",
-            {"column_list": key} if len(key) > 1 else {"column": key[0]},
+            {"column_list": key, "ignore_row_if": "all_values_are_missing"} if len(key) > 1 else {"column": key[0]},
             f"{table}: more than one row per time, geography and filter combination {key}",
             context_columns=ctx,
         )
@@ -253,6 +254,25 @@ def long_frame(data: pl.DataFrame, indicators: list[str], checks: list[Check] | 
     return pl.concat(parts) if parts else pl.DataFrame()
 
 
+# the columns of the parts of the gate's frame after its rows (`gate_frame`): no extract column may take them
+PART_COLUMNS = ("line", "column", "value", "indicator_value", "column_name")
+
+
+def gate_frame(data: pl.DataFrame, indicators: list[str], min_schools: int, cell_checks: list[Check],
+               table: str) -> pl.DataFrame:
+    """The one frame of an extract's one suite, in three parts: its rows as `prepare_wide` gives them (each on its
+    `line` of the file), then the cells that could break a cell check (`long_frame`: `line`, `column`, `value`,
+    `indicator_value`), then one row per column name (`column_name`, on line 1: the header). A check reads its
+    part's columns only, which are null in the other parts, and Great Expectations skips nulls (the duplicate-row
+    check ignores rows whose key is all null). The rows come first, so a row's number is its place in the file."""
+    clash = [c for c in PART_COLUMNS if c in data.columns]
+    if clash:
+        raise ValueError(f"{table}: column {', '.join(clash)} is a name the extract gate keeps for its cell checks")
+    header = pl.DataFrame({"line": [1] * data.width, "column_name": data.columns}, schema_overrides={"line": pl.UInt32})
+    return pl.concat([prepare_wide(data, indicators, min_schools).with_row_index("line", offset=2),
+                      long_frame(data, indicators, cell_checks), header], how="diagonal")
+
+
 def extract_gate(
     csv_path: Path,
     meta_path: Path,
@@ -267,22 +287,15 @@ def extract_gate(
     indicators = s.indicators() or [
         c for c in s.data.columns if c not in (*TIME_COLUMNS, *GEOGRAPHY_COLUMNS, *FILTERS)
     ]
-    cols = pl.DataFrame({"column_name": s.data.columns})
+    cell_checks = long_checks(table)
     results = [
         run_suite(
             f"extract_{Path(csv_path).stem}",
-            prepare_wide(s.data, indicators, min_schools),
-            wide_checks(s.data.columns, min_respondents, min_schools, table),
+            gate_frame(s.data, indicators, min_schools, cell_checks, table),
+            [*wide_checks(s.data.columns, min_respondents, min_schools, table), *cell_checks, *column_checks(table)],
             data_docs_dir=data_docs_dir,
             table=table,
-        ),
-        run_suite(
-            f"extract_{Path(csv_path).stem}_cells",
-            long_frame(s.data, indicators, long_checks(table)),
-            long_checks(table),
-            table=table,
-        ),
-        run_suite(f"extract_{Path(csv_path).stem}_columns", cols, column_checks(table), table=table),
+        )
     ]
     failures = []
     for rule in SCREENER_RULES:

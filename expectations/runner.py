@@ -29,8 +29,9 @@ ERROR, WARNING = "error", "warning"
 MAX_OFFENDING = 5
 BIG_FRAME = 100_000  # rows handed to GX after which its memory is collected at once (`_release`)
 _ids = itertools.count()
-# Data Docs folders whose site is built once, when `data_docs_once` ends (None: each suite builds it)
-_DEFERRED_DOCS: set[str] | None = None
+# within `data_docs_once`: per Data Docs folder, the pages (suites, validations) to render when it ends
+# (None: each suite renders its own pages as it runs)
+_DEFERRED_DOCS: dict[str, list] | None = None
 # one ephemeral context per Data Docs folder (None: no docs), reused: creating one costs ~0.2 s
 _CONTEXTS: dict[str, object] = {}
 
@@ -64,9 +65,11 @@ def candidates(check: Check):
     col = pl.col(kw["column"]) if "column" in kw else None
     text = col.cast(pl.String) if col is not None else None
     regex = check.candidate_regex or kw.get("regex")
-    if regex is not None:
+    for pattern in (regex, *kw.get("regex_list", ())):
+        if pattern is None:
+            continue
         try:
-            pl.Series([""]).str.contains(regex)
+            pl.Series([""]).str.contains(pattern)
         except pl.exceptions.ComputeError:  # a pattern polars cannot run (look-around): no narrowing
             return None
     rules = {
@@ -76,6 +79,9 @@ def candidates(check: Check):
         "expect_column_values_to_be_in_set": lambda: ~col.is_in(kw["value_set"]).fill_null(True),
         "expect_column_values_to_match_regex": lambda: ~text.str.contains(regex).fill_null(True),
         "expect_column_values_to_not_match_regex": lambda: text.str.contains(regex).fill_null(False),
+        "expect_column_values_to_not_match_regex_list": lambda: (
+            pl.any_horizontal([text.str.contains(r) for r in kw["regex_list"]]).fill_null(False)
+        ),
         "expect_column_values_to_be_null": lambda: col.is_not_null(),
         "expect_column_values_to_not_be_null": lambda: col.is_null(),
         # the first `min_value` rows keep the count at or above it exactly when the whole frame's is
@@ -188,20 +194,26 @@ def _safe(name: str) -> str:
 
 @contextlib.contextmanager
 def data_docs_once():
-    """Within it, each suite's validation is stored and the Data Docs sites are built once, at the end: GX's
-    UpdateDataDocsAction rebuilds the whole site (its index over every validation) after each suite, which
-    for a gate of many suites costs more than the validations themselves."""
+    """Within it, each suite's validation is stored and its Data Docs pages are rendered once, at the end,
+    with the site's index: rendering the index after each suite costs more than a gate's validations. Only
+    the pages of the suites run within the block are rendered (GX's incremental build): a run's gates share
+    one site, and a gate does not render again the pages of the gates before it."""
     global _DEFERRED_DOCS
-    outer, _DEFERRED_DOCS = _DEFERRED_DOCS, set()
+    outer, _DEFERRED_DOCS = _DEFERRED_DOCS, {}
     try:
         yield
     finally:
-        dirs, _DEFERRED_DOCS = _DEFERRED_DOCS, outer
-        for data_docs_dir in sorted(dirs):
-            if outer is not None:  # nested: the outer block builds it
-                outer.add(data_docs_dir)
+        pending, _DEFERRED_DOCS = _DEFERRED_DOCS, outer
+        for data_docs_dir, pages in sorted(pending.items()):
+            if outer is not None:  # nested: the outer block renders them
+                outer.setdefault(data_docs_dir, []).extend(pages)
             else:
-                _CONTEXTS[data_docs_dir].build_data_docs(site_names=["gates"])
+                _build_docs(data_docs_dir, pages)
+
+
+def _build_docs(data_docs_dir: str, pages: list) -> None:
+    """Render `pages` (suite and validation identifiers) of the site in `data_docs_dir`, and its index."""
+    _CONTEXTS[data_docs_dir].build_data_docs(site_names=["gates"], resource_identifiers=pages)
 
 
 def run_suite(
@@ -215,6 +227,7 @@ def run_suite(
     """Validate `frame` (polars or pandas) against `expectations`; `table` names it in failures."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     table = table or name
@@ -232,14 +245,16 @@ def run_suite(
     asset = source.add_dataframe_asset(_safe(table))
     batch_definition = asset.add_batch_definition_whole_dataframe(f"batch_{uid}")
     suite_name = _safe(name) if data_docs_dir else uid
-    # a re-run in the same process replaces the suite of that name (its Data Docs page is rewritten)
-    suite = context.suites.add_or_update(gx.ExpectationSuite(name=suite_name))
     by_id: dict[int, Check] = {}
+    built = []
     for i, check in enumerate(expectations):
         cls = getattr(gx.expectations, _class_name(check.expectation))
         meta = {"check": check.name, "severity": check.severity, "message": check.message, "index": i}
-        suite.add_expectation(cls(**check.kwargs, meta=meta))
+        built.append(cls(**check.kwargs, meta=meta))
         by_id[i] = check
+    # the suite with every expectation at once (adding them one by one stores the suite again after each); a
+    # re-run in the same process replaces the suite of that name (its Data Docs page is rewritten)
+    suite = context.suites.add_or_update(gx.ExpectationSuite(name=suite_name, expectations=built))
     result_format = {"result_format": "COMPLETE", "partial_unexpected_count": MAX_OFFENDING}
 
     docs_index = None
@@ -257,17 +272,15 @@ def run_suite(
             gx.ValidationDefinition(name=f"vd_{uid}", data=batch_definition, suite=suite)
         )
         checkpoint = context.checkpoints.add(
-            gx.Checkpoint(
-                name=f"cp_{uid}",
-                validation_definitions=[vd],
-                actions=[] if _DEFERRED_DOCS is not None else [
-                    gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["gates"])],
-                result_format=result_format,
-            )
+            gx.Checkpoint(name=f"cp_{uid}", validation_definitions=[vd], actions=[], result_format=result_format)
         )
         run = checkpoint.run(batch_parameters={"dataframe": pdf})
+        # this suite's pages: its expectations and its validation (rendered now, or when data_docs_once ends)
+        pages = [ExpectationSuiteIdentifier(name=suite_name), *run.run_results]
         if _DEFERRED_DOCS is not None:
-            _DEFERRED_DOCS.add(str(data_docs_dir))
+            _DEFERRED_DOCS.setdefault(str(data_docs_dir), []).extend(pages)
+        else:
+            _build_docs(str(data_docs_dir), pages)
         validation = next(iter(run.run_results.values()))
         docs_index = base / "index.html"
     else:

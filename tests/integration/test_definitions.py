@@ -26,6 +26,13 @@ def test_definitions_list_assets_and_blocking_checks(dbt_manifest):
              if spec.name in ("raw_gate", "mart_gate", "extract_gate")]
     assert len(gates) == 13  # 11 raw tables, the mart, the extracts
     assert all(spec.blocking for spec in gates)
+    # the raw gates of a lake asset's tables run in one step (a step each cost a refresh 11 steps' set-up)
+    raw_steps = {c.node_def.name: {k.asset_key.path[-1] for k in c.check_keys} for c in defs.asset_checks
+                 if any(spec.name == "raw_gate" for spec in c.check_specs)}
+    assert raw_steps == {"lake_gias_raw_gate": {"gias_establishments", "gias_links"},
+                         "lake_dfe_raw_gate": {"dfe_exclusions", "dfe_absence", "dfe_census", "dfe_sen", "dfe_attendance",
+                                               "dfe_exclusions_characteristics"},
+                         "lake_surveys_raw_gate": {"survey_responses", "survey_answers", "survey_items"}}
 
     # lake assets feed dbt sources: the staging models depend on the lake keys
     deps = graph.get(dg.AssetKey(["stg_dfe__exclusions"])).parent_keys

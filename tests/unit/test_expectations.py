@@ -86,6 +86,30 @@ def test_data_docs_once_builds_the_site_once_with_every_suite(tmp_path):
     assert "first_suite" in index and "second_suite" in index
 
 
+def test_a_later_gate_renders_only_its_own_pages_and_the_index(tmp_path):
+    """A run's gates share one Data Docs site: each gate renders its own suites' pages and the index, not again
+    the pages of the gates before it (which made the n-th gate's Data Docs cost grow with n)."""
+    import os
+
+    from expectations.runner import data_docs_once
+
+    docs = tmp_path / "docs"
+    frame = pl.DataFrame({"urn": ["100001", "10002"]})
+    check = Check("urn_format", "expect_column_values_to_match_regex", {"column": "urn", "regex": r"^\d{6}$"}, "6 digits")
+    with data_docs_once():
+        run_suite("earlier_gate", frame, [check], data_docs_dir=docs)
+    earlier = [*(docs / "validations" / "earlier_gate").rglob("*.html"), docs / "expectations" / "earlier_gate.html"]
+    assert all(p.exists() for p in earlier)
+    for p in earlier:
+        os.utime(p, (0, 0))  # marked: a page rendered again gets a new modification time
+    with data_docs_once():
+        later = run_suite("later_gate", frame.head(1), [check], data_docs_dir=docs)
+    assert later.passed and list((docs / "validations" / "later_gate").rglob("*.html"))
+    assert [p.stat().st_mtime for p in earlier] == [0] * len(earlier)
+    index = later.data_docs.read_text()
+    assert "earlier_gate" in index and "later_gate" in index
+
+
 # --- raw ---------------------------------------------------------------------------------------------------
 
 def dfe_rows(**changes) -> pl.DataFrame:
@@ -596,6 +620,32 @@ def test_extract_column_rules_fail_on_bad_columns(extracts, tmp_path):
     assert f["no_personal_data_columns"][0].offending[0]["column_name"] == "email"
     assert f["harmonised_names"][0].offending[0] == {"column": "sen_support_percent", "pattern": "sen_"}
     assert {"col_name": "email", "rule": "missing from meta"} in f["meta_complete"][0].offending
+
+
+def test_extract_gate_is_one_suite_per_extract_with_its_cell_and_column_checks(extracts, tmp_path):
+    """Rows, cells and column names are judged by one suite (one validation, one Data Docs page); each failure
+    still names the file, the rule and the row, line or column."""
+    def edit(rows, header):
+        i = {c: header.index(c) for c in header}
+        rows[3][i["belonging_positive_percent"]] = " 40.1"
+        rows[4][i["la_name"]] = "Total"
+        return [r + ["a@b.org"] for r in rows], header + ["email"]
+
+    csv_path, meta_path = rewrite(extracts["pupil_belonging_la"], tmp_path, "pupil_belonging_la", edit)
+    docs = tmp_path / "docs"
+    result = extract_gate(csv_path, meta_path, LOOKUP, **DISCLOSURE, data_docs_dir=docs)
+    f = failed(result)
+    assert f["no_leading_or_trailing_whitespace"][0].offending == [
+        {"row": f["no_leading_or_trailing_whitespace"][0].offending[0]["row"], "line": 5,
+         "column": "belonging_positive_percent", "value": " 40.1"}]
+    total = f["no_total_in_geography_or_time"][0]
+    assert (total.table, total.column, total.offending[0]["row"], total.offending[0]["la_name"]) == (
+        "pupil_belonging_la.csv", "la_name", 5, "Total")
+    assert [o["column_name"] for o in f["no_personal_data_columns"][0].offending] == ["email"]
+    pages = list((docs / "validations").rglob("*.html"))
+    assert [p.relative_to(docs / "validations").parts[0] for p in pages] == ["extract_pupil_belonging_la"]
+    page = pages[0].read_text()
+    assert all(name in page for name in ("la_name", "indicator_value", "column_name"))
 
 
 def test_extract_file_rules_fail(extracts, tmp_path):

@@ -28,6 +28,8 @@ CHECKS = [
           "code"),
     Check("no_total", "expect_column_values_to_not_be_in_set", {"column": "code", "value_set": ["Total"]}, "total"),
     Check("null", "expect_column_values_to_be_null", {"column": "must_be_null"}, "null"),
+    Check("not_listed", "expect_column_values_to_not_match_regex_list", {"column": "text", "regex_list": [r"^=", "x$"]},
+          "listed"),
 ]  # fmt: skip
 
 
@@ -41,10 +43,17 @@ def test_narrowed_gate_reports_what_the_whole_frame_reports():
     assert _found(narrowed) == _found(whole)
     found = _found(narrowed)
     assert set(found) == {"unique", "compound", "at_least_one", "at_most_ten", "whitespace", "formula", "code_form",
-                          "no_total", "null"}  # fmt: skip
+                          "no_total", "null", "not_listed"}  # fmt: skip
     assert found["whitespace"][1] == [{"row": 2, "text": " y"}, {"row": 3, "text": "z\x1c"}]  # \x1c: Python's \s
     assert found["formula"][1] == [{"row": 5, "text": "=1"}, {"row": 6, "text": "-x"}]  # not -1.5, a number
     assert found["at_least_one"][1] == [{"row": 2, "n": 0.0}, {"row": 4, "n": -5.0}]
+    assert found["not_listed"][1] == [{"row": 1, "text": "x"}, {"row": 5, "text": "=1"}, {"row": 6, "text": "-x"}]
+
+
+def test_a_regex_list_check_narrows_to_the_values_matching_any_pattern():
+    """The personal-data column check of the extract gate (one suite with the extract's rows: it must narrow)."""
+    check = next(c for c in CHECKS if c.name == "not_listed")
+    assert list(narrow(FRAME, [check]).index) == [0, 4, 5]
 
 
 def test_narrowing_keeps_only_candidate_rows_and_their_row_numbers():

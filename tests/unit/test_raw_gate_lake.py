@@ -63,3 +63,32 @@ def test_published_files_are_not_checked_again_unless_everything_is(tmp_path):
     assert both.passed and both.checks_run == 0  # nothing new: nothing to check
     assert not gate(lake, checked=None).passed  # a full rebuild checks every file again
     assert gate(lake, checked={BAD}).passed  # only the good export is new
+
+
+def test_a_lake_assets_raw_gates_run_in_one_step_each_table_judged_and_a_failure_blocks(tmp_path):
+    """The survey tables' raw gates are one Dagster step: every table gets its own evaluation (the failing one
+    names the file), and the step fails, so nothing downstream runs."""
+    import dagster as dg
+
+    from orchestration.checks import raw_checks
+    from orchestration.resources import HomeResource
+
+    lake_with(tmp_path / "home")
+    (check,) = [c for c in raw_checks if c.node_def.name == "lake_surveys_raw_gate"]
+    tables = ("survey_responses", "survey_answers", "survey_items")
+    specs = [dg.AssetSpec(["lake", t]) for t in tables]  # the lake assets, already materialized
+    result = dg.materialize([*specs, check], resources={"home": HomeResource(root=str(tmp_path / "home"))},
+                           selection=dg.AssetSelection.checks(check), raise_on_error=False)
+    evaluations = {e.asset_key.path[-1]: e for e in result.get_asset_check_evaluations()}
+    assert {t: e.passed for t, e in evaluations.items()} == {"survey_responses": True, "survey_answers": False,
+                                                            "survey_items": True}
+    assert "surveys/bad.csv" in evaluations["survey_answers"].metadata["failures"].value
+    assert not result.success  # blocking: the step fails after judging every table
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert "lake/survey_answers: raw_gate" in failure.step_failure_data.error.message
+
+    # one table's gate on its own (as the UI runs one check): only that table is judged
+    one = dg.materialize([*specs, check], resources={"home": HomeResource(root=str(tmp_path / "home"))},
+                        selection=dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey(["lake", "survey_items"]),
+                                                                             "raw_gate")))
+    assert one.success and [e.asset_key.path[-1] for e in one.get_asset_check_evaluations()] == ["survey_items"]

@@ -1,4 +1,5 @@
-"""DfE lake assets are partitioned by academic year: one year can be (re)loaded on its own."""
+"""The DfE lake asset loads every academic year in one step; one year or a few can be (re)loaded on their own
+(config `years`), and the rows of each table per year are in its materialization's metadata."""
 
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ pytestmark = pytest.mark.integration
 EXCLUSIONS = "ees2019_exclusions_by_geographic_level_201617_subset.csv"
 
 
-def test_partition_keys_are_academic_years():
+def years_config(*years: str) -> dict:
+    return {"ops": {"lake_dfe": {"config": {"years": list(years)}}}}
+
+
+def test_academic_year_keys():
     from orchestration.assets.lake import academic_year_keys
 
     keys = academic_year_keys(date(2026, 11, 22))
@@ -34,31 +39,28 @@ def test_one_year_then_the_rest(tmp_path, reference, dbt_manifest):
     resources = {"home": HomeResource(root=str(home))}
     lake = Lake(home / "lake")
 
-    result = dg.materialize([lake_dfe], partition_key="201617", resources=resources)
+    result = dg.materialize([lake_dfe], run_config=years_config("201617"), resources=resources)
     assert result.success
     rows = lake.read("dfe_exclusions")
     assert set(rows["time_period"]) == {201617}
     assert rows.height == 587 + 604 + 40 + 4  # 2016/17: School, LA, Regional, National rows of the real file
     mats = result.asset_materializations_for_node("lake_dfe")
-    assert {m.partition for m in mats} == {"201617"}
+    assert len(mats) == 6  # one per DfE table, whatever the years: no event per table and year
     by_year = next(m for m in mats if m.asset_key == dg.AssetKey(["lake", "dfe_exclusions"])).metadata
     assert by_year["rows_by_academic_year"].value == {"201617": 1235}
 
     # the same year again: nothing new is written
     before = sorted(p.name for p in (home / "lake" / "raw" / "dfe_exclusions").iterdir())
-    assert dg.materialize([lake_dfe], partition_key="201617", resources=resources).success
+    assert dg.materialize([lake_dfe], run_config=years_config("201617"), resources=resources).success
     assert sorted(p.name for p in (home / "lake" / "raw" / "dfe_exclusions").iterdir()) == before
 
-    # a range of two more years, in one run (single-run backfill policy)
-    result = dg.materialize([lake_dfe], resources=resources, tags={
-        "dagster/asset_partition_range_start": "201415", "dagster/asset_partition_range_end": "201516"})
-    assert result.success
+    # two more years, in one run
+    assert dg.materialize([lake_dfe], run_config=years_config("201415", "201516"), resources=resources).success
     assert set(lake.read("dfe_exclusions")["time_period"]) == {201415, 201516, 201617}
 
-    # every year: the whole file, 20,000 rows, one Parquet file per academic year
-    from orchestration.assets.lake import ALL_YEARS_TAGS
-
-    assert dg.materialize([lake_dfe], resources=resources, tags=ALL_YEARS_TAGS).success
+    # every year (no config, as the refresh): the whole file, 20,000 rows, one Parquet file per academic year
+    result = dg.materialize([lake_dfe], resources=resources)
+    assert result.success
     rows = lake.read("dfe_exclusions")
     assert rows.height == 20000
     assert rows.group_by("time_period").len().height == 11
@@ -66,3 +68,23 @@ def test_one_year_then_the_rest(tmp_path, reference, dbt_manifest):
     assert len(parts) == 11 and all(p.endswith(tuple(f"-{y}.parquet" for y in rows["time_period"].unique()))
                                     for p in parts)
     assert pl.read_parquet(home / "lake" / "raw" / "file_loads" / "*.parquet")["time_periods"].drop_nulls().len() == 1
+    mats = result.asset_materializations_for_node("lake_dfe")
+    assert len(mats) == 6  # (with a partition per year, 6 tables x 27 years: 162 events, and as many planned)
+    by_year = next(m for m in mats if m.asset_key == dg.AssetKey(["lake", "dfe_exclusions"])
+                   ).metadata["rows_by_academic_year"].value
+    assert sum(by_year.values()) == 20000 and len(by_year) == 11
+
+
+def test_a_year_that_is_not_an_academic_year_is_refused_in_one_line(tmp_path, dbt_manifest):
+    from orchestration.assets.lake import academic_year_keys, lake_dfe
+    from orchestration.resources import HomeResource
+
+    home = tmp_path / "home"
+    (home / "landing" / "dfe").mkdir(parents=True)
+    result = dg.materialize([lake_dfe], run_config=years_config("2016/17"), raise_on_error=False,
+                            resources={"home": HomeResource(root=str(home))})
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
+    assert failure.message.strip().splitlines()[-1].endswith(
+        "lake_dfe config years: 2016/17 is not an academic year key (YYYYYY, as 201617 for 2016/17, from 200001 "
+        f"to {academic_year_keys()[-1]})")
