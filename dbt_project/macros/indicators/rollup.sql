@@ -59,18 +59,22 @@
         any_value(scale) as scale,
         -- when no school entered: the status every school cell shares (all suppressed, all not available)
         case when min(value_status) = max(value_status) then min(value_status) end as cell_status,
-        sum(num) filter (where included) as num,
-        sum(den) filter (where included) as den,
-        sum(num_sq) filter (where included) as num_sq,
-        sum(num2) filter (where included) as num2,
-        sum(den2) filter (where included) as den2,
-        sum(num2_sq) filter (where included) as num2_sq,
+        {%- for part in ['num', 'den', 'num_sq', 'num2', 'den2', 'num2_sq'] %}
+        {{ exact_sum(part, 'included') }} as {{ part }},
+        {%- endfor %}
         sum(respondents) filter (where included) as respondents,
         -- the schools that entered, before counting a school entered under two URNs once (indicator_twins)
         cast(count(*) filter (where included) as integer) as school_rows
     from {{ cells }}
     where {{ code }} is not null and catalogue_id in {{ sql_list(catalogue_ids_at_level(level)) }}
     group by time_period, time_identifier, {{ code }}, source, indicator, breakdown, breakdown_value
+{%- endmacro %}
+
+{#- A sum of doubles that is the same whatever order DuckDB adds them in: each to 12 decimal places (exact below any
+    published precision), summed as decimals (exact), then a double again. Summed as doubles, a national mean's
+    numerator of some 3e5 moved in its ninth decimal place from one build to the next, past what settle() settles. -#}
+{% macro exact_sum(column, where) -%}
+    cast(sum(cast({{ column }} as decimal(38, 12))) filter (where {{ where }}) as double)
 {%- endmacro %}
 
 {#- A school converting during the year can enter a cell under both URNs: it is one school (census_urn).
