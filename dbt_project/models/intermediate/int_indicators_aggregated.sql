@@ -9,7 +9,9 @@
           pre_hook="{% if is_incremental() %}delete from {{ this }}
               where (time_period, time_identifier, source) in ({{ changed_survey_periods() }}){% endif %}") }}
 
-with cells as (
+-- not materialized: each of its readers (school rows, twins, the four levels) reads the view with its own filters
+-- and columns; a materialised copy of every cell, scanned seven times, spilled (national: 76 s -> 34 s)
+with cells as not materialized (
     select * from {{ ref('int_indicator_cells_located') }}
     {%- if is_incremental() %}
     where (time_period, time_identifier, source) in ({{ changed_survey_periods() }})
