@@ -74,11 +74,14 @@ def dbt_vars_args(settings: dict | None = None, changed_waves: list[str] | None 
 
 # ------------------------------------------------------------------------------------ incremental builds
 #
-# The survey models (int_survey_responses_scored, int_survey_cells_computed) are incremental by wave. A refresh
-# builds them incrementally only when nothing but survey exports is new since the last successful build of the
-# home's warehouse: the same definitions (dbt project, catalogue, instruments, settings), the same DfE and GIAS
-# lake files, no lake file gone. Then the waves the new exports hold are rebuilt whole; anything else, or
-# `belonging refresh --full-rebuild` (run tag FULL_REBUILD_TAG), rebuilds everything (dbt --full-refresh).
+# A refresh builds the warehouse incrementally only when nothing but survey exports is new since the last
+# successful build of the home's warehouse: the same definitions (dbt project, catalogue, instruments, settings),
+# the same DfE and GIAS lake files, no lake file gone, and no survey wave of an academic year the warehouse does
+# not list yet (int_academic_years_listed: the years, and so the school spine, stay as they are). Then dbt builds
+# only what the survey sources feed (incremental_exclusions): the survey models rebuild the waves the new exports
+# hold (var changed_waves), the roll-ups and mart_indicators the periods of those waves (macro
+# changed_survey_periods), the small marts over them whole. Anything else, or `belonging refresh --full-rebuild`
+# (run tag FULL_REBUILD_TAG), rebuilds everything (dbt --full-refresh).
 
 FULL_REBUILD_TAG = "belonging/full_rebuild"
 SURVEY_TABLES = ("survey_responses", "survey_answers", "survey_items")
@@ -146,20 +149,72 @@ def build_plan(home, *, full_rebuild: bool = False) -> BuildPlan:
     if gone:
         return full(f"lake files removed from {', '.join(gone)}")
     added = sorted(set(new["survey_responses"]) - set(old.get("survey_responses", [])))
-    waves = _waves(home.lake / "raw" / "survey_responses", added)
+    waves, periods = _waves(home.lake / "raw" / "survey_responses", added)
+    unlisted = sorted(set(periods) - set(_listed_years(home.warehouse)))
+    if unlisted:
+        return full(f"survey waves of academic years the warehouse does not list yet: {unlisted}")
     return BuildPlan(False, waves, f"dbt: incremental build, {len(added)} new survey export(s), waves {waves}",
                      path, state)
 
 
-def _waves(table_dir: Path, files: list[str]) -> list[str]:
-    """The distinct survey waves in these survey_responses lake files."""
+def _waves(table_dir: Path, files: list[str]) -> tuple[list[str], list[int]]:
+    """The distinct survey waves in these survey_responses lake files, and their academic years."""
     if not files:
-        return []
+        return [], []
     import duckdb
 
     paths = [str(table_dir / f) for f in files]
-    rows = duckdb.sql(f"select distinct wave from read_parquet({paths!r}) where wave is not null order by 1")
-    return [w for (w,) in rows.fetchall()]
+    rows = duckdb.sql(f"select distinct wave, cast(time_period as integer) from read_parquet({paths!r}) "
+                      "where wave is not null order by all").fetchall()
+    return sorted({w for w, _ in rows}), sorted({p for _, p in rows if p is not None})
+
+
+def _listed_years(warehouse: Path) -> list[int]:
+    """The academic years the warehouse lists (int_academic_years_listed); none when it has no such table."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        try:
+            return [p for (p,) in con.execute("select time_period from int_academic_years_listed").fetchall()]
+        except duckdb.CatalogException:
+            return []
+
+
+# the dbt sources a survey load writes: the exports' tables and the lake's own record of the load (file_loads,
+# quarantine)
+CHANGED_SOURCES = ("surveys", "lake")
+# the model an incremental build does not follow them through: a survey wave of a year it already lists changes
+# nothing in it (build_plan goes full otherwise), nor in the school spine and admin models below it
+YEARS_MODEL = "model.belonging.int_academic_years_listed"
+
+
+def incremental_exclusions(manifest: dict) -> list[str]:
+    """The dbt nodes (models, seeds, data tests) an incremental build leaves as they are: all but those the
+    sources a survey load writes (CHANGED_SOURCES) feed in dbt's graph, not counting through YEARS_MODEL. A test of a rebuilt model runs even
+    when it also reads a model left as it is (mart_indicators' school URNs against GIAS)."""
+    children = manifest["child_map"]
+    fed = set()
+    todo = [uid for uid, s in manifest["sources"].items() if s["source_name"] in CHANGED_SOURCES]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in fed and child != YEARS_MODEL:
+                fed.add(child)
+                todo.append(child)
+    return sorted(n["name"] for uid, n in manifest["nodes"].items()
+                  if n["resource_type"] in ("model", "seed", "test") and uid not in fed)
+
+
+def build_args(plan: BuildPlan, settings: dict, manifest: dict | None = None) -> list[str]:
+    """The `dbt build` arguments of a refresh's plan: dbt's data tests with the models (its unit tests check the
+    SQL, not the data: they run in the test suite); a full plan rebuilds everything (--full-refresh), an
+    incremental one only what the new survey exports feed (incremental_exclusions; each data test chosen by
+    itself, not by its models: `--indirect-selection empty`)."""
+    args = ["build", "--exclude-resource-type", "unit_test", *dbt_vars_args(settings, plan.changed_waves)]
+    if plan.full:
+        return [*args, "--full-refresh"]
+    if manifest is None:
+        manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
+    return [*args, "--indirect-selection", "empty", "--exclude", " ".join(incremental_exclusions(manifest))]
 
 
 def _newest_source_mtime() -> float:

@@ -45,7 +45,7 @@ def run_dbt(home: Path, work: Path, *args: str) -> subprocess.CompletedProcess:
         "--log-path",
         str(work / "logs"),
     ]
-    if args and args[0] in ("build", "run", "test", "compile", "parse", "docs"):
+    if args and args[0] in ("build", "run", "test", "compile", "parse", "docs") and "--vars" not in args:
         from orchestration.dbt import dbt_vars_args
 
         cmd += dbt_vars_args()

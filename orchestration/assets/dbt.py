@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration.dbt import FULL_REBUILD_TAG, build_plan, dbt_project, dbt_vars_args, duckdb_env
+from orchestration.dbt import FULL_REBUILD_TAG, build_args, build_plan, dbt_project, duckdb_env
 from orchestration.layers import OWNERS, WAREHOUSE
 from orchestration.resources import HomeResource
 
@@ -40,10 +40,7 @@ def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, home: 
     target = h.dbt_target
     plan = build_plan(h, full_rebuild=context.run.tags.get(FULL_REBUILD_TAG) == "true")
     context.log.info(plan.reason)
-    # dbt unit tests check the SQL, not the data: they run in the test suite (tests/integration), not per refresh
-    args = ["build", "--exclude-resource-type", "unit_test",
-            *dbt_vars_args(h.settings, changed_waves=plan.changed_waves), *(["--full-refresh"] if plan.full else [])]
-    invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
+    invocation = dbt.cli(build_args(plan, h.settings), context=context, target_path=target, raise_on_error=False)
     yield from invocation.stream()  # dbt's tests become asset check evaluations of this run (the release's gates)
     if not invocation.is_successful():
         results = invocation.get_artifact("run_results.json").get("results", [])

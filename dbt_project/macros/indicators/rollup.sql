@@ -59,12 +59,9 @@
         any_value(scale) as scale,
         -- when no school entered: the status every school cell shares (all suppressed, all not available)
         case when min(value_status) = max(value_status) then min(value_status) end as cell_status,
-        {{ exact_sum('num', 'included') }} as num,
-        {{ exact_sum('den', 'included') }} as den,
-        {{ exact_sum('num_sq', 'included') }} as num_sq,
-        {{ exact_sum('num2', 'included') }} as num2,
-        {{ exact_sum('den2', 'included') }} as den2,
-        {{ exact_sum('num2_sq', 'included') }} as num2_sq,
+        {%- for part in ['num', 'den', 'num_sq', 'num2', 'den2', 'num2_sq'] %}
+        {{ exact_sum(part, 'included') }} as {{ part }},
+        {%- endfor %}
         sum(respondents) filter (where included) as respondents,
         -- the schools that entered, before counting a school entered under two URNs once (indicator_twins)
         cast(count(*) filter (where included) as integer) as school_rows

@@ -1,5 +1,5 @@
--- A view: read once, by int_indicators_aggregated, whose five scans DuckDB serves from one materialised CTE;
--- as a table it was a national mart's worth of rows written only to be read back (about 20 s).
+-- A view: read by int_indicators_aggregated alone, each of its roll-ups with its own filters and columns; as a
+-- table it was a national mart's worth of rows written only to be read back (about 20 s).
 {{ config(materialized='view') }}
 -- Every school-level indicator cell (admin and survey), placed in that year's geography from the spine:
 -- trust of that year, LA, region.

@@ -1,11 +1,28 @@
 -- Every indicator at the five levels: School rows as computed, MAT / LA / Regional / National rows as ratios
 -- of sums over the schools whose inputs are usable (indicator_rollup), with value, CI and status.
-with cells as (
+-- Incremental by survey period (orchestration/dbt.py build_plan decides): each row sums the cells of its own
+-- (time_period, time_identifier, source), so an incremental refresh deletes the rows of the changed waves'
+-- periods (macro changed_survey_periods) and appends them rebuilt from those periods' cells alone; the spine
+-- and the admin cells are then unchanged. Anything else rebuilds all (--full-refresh).
+-- depends_on: {{ ref('int_survey_responses_scored') }}
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail',
+          pre_hook="{% if is_incremental() %}delete from {{ this }}
+              where (time_period, time_identifier, source) in ({{ changed_survey_periods() }}){% endif %}") }}
+
+-- not materialized: each of its readers (school rows, twins, the four levels) reads the view with its own filters
+-- and columns; a materialised copy of every cell, scanned seven times, spilled (national: 76 s -> 34 s)
+with cells as not materialized (
     select * from {{ ref('int_indicator_cells_located') }}
+    {%- if is_incremental() %}
+    where (time_period, time_identifier, source) in ({{ changed_survey_periods() }})
+    {%- endif %}
 ),
 
 spine as (
     select * from {{ ref('int_school_years_spined') }}
+    {%- if is_incremental() %}
+    where time_period in (select time_period from ({{ changed_survey_periods() }}))
+    {%- endif %}
 ),
 
 school_rows as (
