@@ -114,22 +114,24 @@ def mart_checks() -> list[Check]:
 
 def drift_frame(
     current: pl.DataFrame,
-    previous: pl.DataFrame | None,
+    previous: pl.DataFrame | pl.LazyFrame | None,
     *,
     row_count_tolerance: float,
     headline_tolerance: float,
 ) -> pl.DataFrame:
-    """One row per compared measure: row counts per level, national Total values per period and indicator."""
+    """One row per compared measure: row counts per level, national Total values per period and indicator. The
+    previous release's mart may be lazy (a scan of its Parquet export): only what is compared is ever read."""
     schema = {"measure": pl.String, "previous": pl.Float64, "current": pl.Float64, "relative_change": pl.Float64,
               "tolerance": pl.Float64}  # fmt: skip
-    if previous is None or previous.height == 0:
+    if previous is None or previous.lazy().select(pl.len()).collect().item() == 0:
         return pl.DataFrame(schema=schema)
 
-    def counts(f: pl.DataFrame) -> pl.DataFrame:
-        return f.group_by("geographic_level").agg(pl.len().cast(pl.Float64).alias("n"))
+    def counts(f: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+        return f.lazy().group_by("geographic_level").agg(pl.len().cast(pl.Float64).alias("n")).collect()
 
-    def schools(f: pl.DataFrame) -> float:
-        return float(f.filter(pl.col("geographic_level") == "School")["geography_code"].n_unique())
+    def schools(f: pl.DataFrame | pl.LazyFrame) -> float:
+        return float(f.lazy().filter(pl.col("geographic_level") == "School")
+                     .select(pl.col("geography_code").n_unique()).collect().item())
 
     rc = (
         counts(previous)
@@ -143,12 +145,12 @@ def drift_frame(
         .with_columns(pl.lit(row_count_tolerance).alias("tolerance"))
     )
 
-    def national(f: pl.DataFrame) -> pl.DataFrame:
-        return f.filter(
+    def national(f: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+        return f.lazy().filter(
             (pl.col("geographic_level") == "National")
             & (pl.col("breakdown") == "Total")
             & pl.col("value").is_not_null()
-        ).select("time_period", "time_identifier", "indicator", "value")
+        ).select("time_period", "time_identifier", "indicator", "value").collect()
 
     hv = (
         national(previous)
@@ -296,7 +298,7 @@ def absence_coverage_checks(min_share: float) -> list[Check]:
 def mart_gate(
     mart: pl.DataFrame,
     *,
-    previous: pl.DataFrame | None = None,
+    previous: pl.DataFrame | pl.LazyFrame | None = None,
     reconciliation: pl.DataFrame | None = None,
     row_count_tolerance: float,
     headline_tolerance: float,

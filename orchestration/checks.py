@@ -13,7 +13,7 @@ import polars as pl
 
 from ingestion.lake import Lake
 from orchestration.assets.lake import DFE_TABLES, GIAS_TABLES, SURVEY_TABLES, lake_key
-from orchestration.assets.publication import EXTRACTS_KEY, MART_KEY, read_mart
+from orchestration.assets.publication import EXTRACTS_KEY, MART_KEY, export_mart, read_mart
 from orchestration.dbt import FULL_REBUILD_TAG
 from orchestration.resources import HomeResource
 from orchestration.settings import GEOGRAPHY_LOOKUP, Home, duckdb_connect
@@ -98,13 +98,19 @@ def checked_inputs(h: Home, run) -> set[str] | None:
 raw_checks = [_raw_checks("gias", GIAS_TABLES), _raw_checks("dfe", DFE_TABLES), _raw_checks("surveys", SURVEY_TABLES)]
 
 
-def _previous_mart(h: Home, scratch: Path) -> pl.DataFrame | None:
+PREVIOUS_MART = "previous_mart.parquet"  # in the run's folder while the mart gate runs
+
+
+def _previous_mart(h: Home, scratch: Path) -> pl.LazyFrame | None:
+    """The current release's mart, exported to a Parquet file in `scratch` and scanned: the drift rules read a few
+    of its columns and rows, never the whole national mart."""
     from publication.releases import current_release, release_parts
 
     current = current_release(h.root)
     if current is None or not release_parts(current).warehouse.exists():
         return None
-    return read_mart(release_parts(current).warehouse, columns=MART_GATE_COLUMNS, scratch=scratch)
+    path = export_mart(release_parts(current).warehouse, scratch / PREVIOUS_MART, columns=MART_GATE_COLUMNS)
+    return pl.scan_parquet(path)
 
 
 @dg.asset_check(asset=MART_KEY, name="mart_gate", blocking=True,
@@ -121,18 +127,21 @@ def mart_gate_check(context: dg.AssetCheckExecutionContext, home: HomeResource) 
     scratch = h.run_dir(context.run.run_id)
     scratch.mkdir(parents=True, exist_ok=True)
     mart = read_mart(h.warehouse, columns=MART_GATE_COLUMNS, scratch=scratch)
-    with data_docs_once():
-        gate = mart_gate(
-            mart,
-            previous=_previous_mart(h, scratch),
-            reconciliation=read_mart(h.warehouse, "mart_reconciliation"),
-            row_count_tolerance=gates["row_count_tolerance"],
-            headline_tolerance=gates["headline_tolerance"],
-            reconciliation_tolerance=gates["reconciliation_tolerance"],
-            absence_enrolment_min_share=gates["absence_enrolment_min_share"],
-            suppressed_cell_max=gates["suppressed_cell_max"],
-            data_docs_dir=h.run_dir(context.run.run_id) / "data_docs",
-        )
+    try:
+        with data_docs_once():
+            gate = mart_gate(
+                mart,
+                previous=_previous_mart(h, scratch),
+                reconciliation=read_mart(h.warehouse, "mart_reconciliation"),
+                row_count_tolerance=gates["row_count_tolerance"],
+                headline_tolerance=gates["headline_tolerance"],
+                reconciliation_tolerance=gates["reconciliation_tolerance"],
+                absence_enrolment_min_share=gates["absence_enrolment_min_share"],
+                suppressed_cell_max=gates["suppressed_cell_max"],
+                data_docs_dir=h.run_dir(context.run.run_id) / "data_docs",
+            )
+    finally:
+        (scratch / PREVIOUS_MART).unlink(missing_ok=True)
     return to_check_result(context, h, gate)
 
 
