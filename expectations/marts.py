@@ -56,12 +56,24 @@ def prepare_mart(mart: pl.DataFrame, cat: Catalogue | None = None) -> pl.DataFra
     """The columns the checks read: the value outside its catalogue range, a share's numerator minus its
     denominator, an indicator the catalogue does not know."""
     rules = catalogue_rules(mart, cat or catalogue())
+    # each row's rules looked up by its (source, indicator), not joined: a join would copy every column of a
+    # national mart; a lookup adds only the new columns beside the mart's own
+    key = pl.concat_str("source", "indicator", separator="\x1f")
+    keys = rules.select(key.alias("key"), pl.exclude("source", "indicator"))
+
+    def rule(name: str, dtype: pl.DataType) -> pl.Expr:
+        return key.replace_strict(keys["key"], keys[name], default=None, return_dtype=dtype)
+
+    mart = mart.with_columns(rule("range_min", pl.Float64).alias("range_min"),
+                             rule("range_max", pl.Float64).alias("range_max"),
+                             rule("share", pl.Boolean).alias("share"),
+                             rule("in_catalogue", pl.Boolean).alias("in_catalogue"))
     value = pl.col("value")
     outside = (value < pl.col("range_min")).fill_null(False) | (value > pl.col("range_max")).fill_null(False)
     published = pl.col("value_status").is_in(["value", "low_reliability"])
     numbers = pl.col("numerator").is_not_null() & pl.col("denominator").is_not_null()
     # only the columns the checks read go to Great Expectations (pandas objects cost ~5x polars memory)
-    return mart.join(rules, on=["source", "indicator"], how="left").select(
+    return mart.select(
         *ROW,
         "numerator",
         "denominator",
