@@ -401,7 +401,7 @@ def _pieces(chunk: Chunk, plans: list[ExtractPlan], lookup: pl.DataFrame) -> tup
     pieces = {}
     for plan in plans:
         part = frame.filter((pl.col("geographic_level") == plan.level) & plan.family)
-        pieces[plan.name] = _ExtractWriter.piece(plan, part, national) if part.height else None
+        pieces[plan.name] = _Shape(plan).piece(part, national) if part.height else None
         del part
     return pieces, suppressed
 
@@ -679,21 +679,10 @@ def _neutralise_column(values: list[str]) -> tuple[list[str], int]:
 CSV_SLICE = 50_000  # keys formatted as text at a time (Python strings cost ~60 bytes each)
 
 
-class _ExtractWriter:
-    """One extract, written one chunk (time period) at a time: its CSV rows appended in key order as each chunk
-    comes, its typed columns kept until `finish` writes the Parquet and the metadata."""
+class _Shape:
+    """An extract's columns, keys and header, from its plan; `piece` makes one chunk's part of it."""
 
-    def __init__(self, plan: ExtractPlan, out_dir: Path):
-        self._shape(plan)
-        self.csv_path, self.meta_path, self.pq_path = extract_paths(out_dir, plan.name)
-        self.csv = open(self.csv_path, "wb")  # noqa: SIM115 - closed by finish
-        self.csv.write(_csv_bytes([self.header]))
-        self.tables: list[pl.DataFrame] = []
-        self.neutralised: dict[str, int] = {}
-        self.rows = 0
-
-    def _shape(self, plan: ExtractPlan) -> None:
-        """The extract's columns, keys and header, from its plan."""
+    def __init__(self, plan: ExtractPlan):
         level = plan.level
         self.plan = plan
         self.geo_cols = ["country_code", "country_name", *LEVEL_CONTEXT.get(level, ()), *LEVEL_GEOGRAPHY[level]]
@@ -710,21 +699,10 @@ class _ExtractWriter:
                        *(FILTERS if plan.has_filters else ()), *self.columns]
         self.ids_out = [c for c in self.header if c not in self.columns]
 
-    def append(self, piece: Piece) -> None:
-        """The next chunk's piece: its lines after the CSV's, its rows kept for the Parquet file."""
-        self.csv.write(piece.csv)
-        self.tables.append(piece.table)
-        for column, n in piece.neutralised.items():
-            self.neutralised[column] = self.neutralised.get(column, 0) + n
-        self.rows += piece.rows
-
-    @classmethod
-    def piece(cls, plan: ExtractPlan, part: pl.DataFrame, national: pl.DataFrame) -> Piece:
+    def piece(self, part: pl.DataFrame, national: pl.DataFrame) -> Piece:
         """The rows of one time period: one extract row per key, in key order: every value compared as text (None
         as ""); with filters the `Total` breakdown and value come first. `_k` numbers the keys in that order."""
-        self = cls.__new__(cls)
-        self._shape(plan)
-        ids = self.ids
+        plan, ids = self.plan, self.ids
         text = [pl.col(c).cast(pl.String).fill_null("").alias(f"_s{i}") for i, c in enumerate(ids)]
         order = [f"_s{i}" for i in range(len(ids))]
         if plan.has_filters:
@@ -788,6 +766,28 @@ class _ExtractWriter:
         table = pl.DataFrame([keys[c] for c in self.ids_out] + [typed[c] for c in self.columns]
                              + list(statuses.values()))
         return Piece(b"".join(lines), table, neutralised, n_keys)
+
+
+class _ExtractWriter(_Shape):
+    """One extract, written one chunk (time period) at a time: its CSV rows appended in key order as each chunk
+    comes, its typed columns kept until `finish` writes the Parquet and the metadata."""
+
+    def __init__(self, plan: ExtractPlan, out_dir: Path):
+        super().__init__(plan)
+        self.csv_path, self.meta_path, self.pq_path = extract_paths(out_dir, plan.name)
+        self.csv = open(self.csv_path, "wb")  # noqa: SIM115 - closed by finish
+        self.csv.write(_csv_bytes([self.header]))
+        self.tables: list[pl.DataFrame] = []
+        self.neutralised: dict[str, int] = {}
+        self.rows = 0
+
+    def append(self, piece: Piece) -> None:
+        """The next chunk's piece: its lines after the CSV's, its rows kept for the Parquet file."""
+        self.csv.write(piece.csv)
+        self.tables.append(piece.table)
+        for column, n in piece.neutralised.items():
+            self.neutralised[column] = self.neutralised.get(column, 0) + n
+        self.rows += piece.rows
 
     def finish(self) -> ExtractInfo:
         """Close the CSV; write the metadata and the Parquet file (the columns typed, an empty id column as Null)."""
