@@ -152,10 +152,12 @@ def load_family(
     *,
     batch_reader: Callable[[list[SourceFile]], list[ReadResult | Exception]] | None = None,
     limits: dict | None = None,
+    pool: BatchPool | None = None,
 ) -> LoadReport:
     """Load the new files of one landing family: `reader` reads one file, or `batch_reader` many at once
     (returning, per file, its ReadResult or the UnreadableFile / UnknownFormat that refuses it). With `limits`
-    (settings `limits:`), a file over a size limit is refused whole before it is read (ingestion/limits.py)."""
+    (settings `limits:`), a file over a size limit is refused whole before it is read (ingestion/limits.py).
+    With `pool`, more than one batch of new files is read and written by worker processes (`BatchPool`)."""
     lake.ensure_tables()
     report = LoadReport(family)
     found = scan(landing, family)
@@ -192,18 +194,19 @@ def load_family(
             continue
         pending.append(source)
     if batch_reader is not None:
+        batches = [pending[start:start + BATCH_FILES] for start in range(0, len(pending), BATCH_FILES)]
+        if pool is not None and pool.processes > 1 and len(batches) > 1:
+            report.add_all(o for outcomes in pool.load(landing, lake, batches, years, limits) for o in outcomes)
+            return report
         # a batch's lake files are written by a second thread while the next batch is read (polars writes
         # without holding the GIL); at most one batch waits to be written
         with ThreadPoolExecutor(max_workers=1) as writer:
             writing = None
-            for start in range(0, len(pending), BATCH_FILES):
-                chunk = pending[start:start + BATCH_FILES]
+            for chunk in batches:
                 results = batch_reader(chunk)
                 if writing is not None:
                     report.add_all(writing.result())
-                writing = writer.submit(
-                    lambda c, r: [_outcome(landing, lake, s, x, years, limits) for s, x in zip(c, r, strict=True)],
-                    chunk, results)
+                writing = writer.submit(_written, landing, lake, chunk, results, years, limits)
             if writing is not None:
                 report.add_all(writing.result())
         return report
@@ -218,6 +221,53 @@ def load_family(
 
 # files read together by a batch reader: one query over all their rows, memory bounded by the batch
 BATCH_FILES = 1000
+
+
+def _written(landing: Path, lake: Lake, chunk: list[SourceFile], results: list[ReadResult | Exception],
+             years: set[int] | None, limits: dict | None) -> list[FileOutcome]:
+    return [_outcome(landing, lake, s, r, years, limits) for s, r in zip(chunk, results, strict=True)]
+
+
+@dataclass(frozen=True)
+class BatchPool:
+    """Batches of new files read and written by `processes` worker processes at once: a national load is
+    thousands of small exports, each a few milliseconds of Python (parsing, coding, hashing, one Parquet file per
+    table), so one process is bound by one core. Each worker builds its batch reader once, with
+    `make_reader(*args)` (module-level, so a spawned process can import it). A file's lake files are its own
+    (named after its checksum, written whole then renamed), so workers never write the same file; outcomes come
+    back in the files' order, whichever worker finishes first. Used only for more than one batch: a worker's
+    start (imports, the register) costs about a second."""
+
+    processes: int
+    make_reader: Callable[..., Callable[[list[SourceFile]], list[ReadResult | Exception]]]
+    args: tuple
+
+    def load(self, landing: Path, lake: Lake, batches: list[list[SourceFile]], years: set[int] | None,
+             limits: dict | None) -> Iterator[list[FileOutcome]]:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: the refresh's process holds threads (Dagster, DuckDB) that a fork would copy mid-state
+        with ProcessPoolExecutor(max_workers=min(self.processes, len(batches)),
+                                 mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_start_worker, initargs=(self.make_reader, self.args)) as workers:
+            futures = [workers.submit(_load_batch, landing, lake.root, chunk, years, limits) for chunk in batches]
+            for future in futures:
+                yield future.result()
+
+
+_worker_reader: Callable[[list[SourceFile]], list[ReadResult | Exception]] | None = None
+
+
+def _start_worker(make_reader: Callable, args: tuple) -> None:
+    global _worker_reader
+    _worker_reader = make_reader(*args)
+
+
+def _load_batch(landing: Path, lake_root: Path, chunk: list[SourceFile], years: set[int] | None,
+                limits: dict | None) -> list[FileOutcome]:
+    assert _worker_reader is not None, "a BatchPool worker reads only after _start_worker"
+    return _written(landing, Lake(lake_root), chunk, _worker_reader(chunk), years, limits)
 
 
 def _outcome(landing: Path, lake: Lake, source: SourceFile, result: ReadResult | Exception,
@@ -316,5 +366,6 @@ def load_surveys(landing: Path, lake: Lake, *, pseudonym_key: bytes | None, sett
             f"{len(files)} survey export(s) in {landing / 'surveys'} but BELONGING_PSEUDONYM_KEY is not set: "
             "set it (keep it secret, outside the repository) to hash respondent identifiers"
         )
+    processes = int(settings.get("read_processes", 1))
     return load_family(landing, lake, "surveys", batch_reader=survey_reader(lake, pseudonym_key, settings),
-                       limits=limits)
+                       limits=limits, pool=BatchPool(processes, survey_reader, (lake, pseudonym_key, settings)))
