@@ -623,22 +623,21 @@ def _stripped(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _fmt_column(values: pl.Series, statuses: pl.Series, dp: int) -> list[str]:
-    """`_fmt` over a column: `values` already null wherever the status is not a number."""
+    """`_fmt` over a column: `values` already null wherever the status is not a number. Python's `format`
+    (exact decimal rounding, half to even) for every number; a negative that rounds to zero loses its sign."""
     spec = f".{dp}f"
-    out = []
-    for v, st in zip(values.to_list(), statuses.to_list(), strict=True):
-        if v is None:
-            out.append(SYMBOLS.get(st, "x"))
-            continue
-        text = format(v, spec)
-        if text[0] == "-" and text.lstrip("-").strip("0.") == "":  # no negative zero
-            text = text[1:]
-        out.append(text)
+    out = [SYMBOLS.get(st, "x") if v is None else format(v, spec)
+           for v, st in zip(values.to_list(), statuses.to_list(), strict=True)]
+    for i in (values <= 0).fill_null(False).arg_true().to_list():  # no negative zero (-0.0 included)
+        if out[i][0] == "-" and out[i].lstrip("-").strip("0.") == "":
+            out[i] = out[i][1:]
     return out
 
 
 def _str_column(series: pl.Series) -> list[str]:
     """Each value as `str()` writes it (None as `None`, as the CSV has always shown a missing id)."""
+    if series.dtype == pl.String or series.dtype.is_integer():  # polars writes these as str() does
+        return series.cast(pl.String).fill_null("None").to_list()
     return [str(v) for v in series.to_list()]
 
 
@@ -646,6 +645,7 @@ def _str_column(series: pl.Series) -> list[str]:
 # carriage return. A plain number (`-1.5`) is data, not a formula. The extract gate checks the same pattern.
 FORMULA_CELL = r"^(?:[=+@\t\r]|-(?!\d+(?:\.\d+)?$))"
 _FORMULA = re.compile(FORMULA_CELL)
+FORMULA_FIRST = r"^[=+@\t\r-]"  # every cell FORMULA_CELL matches starts with one of these
 FORMULA_NOTE = (
     "Cells starting with = + - @, a tab or a carriage return are prefixed with an apostrophe (') so that "
     "spreadsheets show them as text instead of running them as formulas; the Parquet file holds the true value."
@@ -670,10 +670,23 @@ def neutralised_cells(csv_path: Path) -> dict[str, int]:
     return {c: n for c, n in zip(header, counts, strict=True) if n}
 
 
-def _neutralise_column(values: list[str]) -> tuple[list[str], int]:
-    """The column with every would-be formula neutralised, and how many cells were."""
-    out = [neutralise_formula(v) for v in values]
-    return out, sum(1 for a, b in zip(values, out, strict=True) if a != b)
+def _text_cells(series: pl.Series) -> tuple[list[str], int]:
+    """A key column's cells as text (`_str_column`), every would-be formula neutralised, and how many were. Only
+    a cell starting with one of the formula's first characters can be one: those alone are matched (an integer's
+    text never is one: `-5` is a number)."""
+    out = _str_column(series)
+    if series.dtype == pl.String:
+        candidates = series.str.contains(FORMULA_FIRST).fill_null(False).arg_true().to_list()
+    elif series.dtype.is_integer():
+        candidates = []
+    else:
+        candidates = [i for i, text in enumerate(out) if text[:1] in "=+@\t\r-"]
+    n = 0
+    for i in candidates:
+        shown = neutralise_formula(out[i])
+        if shown != out[i]:
+            out[i], n = shown, n + 1
+    return out, n
 
 
 CSV_SLICE = 50_000  # keys formatted as text at a time (Python strings cost ~60 bytes each)
@@ -759,7 +772,7 @@ class _Shape:
                     cells[c] = _fmt_column(typed[c].slice(start, CSV_SLICE), statuses[c].slice(start, CSV_SLICE),
                                            self.columns[c].dp)
                 else:
-                    cells[c], n = _neutralise_column(_str_column(keys[c].slice(start, CSV_SLICE)))
+                    cells[c], n = _text_cells(keys[c].slice(start, CSV_SLICE))
                     if n:
                         neutralised[c] = neutralised.get(c, 0) + n
             lines.append(_csv_bytes(zip(*(cells[c] for c in self.header), strict=True)))

@@ -104,3 +104,29 @@ def test_a_filter_holding_a_formula_says_so_in_its_meta(tmp_path):
         meta = {row["col_name"]: row for row in csv.DictReader(fh)}
     assert meta["breakdown_value"]["filter_hint"] == FORMULA_NOTE
     assert FORMULA_NOTE not in meta["breakdown"]["filter_hint"]
+
+
+CELLS = ['=HYPERLINK("http://x","y")', "-2+3", "-1.25", "-3", "\tx", "St Mary's", "", None, "x-=", "@"]
+
+
+@pytest.mark.parametrize("dtype", [pl.String, pl.Categorical])
+def test_key_cells_as_text_are_neutralised_one_cell_at_a_time(dtype):
+    """The fast path (String: only cells starting with a formula's first character are matched) and the general
+    one (any other type: every cell's text) agree with `neutralise_formula` cell by cell."""
+    from publication.extracts import _text_cells
+
+    shown, n = _text_cells(pl.Series(CELLS, dtype=dtype))
+    expected = [neutralise_formula(str(c)) for c in CELLS]
+    assert shown == expected and n == 4
+    assert _text_cells(pl.Series([-5, None, 12], dtype=pl.Int64)) == (["-5", "None", "12"], 0)
+
+
+def test_number_cells_round_as_python_formats_without_a_negative_zero():
+    """Exact decimal rounding of the binary value (0.15 is 0.1499... so 0.1; 0.25 is a true tie, to even: 0.2);
+    a negative that rounds to zero, and -0.0 itself, shows no sign; a cell with no number shows its symbol."""
+    from publication.extracts import _fmt_column
+
+    values = pl.Series([-0.0, -0.04, -0.05, 0.15, -0.15, 0.25, 0.35, 2.675, None, None, 0.0])
+    statuses = pl.Series(["value"] * 8 + ["suppressed", "not_applicable", "value"])
+    assert _fmt_column(values, statuses, 1) == ["0.0", "0.0", "-0.1", "0.1", "-0.1", "0.2", "0.3", "2.7", "c", "z",
+                                                "0.0"]
