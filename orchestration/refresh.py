@@ -273,18 +273,19 @@ def unsynced_run_history(dagster_home: Path) -> None:
     lake, warehouse and releases keep their own atomic writes; last_refresh.json is the project's own): delete
     `history`, `storage` and `schedules` under `<home>/dagster` to start a new one. Dagster's own daemon and UI
     keep SQLite's default."""
-    import sqlite3
 
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
     if not _UNSYNCED:
-        @event.listens_for(Engine, "connect")
-        def _unsynced(connection, _record) -> None:
-            if isinstance(connection, sqlite3.Connection):
-                path = connection.execute("PRAGMA database_list").fetchone()[2]
-                if any(path.startswith(root) for root in _UNSYNCED):
-                    connection.execute("PRAGMA synchronous=OFF")
+        @event.listens_for(Engine, "do_connect")
+        def _unsynced(dialect, _record, cargs, cparams):
+            # the file SQLite is asked to open (`cargs`), so no query is needed to know which one it is
+            if dialect.name == "sqlite" and cargs and any(str(cargs[0]).startswith(r) for r in _UNSYNCED):
+                connection = dialect.loaded_dbapi.connect(*cargs, **cparams)
+                connection.execute("PRAGMA synchronous=OFF")
+                return connection
+            return None
     _UNSYNCED.add(os.path.join(os.path.abspath(dagster_home), ""))
 
 
