@@ -35,6 +35,7 @@ source and period at a time with the same result (orchestration/assets/publicati
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -79,6 +80,7 @@ BREAKDOWN_BASE = [
     "source",
     "indicator",
 ]
+ID_BITS = 63  # a grouping id is a signed 64-bit number (_with_ids)
 LEVEL_CELL = ["time_period", "time_identifier", "source", "indicator", "breakdown", "breakdown_value"]
 
 _MAX_ROUNDS = 100
@@ -121,22 +123,21 @@ def apply_disclosure_control(
     ).with_columns(pl.col("_rid").is_in(sup.implode()).alias("_sup"))
     # integer ids of the groupings the rounds below use again and again (a national mart has millions of
     # survey rows: grouping by one integer is much cheaper than by six text columns, with the same groups)
-    work = _with_id(work, CELL, "_cell")
-    work = _with_id(work, BREAKDOWN_BASE, "_base")
-    work = _with_id(work, LEVEL_CELL, "_lcell")
+    work = _with_ids(work, {"_cell": CELL, "_base": BREAKDOWN_BASE, "_lcell": LEVEL_CELL})
+    rounds = _coded(work, classes.cell)
 
     for _ in range(_MAX_ROUNDS):
-        before = int(work["_sup"].sum())
-        work = _propagate_cell(work, classes.cell)
-        work = _secondary_breakdowns(work)
+        before = int(rounds["_sup"].sum())
+        rounds = _propagate_cell(rounds)
+        rounds = _secondary_breakdowns(rounds)
         for child, parent, key in HIERARCHY:
-            work = _secondary_levels(work, child, parent, key)
-        work = _propagate_cell(work, classes.cell)
-        if int(work["_sup"].sum()) == before:
+            rounds = _secondary_levels(rounds, child, parent, key)
+        rounds = _propagate_cell(rounds)
+        if int(rounds["_sup"].sum()) == before:
             break
     else:  # pragma: no cover - the suppressed set only grows, so this needs > _MAX_ROUNDS rounds
         raise RuntimeError("disclosure control did not converge")
-    work = _gaps(work, classes.gaps)
+    work = _gaps(work.with_columns(rounds["_sup"]), classes.gaps)  # the rounds keep the rows' order
 
     suppressed = work.filter(pl.col("_sup")).select("_rid")
     out = frame.with_columns(
@@ -197,14 +198,68 @@ def _primary(survey: pl.DataFrame, min_respondents: int, min_schools: int) -> pl
     return survey.filter(shown & (few_respondents | few_schools))["_rid"]
 
 
-def _with_id(work: pl.DataFrame, columns: list[str], name: str) -> pl.DataFrame:
-    """`work` with `name`: one UInt32 per distinct combination of `columns` (nulls equal to nulls)."""
-    ids = work.select(columns).unique().with_row_index(name)
-    return work.join(ids, on=columns, how="left", nulls_equal=True, maintain_order="left")
+def _with_ids(work: pl.DataFrame, groupings: dict[str, list[str]]) -> pl.DataFrame:
+    """`work` with one integer column per grouping (name -> columns): equal for rows whose columns are all equal
+    (nulls equal to nulls), different otherwise. Each column is coded by its distinct values (1, 2, ...; a null
+    0), and a grouping's id is its columns' codes as the digits of one number, exact while that number fits in
+    63 bits (else the distinct combinations are numbered and joined back: slower, the same groups)."""
+    columns = sorted({c for cols in groupings.values() for c in cols})
+    codes = work.select(
+        (pl.col(c).cast(pl.Categorical).to_physical() if work.schema[c] == pl.String else pl.col(c))
+        .rank("dense").fill_null(0).cast(pl.UInt64).alias(c)
+        for c in columns
+    )
+    radix = codes.select(pl.col(c).max() + 1 for c in columns).row(0, named=True) if codes.height else {}
+    ids = []
+    for name, cols in groupings.items():
+        if codes.height and math.prod(radix[c] for c in cols) < 2**ID_BITS:
+            digits = pl.lit(0, pl.UInt64)
+            for c in cols:
+                digits = digits * radix[c] + pl.col(c)
+            ids.append(codes.select(digits.alias(name))[name])
+        else:
+            numbered = work.select(cols).unique().with_row_index(name)
+            ids.append(work.join(numbered, on=cols, how="left", nulls_equal=True, maintain_order="left")[name]
+                       .cast(pl.UInt64))
+    return work.with_columns(ids)
 
 
-def _propagate_cell(work: pl.DataFrame, cell_indicators: list[str]) -> pl.DataFrame:
-    cell_sup = (pl.col("_sup") & pl.col("indicator").is_in(cell_indicators)).any().over("_cell")
+def _places(values: pl.Series) -> dict[str, int]:
+    """Each distinct text of `values` and its place in their sorted order: ordering or comparing by the place is
+    ordering or comparing by the text."""
+    order = values.drop_nulls().unique().sort()
+    return dict(zip(order.to_list(), range(order.len()), strict=True))
+
+
+def _code(column: str, places: dict[str, int]) -> pl.Expr:
+    return pl.col(column).replace_strict(places, default=None, return_dtype=pl.Int32).alias(column)
+
+
+def _coded(work: pl.DataFrame, cell_indicators: list[str]) -> pl.DataFrame:
+    """The columns the rounds of rules 2-4 read, as integers and flags, in `work`'s row order (a round copies
+    the rows it filters: integers copy much faster than text). Geography codes, a row's own and its parents',
+    share one coding, so parents join children; the tie-breaks (a child's geography code, a subgroup's
+    breakdown value) order by their places as by their text."""
+    geo = ["geography_code", *GEOGRAPHY_KEYS]
+    places = _places(pl.concat([work[c] for c in geo]))
+    return work.select(
+        "_rid", "_cell", "_base", "_lcell", "_n", "_gap", "_sup",
+        pl.col("indicator").is_in(cell_indicators).alias("_cell_figure"),
+        (pl.col("breakdown") == "Total").alias("_total"),
+        _code("breakdown", _places(work["breakdown"])),
+        _code("breakdown_value", _places(work["breakdown_value"])),
+        pl.col("geographic_level").replace_strict(LEVEL_CODES, default=-1, return_dtype=pl.Int8),
+        pl.col("geography_code").str.starts_with("E12").fill_null(False).alias("_e12"),
+        *[_code(c, places) for c in geo],
+    )
+
+
+# the levels the rules name (any other level is -1: it is never a child or a parent)
+LEVEL_CODES = {level: i for i, level in enumerate(["School", *AGGREGATE_LEVELS])}
+
+
+def _propagate_cell(work: pl.DataFrame) -> pl.DataFrame:
+    cell_sup = (pl.col("_sup") & pl.col("_cell_figure")).any().over("_cell")
     return work.with_columns((pl.col("_sup") | cell_sup).alias("_sup"))
 
 
@@ -229,10 +284,10 @@ def _apply(work: pl.DataFrame, rids: pl.Series) -> pl.DataFrame:
 def _secondary_breakdowns(work: pl.DataFrame) -> pl.DataFrame:
     base = ["_base"]  # BREAKDOWN_BASE
     rows = work.filter(~pl.col("_gap"))
-    totals = rows.filter(pl.col("breakdown") == "Total").select(
+    totals = rows.filter(pl.col("_total")).select(
         *base, pl.col("_rid").alias("_total_rid"), pl.col("_sup").alias("_total_sup")
     )
-    subs = rows.filter(pl.col("breakdown") != "Total").with_columns(pl.col("breakdown_value").alias("_tie"))
+    subs = rows.filter(~pl.col("_total")).with_columns(pl.col("breakdown_value").alias("_tie"))
     key = [*base, "breakdown"]
     stats = (
         subs.group_by(key)
@@ -250,23 +305,23 @@ def _secondary_breakdowns(work: pl.DataFrame) -> pl.DataFrame:
 def _secondary_levels(work: pl.DataFrame, child: str, parent: str, key_col: str) -> pl.DataFrame:
     cell = ["_lcell"]  # LEVEL_CELL
     rows = work.filter(~pl.col("_gap"))
-    parents = rows.filter(pl.col("geographic_level") == parent).select(
+    parents = rows.filter(pl.col("geographic_level") == LEVEL_CODES[parent]).select(
         *cell,
         pl.col("geography_code").alias("_parent"),
         pl.col("_rid").alias("_parent_rid"),
         pl.col("_sup").alias("_parent_sup"),
     )
     children = rows.filter(
-        (pl.col("geographic_level") == child) & pl.col(key_col).is_not_null()
+        (pl.col("geographic_level") == LEVEL_CODES[child]) & pl.col(key_col).is_not_null()
     ).with_columns(pl.col(key_col).alias("_parent"), pl.col("geography_code").alias("_tie"))
     if child == "Regional":  # Inner/Outer London (E13) sit beside London: the nine regions partition England
-        children = children.filter(pl.col("geography_code").str.starts_with("E12"))
+        children = children.filter(pl.col("_e12"))
     key = [*cell, "_parent"]
     hidden = children.group_by(key).agg(pl.col("_sup").sum().alias("_s"))
     if (child, parent) in REMAINDER:  # the parent's schools in none of its children count as one more child
         parent_col, child_col = REMAINDER[(child, parent)]
         remainder = (
-            rows.filter((pl.col("geographic_level") == "School") & pl.col(parent_col).is_not_null()
+            rows.filter((pl.col("geographic_level") == LEVEL_CODES["School"]) & pl.col(parent_col).is_not_null()
                         & pl.col(child_col).is_null())
             .group_by(*cell, pl.col(parent_col).alias("_parent"))
             .agg(pl.col("_sup").any().cast(pl.UInt32).alias("_s"))

@@ -446,3 +446,23 @@ def test_a_response_rate_on_few_schools_does_not_hide_the_trusts_other_figures()
     got = {r["indicator"]: r["published_status"] for r in out.iter_rows(named=True)}
     assert got == {"respondents": "value", "belonging_score_mean": "value",
                    "response_rate_percent": "not_available"}
+
+
+def test_grouping_ids_as_numbers_or_numbered_combinations_give_the_same_statuses(monkeypatch):
+    """A grouping's id is its columns' codes as the digits of one number when that fits in 63 bits; else the
+    distinct combinations are numbered and joined back. Both group the same rows: the same statuses."""
+    from publication import disclosure
+    from publication.disclosure import _with_ids
+
+    mart = load_mart()
+    as_digits = apply_disclosure_control(mart, **DISCLOSURE)
+    frame = pl.DataFrame({"a": ["x", "y", None, "x", None], "b": [1, 1, 2, 1, 2], "c": ["p", None, "p", "p", None]})
+    digits = _with_ids(frame, {"_ab": ["a", "b"], "_abc": ["a", "b", "c"]})
+    monkeypatch.setattr(disclosure, "ID_BITS", 1)  # no grouping fits: every id numbered and joined
+    numbered = _with_ids(frame, {"_ab": ["a", "b"], "_abc": ["a", "b", "c"]})
+    for ids in (digits, numbered):  # rows 0 and 3 equal; 2 and 4 equal on a, b (null equal to null), not on c
+        ab, abc = ids["_ab"].to_list(), ids["_abc"].to_list()
+        assert ab[0] == ab[3] and ab[2] == ab[4] and len({ab[0], ab[1], ab[2]}) == 3
+        assert abc[0] == abc[3] and len(set(abc)) == 4
+    assert apply_disclosure_control(mart, **DISCLOSURE)["published_status"].equals(as_digits["published_status"])
+    assert (as_digits["published_status"] == "suppressed").sum() > 0
