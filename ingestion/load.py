@@ -179,7 +179,9 @@ def load_family(
         if (note := retire.skip_note(lake.root, source.sha256)) is not None:
             report.add(FileOutcome(source.relative, "retired", message=note))
             continue
-        if lake.loaded(source.sha256) and not missing_years(lake, source.sha256, years):
+        # only the DfE's files are written by academic year: a survey or GIAS file loaded is loaded whole (reading
+        # its file_loads row to find out costs a Parquet read a file: seconds for a national landing)
+        if lake.loaded(source.sha256) and (family != "dfe" or not missing_years(lake, source.sha256, years)):
             report.add(FileOutcome(source.relative, "skipped", message="unchanged: already loaded"))
             continue
         if source.sha256 in first_of:
