@@ -692,6 +692,24 @@ def _text_cells(series: pl.Series) -> tuple[list[str], int]:
 CSV_SLICE = 50_000  # keys formatted as text at a time (Python strings cost ~60 bytes each)
 
 
+NUMBER_STATUSES = ("value", "low_reliability")  # a cell with one of these shows its number
+
+
+def _column_exprs(columns: list[Column], fallback: pl.Expr) -> list[pl.Expr]:
+    """Each published column of an indicator (its number, and `<name>_status`) over its rows aligned to the
+    extract's keys: a figure's own status (else `fallback`), a CI bound's or coverage's `value` where it has a
+    number (else `not_available`), `fallback` for a key with no row; the number only where the status shows it."""
+    out = []
+    for column in columns:
+        number = pl.col(column.field).cast(pl.Float64)
+        own = (pl.col(column.status).cast(pl.String).fill_null(fallback) if column.follows_figure
+               else pl.when(number.is_not_null()).then(pl.lit("value")).otherwise(pl.lit("not_available")))
+        status = pl.when(pl.col("_hit").fill_null(False)).then(own).otherwise(fallback)
+        out += [pl.when(status.is_in(NUMBER_STATUSES) & number.is_not_null()).then(number).alias(column.name),
+                status.alias(f"{column.name}_status")]
+    return out
+
+
 class _Shape:
     """An extract's columns, keys and header, from its plan; `piece` makes one chunk's part of it."""
 
@@ -730,7 +748,6 @@ class _Shape:
                     if plan.has_filters else None)
 
         typed, statuses = {}, {}
-        number_status = ("value", "low_reliability")
         for ind, ind_columns in self.of_indicator.items():
             if plan.has_filters:
                 held = combos.join(plan.present[ind], on=list(FILTERS), how="semi", nulls_equal=True)["_f"]
@@ -746,22 +763,18 @@ class _Shape:
                 dup = {c: first[c] for c in ids} | {"_col": ind_columns[0].name}
                 raise ExtractError(f"{plan.name}: more than one mart row for "
                                    f"{dup | {'len': rows['_k'].eq(first['_k']).sum()}}")
-            at = rows["_k"]
+            # every column of the indicator in one query over its rows aligned to the keys (`_hit`: the key has a
+            # row); a key with no row: `x` or `z` as above, no number
+            fields = list(dict.fromkeys([c.field for c in ind_columns]
+                                        + [c.status for c in ind_columns if c.follows_figure]))
+            aligned = keys.select("_k").with_columns(present.alias("_present")).join(
+                rows.select("_k", *fields).with_columns(pl.lit(True).alias("_hit")), on="_k", how="left",
+                maintain_order="left")
+            fallback = pl.when(pl.col("_present")).then(pl.lit("not_available")).otherwise(pl.lit("not_applicable"))
+            shown = aligned.select(_column_exprs(ind_columns, fallback))
             for column in ind_columns:
-                fallback = pl.select(  # a new Series each time: scatter writes into it
-                    pl.when(present).then(pl.lit("not_available")).otherwise(pl.lit("not_applicable"))
-                ).to_series()
-                shown_values = rows[column.field].cast(pl.Float64)
-                if column.follows_figure:
-                    own = rows[column.status].fill_null(fallback.gather(at))
-                else:
-                    own = pl.select(pl.when(shown_values.is_not_null()).then(pl.lit("value"))
-                                    .otherwise(pl.lit("not_available"))).to_series()
-                status = fallback.scatter(at, own)
-                value = pl.Series(column.name, [None] * n_keys, pl.Float64).scatter(at, shown_values)
-                value = pl.select(pl.when(status.is_in(number_status) & value.is_not_null()).then(value)).to_series()
-                typed[column.name] = value.alias(column.name)
-                statuses[column.name] = status.alias(f"{column.name}_status")
+                typed[column.name] = shown[column.name]
+                statuses[column.name] = shown[f"{column.name}_status"]
         keys = keys.drop("_k")
         # the CSV: text cells (names, codes, filter values) neutralised; indicator cells numbers or GSS symbols
         lines, neutralised = [], {}
