@@ -29,7 +29,8 @@ class SourceFile:
     loaded_at: datetime
 
     @classmethod
-    def of(cls, path: Path, landing: Path, loaded_at: datetime | None = None) -> SourceFile:
+    def of(cls, path: Path, landing: Path, loaded_at: datetime | None = None, sha256: str | None = None) -> SourceFile:
+        """The file at `path` (its digest computed, unless given: ingestion.landing.KnownDigests)."""
         from ingestion.files import sha256_file
 
         # never resolved: a link is refused by ingestion.landing, and resolving one would name its target
@@ -38,7 +39,7 @@ class SourceFile:
             relative = path.relative_to(Path(os.path.abspath(landing))).as_posix()
         except ValueError:
             relative = path.name
-        return cls(path, relative, sha256_file(path), loaded_at or datetime.now(UTC))
+        return cls(path, relative, sha256 or sha256_file(path), loaded_at or datetime.now(UTC))
 
 
 def with_provenance(frame: pl.DataFrame, source: SourceFile) -> pl.DataFrame:

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import stat
+import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -244,3 +246,46 @@ def _copy_then_unlink(src_fd: int, name: str, dst_fd: int, target: str) -> None:
         while block := r.read(1 << 20):
             w.write(block)
     os.unlink(name, dir_fd=src_fd)
+
+
+class KnownDigests:
+    """The sha256 of landing files read before, by their `lstat` (size, modification and change times, inode,
+    device), kept between refreshes in one JSON file (`<home>/cache/landing-sha256.json`, safe to delete): a
+    file whose stat is unchanged is not read again to find that it is unchanged (a national landing is ~500 MB).
+    As git's index does, an entry is trusted only when the file's last change came at least `RACY_NS` before the
+    entry was written: a change within the same tick of a coarse clock can leave size and times as they were.
+    The change time moves with any write and cannot be set back by a user. A link swapped in has another stat,
+    so its digest is computed, which opens it without following it (refused)."""
+
+    RACY_NS = 2_000_000_000
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.known: dict[str, list] = {}
+        self.seen: dict[str, list] = {}
+        if path is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.known = dict(json.loads(path.read_text(encoding="utf-8")))
+
+    def sha256(self, path: Path) -> str:
+        from ingestion.files import sha256_file
+
+        st = os.lstat(path)
+        key = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+        entry = self.known.get(str(path))
+        if (isinstance(entry, list) and len(entry) == 7 and entry[:5] == key
+                and st.st_ctime_ns + self.RACY_NS <= entry[6] and stat.S_ISREG(st.st_mode)):
+            self.seen[str(path)] = entry
+            return entry[5]
+        digest = sha256_file(path)
+        self.seen[str(path)] = [*key, digest, time.time_ns()]
+        return digest
+
+    def save(self) -> None:
+        """Keep the files seen this time (written whole, then renamed)."""
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.seen, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.path)

@@ -22,7 +22,7 @@ from ingestion import limits as size_limits
 from ingestion import retire
 from ingestion.files import UnreadableFile
 from ingestion.lake import Lake, SourceFile
-from ingestion.landing import LandingRefused, move_to_quarantine, scan
+from ingestion.landing import KnownDigests, LandingRefused, move_to_quarantine, scan
 from ingestion.results import ReadResult, UnknownFormat, quarantine_frame
 
 log = logging.getLogger(__name__)
@@ -153,11 +153,13 @@ def load_family(
     batch_reader: Callable[[list[SourceFile]], list[ReadResult | Exception]] | None = None,
     limits: dict | None = None,
     pool: BatchPool | None = None,
+    cache: Path | None = None,
 ) -> LoadReport:
     """Load the new files of one landing family: `reader` reads one file, or `batch_reader` many at once
     (returning, per file, its ReadResult or the UnreadableFile / UnknownFormat that refuses it). With `limits`
     (settings `limits:`), a file over a size limit is refused whole before it is read (ingestion/limits.py).
-    With `pool`, more than one batch of new files is read and written by worker processes (`BatchPool`)."""
+    With `pool`, more than one batch of new files is read and written by worker processes (`BatchPool`). With a
+    `cache` folder, the digests of files read before are kept there (ingestion.landing.KnownDigests)."""
     lake.ensure_tables()
     report = LoadReport(family)
     found = scan(landing, family)
@@ -168,9 +170,10 @@ def load_family(
         report.add(FileOutcome(ignored.relative, "ignored", message=ignored.reason))
     pending: list[SourceFile] = []
     first_of: dict[str, str] = {}  # sha256 -> the file read with these bytes in this run
+    known = KnownDigests(cache / f"landing-sha256-{family}.json" if cache is not None else None)
     for path in found.files:
         try:
-            source = SourceFile.of(path, landing)
+            source = SourceFile.of(path, landing, sha256=known.sha256(path))
         except OSError as exc:  # swapped for a link (ELOOP) or removed since the scan: never followed
             log.warning("refused %s: %s", path.relative_to(landing).as_posix(), exc.strerror or exc)
             report.add(FileOutcome(path.relative_to(landing).as_posix(), "refused",
@@ -195,6 +198,7 @@ def load_family(
             report.add(_outcome(landing, lake, source, over, years))
             continue
         pending.append(source)
+    known.save()
     if batch_reader is not None:
         batches = [pending[start:start + BATCH_FILES] for start in range(0, len(pending), BATCH_FILES)]
         if pool is not None and pool.processes > 1 and len(batches) > 1:
@@ -350,18 +354,19 @@ class PseudonymKeyMissing(RuntimeError):
     pass
 
 
-def load_gias(landing: Path, lake: Lake, limits: dict | None = None) -> LoadReport:
-    return load_family(landing, lake, "gias", gias_reader, limits=limits)
+def load_gias(landing: Path, lake: Lake, limits: dict | None = None, cache: Path | None = None) -> LoadReport:
+    return load_family(landing, lake, "gias", gias_reader, limits=limits, cache=cache)
 
 
-def load_dfe(landing: Path, lake: Lake, years: set[int] | None = None, limits: dict | None = None) -> LoadReport:
+def load_dfe(landing: Path, lake: Lake, years: set[int] | None = None, limits: dict | None = None,
+             cache: Path | None = None) -> LoadReport:
     """Load DfE files; with `years` (academic years as 201617), only those years' rows are written. With
     `limits`, a time_period outside the plausible range is quarantined (ingestion/ees.py `read_ees`)."""
-    return load_family(landing, lake, "dfe", lambda s: dfe_reader(s, limits), years, limits=limits)
+    return load_family(landing, lake, "dfe", lambda s: dfe_reader(s, limits), years, limits=limits, cache=cache)
 
 
 def load_surveys(landing: Path, lake: Lake, *, pseudonym_key: bytes | None, settings: dict,
-                 limits: dict | None = None) -> LoadReport:
+                 limits: dict | None = None, cache: Path | None = None) -> LoadReport:
     files = list(landing_files(landing, "surveys"))
     if files and not pseudonym_key:
         raise PseudonymKeyMissing(
@@ -370,4 +375,5 @@ def load_surveys(landing: Path, lake: Lake, *, pseudonym_key: bytes | None, sett
         )
     processes = int(settings.get("read_processes", 1))
     return load_family(landing, lake, "surveys", batch_reader=survey_reader(lake, pseudonym_key, settings),
-                       limits=limits, pool=BatchPool(processes, survey_reader, (lake, pseudonym_key, settings)))
+                       limits=limits, pool=BatchPool(processes, survey_reader, (lake, pseudonym_key, settings)),
+                       cache=cache)

@@ -180,6 +180,11 @@ class Home:
         return self.root / "dagster"
 
     @property
+    def cache(self) -> Path:
+        """What a refresh keeps to avoid repeating work (extract pieces, landing digests): safe to delete."""
+        return self.root / "cache"
+
+    @property
     def dbt_target(self) -> Path:
         return self.root / "dbt" / "target"
 

@@ -89,7 +89,7 @@ def _results(context: dg.AssetExecutionContext, report: LoadReport, tables: tupl
 )
 def lake_gias(context: dg.AssetExecutionContext, home: HomeResource):
     h = home.home()
-    yield from _results(context, load_gias(h.landing, Lake(h.lake), h.settings["limits"]), GIAS_TABLES)
+    yield from _results(context, load_gias(h.landing, Lake(h.lake), h.settings["limits"], h.cache), GIAS_TABLES)
 
 
 @dg.multi_asset(
@@ -106,7 +106,7 @@ def lake_dfe(context: dg.AssetExecutionContext, config: DfeYears, home: HomeReso
     # and year (~300 of a demo refresh's ~800 Dagster events)
     years = config.selected()
     lake = Lake(h.lake)
-    report = load_dfe(h.landing, lake, years, h.settings["limits"])
+    report = load_dfe(h.landing, lake, years, h.settings["limits"], h.cache)
     # rows per year when this run loaded something (an incremental refresh with no new DfE file reads no lake file)
     yield from _results(context, report, DFE_TABLES, _rows_by_year(lake, years) if report.count("loaded") else None)
 
@@ -129,5 +129,5 @@ def _rows_by_year(lake: Lake, years: set[int] | None) -> dict[str, dict]:
 def lake_surveys(context: dg.AssetExecutionContext, home: HomeResource):
     h = home.home()
     report = load_surveys(h.landing, Lake(h.lake), pseudonym_key=pseudonym_key(),
-                          settings=h.settings.get("surveys", {}), limits=h.settings["limits"])
+                          settings=h.settings.get("surveys", {}), limits=h.settings["limits"], cache=h.cache)
     yield from _results(context, report, SURVEY_TABLES)

@@ -138,7 +138,7 @@ def extracts(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materi
     h = home.home()
     out = h.run_dir(context.run_id) / "extracts"
     written = extracts_of_warehouse(h.warehouse, out, h.settings["disclosure"], duckdb_config(h.root, h.settings),
-                                    cache=h.root / "cache" / "extracts")
+                                    cache=h.cache / "extracts")
     context.log.info(f"extracts: {written.chunks_built} chunk(s) of the mart built, {written.chunks_reused} "
                      "unchanged since the last run reused")
     return dg.MaterializeResult(metadata={

@@ -102,3 +102,19 @@ def test_survey_exports_are_not_read_without_a_pseudonym_key(tmp_path):
     # with no survey exports there is nothing to protect: no key needed
     (landing / "surveys" / "googleforms_pupil_labels.csv").unlink()
     assert load_surveys(landing, lake, pseudonym_key=None, settings={}).files == []
+
+
+def test_a_refresh_keeps_landing_digests_and_skips_without_reading(tmp_path, landing, monkeypatch):
+    from ingestion import files
+    from ingestion.landing import KnownDigests
+
+    monkeypatch.setattr(KnownDigests, "RACY_NS", 0)  # as if the files were written long before
+    lake, cache = Lake(tmp_path / "lake"), tmp_path / "cache"
+    first = load_gias(landing, lake, cache=cache)
+    assert first.count("loaded") == 1 and (cache / "landing-sha256-gias.json").is_file()
+    reads = []
+    real = files.sha256_file
+    monkeypatch.setattr(files, "sha256_file", lambda path: reads.append(path) or real(path))
+    again = load_gias(landing, lake, cache=cache)
+    assert again.count("skipped") == 1 and reads == []  # found unchanged by its stat alone
+    assert load_gias(landing, lake).count("skipped") == 1 and len(reads) == 1  # without a cache: read
