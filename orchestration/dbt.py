@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -66,9 +66,9 @@ def dbt_vars(settings: dict | None = None) -> dict:
     }
 
 
-def dbt_vars_args(settings: dict | None = None, changed_waves: list[str] | None = None) -> list[str]:
-    """`--vars` for a dbt invocation; a refresh's incremental build adds the survey waves to rebuild."""
-    extra = {"changed_waves": changed_waves} if changed_waves else {}
+def dbt_vars_args(settings: dict | None = None, new_exports: list[str] | None = None) -> list[str]:
+    """`--vars` for a dbt invocation; a refresh's incremental build adds the new survey exports (their sha256)."""
+    extra = {"new_survey_exports": new_exports} if new_exports else {}
     return ["--vars", json.dumps(dbt_vars(settings) | extra, sort_keys=True)]
 
 
@@ -78,9 +78,10 @@ def dbt_vars_args(settings: dict | None = None, changed_waves: list[str] | None 
 # successful build of the home's warehouse: the same definitions (dbt project, catalogue, instruments, settings),
 # the same DfE and GIAS lake files, no lake file gone, and no survey wave of an academic year the warehouse does
 # not list yet (int_academic_years_listed: the years, and so the school spine, stay as they are). Then dbt builds
-# only what the survey sources feed (incremental_exclusions): the survey models rebuild the waves the new exports
-# hold (var changed_waves), the roll-ups and mart_indicators the periods of those waves (macro
-# changed_survey_periods), the small marts over them whole. Anything else, or `belonging refresh --full-rebuild`
+# only what the survey sources feed (incremental_exclusions), and of the incremental models only the rows the new
+# exports (var new_survey_exports) can change: their responses, their schools and the geographies above them in
+# their waves, and the year after (dbt_project/macros/survey_changes.sql, the rule); the small marts over them
+# whole. Anything else, or `belonging refresh --full-rebuild`
 # (run tag FULL_REBUILD_TAG), rebuilds everything (dbt --full-refresh).
 
 FULL_REBUILD_TAG = "belonging/full_rebuild"
@@ -119,6 +120,8 @@ class BuildPlan:
     reason: str
     state_path: Path
     state: dict
+    # the new survey exports (the sha256 their lake files are named by) an incremental build rebuilds what they change of
+    new_exports: list[str] = field(default_factory=list)
 
     def save(self) -> None:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,8 +156,9 @@ def build_plan(home, *, full_rebuild: bool = False) -> BuildPlan:
     unlisted = sorted(set(periods) - set(_listed_years(home.warehouse)))
     if unlisted:
         return full(f"survey waves of academic years the warehouse does not list yet: {unlisted}")
+    exports = sorted({Path(f).stem.split("-")[0] for f in added})
     return BuildPlan(False, waves, f"dbt: incremental build, {len(added)} new survey export(s), waves {waves}",
-                     path, state)
+                     path, state, exports)
 
 
 def _waves(table_dir: Path, files: list[str]) -> tuple[list[str], list[int]]:
@@ -209,7 +213,7 @@ def build_args(plan: BuildPlan, settings: dict, manifest: dict | None = None) ->
     SQL, not the data: they run in the test suite); a full plan rebuilds everything (--full-refresh), an
     incremental one only what the new survey exports feed (incremental_exclusions; each data test chosen by
     itself, not by its models: `--indirect-selection empty`)."""
-    args = ["build", "--exclude-resource-type", "unit_test", *dbt_vars_args(settings, plan.changed_waves)]
+    args = ["build", "--exclude-resource-type", "unit_test", *dbt_vars_args(settings, plan.new_exports)]
     if plan.full:
         return [*args, "--full-refresh"]
     if manifest is None:

@@ -38,8 +38,10 @@ def home(tmp_path):
 def test_a_new_export_of_a_listed_year_is_built_incrementally(home):
     assert (build_plan(Home(home)).full, build_plan(Home(home)).changed_waves) == (False, [])
     _responses(home, "second", "pupil_belonging/2023-24/summer", 202324)
+    _responses(home, "third-1", "pupil_belonging/2023-24/summer", 202324)  # one export in two lake files
     plan = build_plan(Home(home))
     assert (plan.full, plan.changed_waves) == (False, ["pupil_belonging/2023-24/summer"])
+    assert plan.new_exports == ["second", "third"]  # the exports' sha256, which name their lake files
     assert build_plan(Home(home), full_rebuild=True).full
 
 
@@ -96,7 +98,7 @@ def test_build_args_of_a_full_and_an_incremental_plan(home):
     _responses(home, "second", "pupil_belonging/2023-24/summer", 202324)
     args = build_args(build_plan(Home(home)), SETTINGS, MANIFEST)
     assert "--full-refresh" not in args
-    assert '"changed_waves": ["pupil_belonging/2023-24/summer"]' in args[args.index("--vars") + 1]
+    assert '"new_survey_exports": ["second"]' in args[args.index("--vars") + 1]
     # each test chosen by itself: excluding the spine must not take the tests that also read it away
     assert args[args.index("--indirect-selection") + 1] == "empty"
     assert args[args.index("--exclude") + 1] == ("geography_lookups int_academic_years_listed int_school_years_spined "
