@@ -1,7 +1,7 @@
 {#- What an incremental refresh rebuilds (orchestration/dbt.py build_plan decides that a refresh is incremental:
     only new survey exports since the last build). THE RULE, in one place (model int_survey_changes_located, which
     these macros read):
-    - the responses of the new exports (var new_survey_exports: the sha256 of each new export's file) and every
+    - the responses of the new exports (var new_survey_files: their survey_responses lake files, read alone) and every
       earlier copy of those responses: the copy that counts (the first loaded) is scored again
       (int_survey_responses_scored);
     - the schools of all those copies, in each copy's wave (time_period, time_identifier, instrument): their school
@@ -14,20 +14,27 @@
     What ranks or compares across schools (mart_inclusion_profile's percentiles) is rebuilt whole; the wide marts
     are views. -#}
 
-{#- var new_survey_exports as a SQL list; none: a list that matches nothing -#}
-{% macro new_survey_exports() -%}
-    {%- set exports = var('new_survey_exports', []) -%}
-    {%- if exports -%}
-        {%- for e in exports -%}'{{ e | replace("'", "''") }}'{{ ', ' if not loop.last }}{%- endfor -%}
+{#- the response keys of the new exports: a query of their survey_responses lake files alone (var new_survey_files,
+    their paths); none (a full build): a query of no rows -#}
+{% macro new_survey_response_keys() -%}
+    {%- set files = var('new_survey_files', []) -%}
+    {%- if files -%}
+    select response_key from read_parquet([
+        {%- for f in files %}'{{ f | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor -%}
+    ], union_by_name = true)
     {%- else -%}
-        null
+    select cast(null as varchar) as response_key where false
     {%- endif -%}
 {%- endmacro %}
 
-{#- the response keys of the new exports: a query -#}
-{% macro new_survey_response_keys() -%}
-    select response_key from {{ source('surveys', 'survey_responses') }}
-    where _source_sha256 in ({{ new_survey_exports() }})
+{#- the staged responses and answers of the responses `keys` (a query of response keys), read from the rows of those
+    keys alone (macros/survey_staging.sql) -#}
+{% macro survey_responses_of(keys) -%}
+    ({{ survey_responses_first_loaded('response_key in (' ~ keys ~ ')') }})
+{%- endmacro %}
+
+{% macro survey_answers_of(keys) -%}
+    ({{ survey_answers_first_loaded('response_key in (' ~ keys ~ ')') }})
 {%- endmacro %}
 
 {#- a survey response's wave term as a period's time_identifier -#}

@@ -40,6 +40,12 @@ def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, home: 
     target = h.dbt_target
     plan = build_plan(h, full_rebuild=context.run.tags.get(FULL_REBUILD_TAG) == "true")
     context.log.info(plan.reason)
+    if plan.nothing:
+        # no lake file and no definition changed since the last successful build: the warehouse is as dbt would
+        # build it, so dbt is not run; each asset of the step is reported unchanged (so that what reads it runs)
+        for name in sorted(context.selected_output_names):
+            yield dg.Output(None, output_name=name, metadata={"dbt": plan.reason, "rebuilt": False})
+        return
     invocation = dbt.cli(build_args(plan, h.settings), context=context, target_path=target, raise_on_error=False)
     yield from invocation.stream()  # dbt's tests become asset check evaluations of this run (the release's gates)
     if not invocation.is_successful():

@@ -19,9 +19,11 @@ with responses as (
 ),
 
 answers as (
-    select * from {{ ref('stg_surveys__answers') }}
     {%- if is_incremental() %}
-    where response_key in (select response_key from responses)
+    -- the staged answers of these responses, read from the lake rows of their keys alone
+    select * from {{ survey_answers_of('select response_key from responses') }}
+    {%- else %}
+    select * from {{ ref('stg_surveys__answers') }}
     {%- endif %}
 ),
 

@@ -4,21 +4,22 @@
 -- alone. A plan, not data: kept beside the staging views, out of the warehouse file a release copies.
 {{ config(database='staging') }}
 {%- set levels = ['MAT', 'Local authority', 'Regional', 'National'] %}
+-- every copy of the new exports' responses, earlier ones included (which copy counts may change): the lake rows of
+-- their keys alone
 with exports as (
     select
-        response_key,
         cast(time_period as integer) as time_period,
         {{ survey_time_identifier('term') }} as time_identifier,
         instrument as source,
         school_urn as urn
     from {{ source('surveys', 'survey_responses') }}
+    where response_key in ({{ new_survey_response_keys() }})
 ),
 
--- every copy of the new exports' responses, earlier ones included: which copy counts may change
 schools as (
     select distinct time_period, time_identifier, source, urn
     from exports
-    where urn is not null and response_key in ({{ new_survey_response_keys() }})
+    where urn is not null
 ),
 
 located as (

@@ -8,7 +8,7 @@
 -- instrument share one scale, so the mean of the item scores is 100 x positions / steps summed.)
 --
 -- Incremental by response (macros/survey_changes.sql): a refresh whose only new inputs are survey exports rescores
--- the responses those exports hold (var new_survey_exports) and every earlier copy of them: each response's row
+-- the responses those exports hold (var new_survey_files) and every earlier copy of them: each response's row
 -- reads only its own answers and the instruments' rules (the instruments are among the definitions a change of
 -- which rebuilds all). The responses are deleted first (a filter, not a join with their new copies), then
 -- appended. Anything else (new DfE or GIAS files, changed definitions or settings, `belonging refresh
@@ -18,16 +18,19 @@
               where response_key in ({{ new_survey_response_keys() }}){% endif %}") }}
 
 with responses as (
-    select * from {{ ref('stg_surveys__responses') }}
     {%- if is_incremental() %}
-    where response_key in ({{ new_survey_response_keys() }})
+    -- the staged rows of these responses, read from the lake rows of their keys alone
+    select * from {{ survey_responses_of(new_survey_response_keys()) }}
+    {%- else %}
+    select * from {{ ref('stg_surveys__responses') }}
     {%- endif %}
 ),
 
 answers as (
-    select * from {{ ref('stg_surveys__answers') }}
     {%- if is_incremental() %}
-    where response_key in (select response_key from responses)
+    select * from {{ survey_answers_of('select response_key from responses') }}
+    {%- else %}
+    select * from {{ ref('stg_surveys__answers') }}
     {%- endif %}
 ),
 
