@@ -18,7 +18,7 @@ import pytest
 
 from orchestration.dbt import build_args, build_plan
 from orchestration.settings import Home
-from tests.dbt_helpers import DBT_PROJECT_DIR, run_dbt
+from tests.dbt_helpers import DBT_PROJECT_DIR, DbtFailed, run_dbt
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("incremental_exact")]
 
@@ -97,7 +97,7 @@ def test_the_held_back_exports_are_built_incrementally(homes):
 
 
 def test_an_incremental_build_rebuilds_only_what_the_surveys_feed(homes):
-    _, _, _, first, second, _ = homes
+    _, _, _, first, second, root = homes
     rebuilt = {"int_survey_responses_scored", "int_survey_cells_computed", "int_indicators_aggregated",
                "mart_indicators", "mart_inclusion_profile", "school_indicators_wide", "national_indicators_wide",
                "int_survey_changes_located"}
@@ -113,6 +113,11 @@ def test_an_incremental_build_rebuilds_only_what_the_surveys_feed(homes):
     assert any(t.startswith("relationships_mart_indicators_school_urn") for t in tests)
     assert not any(t.startswith("unique_key_int_dfe_measures_unpivoted") for t in tests)
     assert all(second[t] == "pass" for t in tests)
+    # the key tests of the incremental tables read only the rows the build rebuilt (int_survey_changes_located)
+    # then, and every row in a full build
+    for build, limited in (("dbt-first", False), ("dbt-second", True)):
+        sql = next((root / build / "target" / "compiled").rglob("unique_key_mart_indicators_*.sql")).read_text()
+        assert ("int_survey_changes_located" in sql) == limited, build
 
 
 def _differences(home, scratch) -> dict[str, tuple[int, int, int]]:
@@ -186,3 +191,18 @@ def test_a_rule_that_leaves_out_changed_rows_is_caught(homes, mutant, tmp_path):
     assert not plan.full, plan.reason
     differ = _differences(mutated, scratch)
     assert tables <= set(differ), differ
+
+
+def test_a_duplicate_among_the_rebuilt_rows_fails_the_incremental_build(homes, tmp_path):
+    """int_indicators_aggregated writing each row twice: its key test, limited to the rows rebuilt, fails the build."""
+    home, _, _, _, _, root = homes
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    model = project / "models" / "intermediate" / "int_indicators_aggregated.sql"
+    model.write_text(model.read_text().replace("\nfrom valued\n", "\nfrom valued, (values (1), (2)) as twice(n)\n"))
+    mutated = tmp_path / "home"
+    shutil.copytree(home / "lake", mutated / "lake")
+    shutil.copytree(root / "first" / "warehouse", mutated / "warehouse")
+    shutil.copytree(root / "first" / "dbt", mutated / "dbt")
+    with pytest.raises(DbtFailed, match=r"FAIL \d+ unique_key_int_indicators_aggregated_time_period"):
+        _build(mutated, tmp_path / "dbt", project_dir=project)
