@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -66,9 +66,10 @@ def dbt_vars(settings: dict | None = None) -> dict:
     }
 
 
-def dbt_vars_args(settings: dict | None = None, changed_waves: list[str] | None = None) -> list[str]:
-    """`--vars` for a dbt invocation; a refresh's incremental build adds the survey waves to rebuild."""
-    extra = {"changed_waves": changed_waves} if changed_waves else {}
+def dbt_vars_args(settings: dict | None = None, new_files: list[str] | None = None) -> list[str]:
+    """`--vars` for a dbt invocation; a refresh's incremental build adds the new survey exports' survey_responses
+    lake files (their paths: dbt reads those files alone to find what the exports change)."""
+    extra = {"new_survey_files": new_files} if new_files else {}
     return ["--vars", json.dumps(dbt_vars(settings) | extra, sort_keys=True)]
 
 
@@ -78,13 +79,17 @@ def dbt_vars_args(settings: dict | None = None, changed_waves: list[str] | None 
 # successful build of the home's warehouse: the same definitions (dbt project, catalogue, instruments, settings),
 # the same DfE and GIAS lake files, no lake file gone, and no survey wave of an academic year the warehouse does
 # not list yet (int_academic_years_listed: the years, and so the school spine, stay as they are). Then dbt builds
-# only what the survey sources feed (incremental_exclusions): the survey models rebuild the waves the new exports
-# hold (var changed_waves), the roll-ups and mart_indicators the periods of those waves (macro
-# changed_survey_periods), the small marts over them whole. Anything else, or `belonging refresh --full-rebuild`
-# (run tag FULL_REBUILD_TAG), rebuilds everything (dbt --full-refresh).
+# only what the survey sources feed (incremental_exclusions), and of the incremental models only the rows the new
+# exports (var new_survey_files) can change: their responses, their schools and the geographies above them in
+# their waves, and the year after (dbt_project/macros/survey_changes.sql, the rule); the small marts over them
+# whole. Anything else, or `belonging refresh --full-rebuild`
+# (run tag FULL_REBUILD_TAG), rebuilds everything (dbt --full-refresh). Nothing new at all (not even a record of
+# a load in the lake's file_loads or quarantine): nothing to build, and the refresh does not run dbt (BuildPlan.nothing).
 
 FULL_REBUILD_TAG = "belonging/full_rebuild"
 SURVEY_TABLES = ("survey_responses", "survey_answers", "survey_items")
+# the lake's own record of its loads (dbt source `lake`): new files there rebuild what they feed, incrementally
+LOG_TABLES = ("file_loads", "quarantine")
 
 
 def _definitions_digest(settings: dict) -> str:
@@ -109,7 +114,7 @@ def _lake_inputs(lake: Path) -> dict[str, list[str]]:
     from ingestion.lake_schema import TABLES
 
     return {t: sorted(p.name for p in (lake / "raw" / t).glob("*.parquet") if not p.name.startswith("_"))
-            for t in TABLES if t not in ("file_loads", "quarantine")}
+            for t in TABLES}
 
 
 @dataclass
@@ -119,6 +124,12 @@ class BuildPlan:
     reason: str
     state_path: Path
     state: dict
+    # the new survey exports (the sha256 their lake files are named by) an incremental build rebuilds what they change of
+    new_exports: list[str] = field(default_factory=list)
+    # their survey_responses lake files (paths), which dbt reads alone to find what they change (var new_survey_files)
+    new_files: list[str] = field(default_factory=list)
+    # no lake file and no definition changed since the last successful build: nothing to build, dbt is not run
+    nothing: bool = False
 
     def save(self) -> None:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,8 +152,11 @@ def build_plan(home, *, full_rebuild: bool = False) -> BuildPlan:
         return full("no earlier build of this warehouse")
     if before.get("definitions") != state["definitions"]:
         return full("the dbt project, catalogue, instruments or settings changed")
+    if before == state:
+        return BuildPlan(False, [], "dbt: nothing to build (no lake file and no definition changed since the last "
+                         "build)", path, state, nothing=True)
     old, new = before.get("lake", {}), state["lake"]
-    changed = sorted(t for t in new if t not in SURVEY_TABLES and old.get(t) != new[t])
+    changed = sorted(t for t in new if t not in SURVEY_TABLES + LOG_TABLES and old.get(t) != new[t])
     if changed:
         return full(f"new or changed lake files in {', '.join(changed)}")
     gone = sorted(t for t in SURVEY_TABLES if set(old.get(t, [])) - set(new[t]))
@@ -153,8 +167,10 @@ def build_plan(home, *, full_rebuild: bool = False) -> BuildPlan:
     unlisted = sorted(set(periods) - set(_listed_years(home.warehouse)))
     if unlisted:
         return full(f"survey waves of academic years the warehouse does not list yet: {unlisted}")
-    return BuildPlan(False, waves, f"dbt: incremental build, {len(added)} new survey export(s), waves {waves}",
-                     path, state)
+    exports = sorted({Path(f).stem.split("-")[0] for f in added})
+    files = [str((home.lake / "raw" / "survey_responses" / f).resolve()) for f in added]
+    return BuildPlan(False, waves, f"dbt: incremental build, {len(exports)} new survey export(s), waves {waves}",
+                     path, state, exports, files)
 
 
 def _waves(table_dir: Path, files: list[str]) -> tuple[list[str], list[int]]:
@@ -209,7 +225,7 @@ def build_args(plan: BuildPlan, settings: dict, manifest: dict | None = None) ->
     SQL, not the data: they run in the test suite); a full plan rebuilds everything (--full-refresh), an
     incremental one only what the new survey exports feed (incremental_exclusions; each data test chosen by
     itself, not by its models: `--indirect-selection empty`)."""
-    args = ["build", "--exclude-resource-type", "unit_test", *dbt_vars_args(settings, plan.changed_waves)]
+    args = ["build", "--exclude-resource-type", "unit_test", *dbt_vars_args(settings, plan.new_files)]
     if plan.full:
         return [*args, "--full-refresh"]
     if manifest is None:

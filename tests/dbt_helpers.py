@@ -28,8 +28,9 @@ def dbt_env(home: Path, work: Path) -> dict[str, str]:
     return env
 
 
-def run_dbt(home: Path, work: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run `dbt <args>` on dbt_project with BELONGING_HOME=home; raise DbtFailed on a non-zero exit."""
+def run_dbt(home: Path, work: Path, *args: str, project_dir: Path = DBT_PROJECT_DIR) -> subprocess.CompletedProcess:
+    """Run `dbt <args>` on dbt_project (or a copy of it: `project_dir`) with BELONGING_HOME=home; raise DbtFailed on
+    a non-zero exit."""
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     (Path(home) / "warehouse").mkdir(parents=True, exist_ok=True)
@@ -37,9 +38,9 @@ def run_dbt(home: Path, work: Path, *args: str) -> subprocess.CompletedProcess:
         str(DBT),
         *args,
         "--project-dir",
-        str(DBT_PROJECT_DIR),
+        str(project_dir),
         "--profiles-dir",
-        str(DBT_PROJECT_DIR),
+        str(project_dir),
         "--target-path",
         str(work / "target"),
         "--log-path",

@@ -3,6 +3,7 @@
 
 import os
 from collections.abc import Mapping
+from graphlib import TopologicalSorter
 from typing import Any
 
 import dagster as dg
@@ -40,6 +41,11 @@ def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, home: 
     target = h.dbt_target
     plan = build_plan(h, full_rebuild=context.run.tags.get(FULL_REBUILD_TAG) == "true")
     context.log.info(plan.reason)
+    if plan.nothing:
+        # no lake file and no definition changed since the last successful build: the warehouse is as dbt would
+        # build it, so dbt is not run; each asset of the step is reported unchanged (so that what reads it runs)
+        yield from unchanged_outputs(context, plan.reason)
+        return
     invocation = dbt.cli(build_args(plan, h.settings), context=context, target_path=target, raise_on_error=False)
     yield from invocation.stream()  # dbt's tests become asset check evaluations of this run (the release's gates)
     if not invocation.is_successful():
@@ -48,3 +54,13 @@ def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, home: 
                            for r in results if r["status"] not in ("success", "pass"))
         raise dg.Failure(description=f"dbt build failed: {failed[:3000]}")
     plan.save()  # only a successful build moves the state the next incremental build starts from
+
+
+def unchanged_outputs(context: dg.AssetExecutionContext, reason: str):
+    """Each selected asset of the step reported unchanged (`reason`), upstream first (as Dagster wants them)."""
+    assets = context.assets_def
+    selected = context.selected_asset_keys
+    graph = {key: assets.asset_deps.get(key, set()) & selected for key in selected}
+    for key in TopologicalSorter(graph).static_order():
+        yield dg.Output(None, output_name=assets.get_output_name_for_asset_key(key),
+                        metadata={"dbt": reason, "rebuilt": False})

@@ -9,6 +9,8 @@ and survey tables must be the same.
 from __future__ import annotations
 
 import csv
+import json
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -56,6 +58,15 @@ def releases(tmp_path_factory):
     first = belonging("refresh", home=home, key=key)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     unchanged = build_plan(Home(home))
+    # nothing new: the dbt step does not run dbt (its last results stay), and nothing is published
+    results = Home(home).dbt_target / "run_results.json"
+    built = results.stat().st_mtime_ns
+    again = belonging("refresh", home=home, key=key)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "nothing changed since release" in again.stdout
+    assert results.stat().st_mtime_ns == built
+    log = json.loads((Home(home).runs / "last_refresh.json").read_text(encoding="utf-8"))["log"]
+    assert "INFO warehouse_dbt: dbt: nothing to build" in Path(log).read_text(encoding="utf-8")
     second_export(home / "landing" / "surveys" / "pupil_belonging_later.csv")
     # loaded here (the refresh then finds it in the lake) to see the plan the refresh's dbt step will follow
     load_surveys(home / "landing", Lake(home / "lake"), pseudonym_key=key.encode(),
@@ -73,7 +84,7 @@ def releases(tmp_path_factory):
 
 def test_the_second_export_is_built_incrementally(releases):
     home, _, _, (unchanged, plan) = releases
-    assert (unchanged.full, unchanged.changed_waves) == (False, [])  # nothing new: nothing to rebuild
+    assert (unchanged.nothing, unchanged.full, unchanged.changed_waves) == (True, False, [])  # nothing to build
     # the waves the new export holds: the summer wave, and the spring wave it adds three responses to
     assert (plan.full, plan.changed_waves) == (False, ["pupil_belonging/2025-26/spring",
                                                        "pupil_belonging/2025-26/summer"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pytest
 
@@ -35,11 +37,30 @@ def home(tmp_path):
     return root
 
 
+def test_nothing_new_is_nothing_to_build(home):
+    plan = build_plan(Home(home))
+    assert (plan.nothing, plan.full, plan.changed_waves, plan.new_files) == (True, False, [], [])
+    assert plan.reason.startswith("dbt: nothing to build")
+    assert not build_plan(Home(home), full_rebuild=True).nothing
+
+
+@pytest.mark.parametrize("table", ["file_loads", "quarantine"])
+def test_a_new_record_of_a_load_alone_is_built_incrementally(home, table):
+    # a quarantined file adds rows to the lake's own records (source `lake`: mart_reconciliation), no survey export
+    _parquet(home / "lake" / "raw" / table / "q.parquet", "select 1 as x")
+    plan = build_plan(Home(home))
+    assert (plan.nothing, plan.full, plan.new_files) == (False, False, [])
+
+
 def test_a_new_export_of_a_listed_year_is_built_incrementally(home):
-    assert (build_plan(Home(home)).full, build_plan(Home(home)).changed_waves) == (False, [])
     _responses(home, "second", "pupil_belonging/2023-24/summer", 202324)
+    _responses(home, "third-1", "pupil_belonging/2023-24/summer", 202324)  # one export in two lake files
     plan = build_plan(Home(home))
     assert (plan.full, plan.changed_waves) == (False, ["pupil_belonging/2023-24/summer"])
+    assert plan.new_exports == ["second", "third"]  # the exports' sha256, which name their lake files
+    raw = (home / "lake" / "raw" / "survey_responses").resolve()
+    assert plan.new_files == [str(raw / "second.parquet"), str(raw / "third-1.parquet")]  # what dbt reads of them
+    assert not plan.nothing
     assert build_plan(Home(home), full_rebuild=True).full
 
 
@@ -96,7 +117,8 @@ def test_build_args_of_a_full_and_an_incremental_plan(home):
     _responses(home, "second", "pupil_belonging/2023-24/summer", 202324)
     args = build_args(build_plan(Home(home)), SETTINGS, MANIFEST)
     assert "--full-refresh" not in args
-    assert '"changed_waves": ["pupil_belonging/2023-24/summer"]' in args[args.index("--vars") + 1]
+    new_files = json.loads(args[args.index("--vars") + 1])["new_survey_files"]
+    assert new_files == [str((home / "lake" / "raw" / "survey_responses" / "second.parquet").resolve())]
     # each test chosen by itself: excluding the spine must not take the tests that also read it away
     assert args[args.index("--indirect-selection") + 1] == "empty"
     assert args[args.index("--exclude") + 1] == ("geography_lookups int_academic_years_listed int_school_years_spined "

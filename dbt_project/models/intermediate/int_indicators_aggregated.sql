@@ -1,27 +1,29 @@
 -- Every indicator at the five levels: School rows as computed, MAT / LA / Regional / National rows as ratios
 -- of sums over the schools whose inputs are usable (indicator_rollup), with value, CI and status.
--- Incremental by survey period (orchestration/dbt.py build_plan decides): each row sums the cells of its own
--- (time_period, time_identifier, source), so an incremental refresh deletes the rows of the changed waves'
--- periods (macro changed_survey_periods) and appends them rebuilt from those periods' cells alone; the spine
--- and the admin cells are then unchanged. Anything else rebuilds all (--full-refresh).
--- depends_on: {{ ref('int_survey_responses_scored') }}
+-- Incremental by geography (macros/survey_changes.sql): each row sums the cells of its own geography and
+-- (time_period, time_identifier, source), so an incremental refresh deletes the rows of the schools the new exports
+-- change and of the geographies above them, in those waves, and appends them rebuilt from those geographies' cells;
+-- the spine and the admin cells are then unchanged. Anything else rebuilds all (--full-refresh).
+-- depends_on: {{ ref('int_survey_changes_located') }}
 {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail',
-          pre_hook="{% if is_incremental() %}delete from {{ this }}
-              where (time_period, time_identifier, source) in ({{ changed_survey_periods() }}){% endif %}") }}
+          pre_hook="{% if is_incremental() %}delete from {{ this }} where {{ survey_changed_rows() }}{% endif %}") }}
+{%- set levels = ['MAT', 'Local authority', 'Regional', 'National'] %}
+{%- set changed_periods = "select time_period, time_identifier, source from " ~ ref('int_survey_changes_located')
+    ~ " where not year_after" %}
 
 -- not materialized: each of its readers (school rows, twins, the four levels) reads the view with its own filters
 -- and columns; a materialised copy of every cell, scanned seven times, spilled (national: 76 s -> 34 s)
 with cells as not materialized (
     select * from {{ ref('int_indicator_cells_located') }}
     {%- if is_incremental() %}
-    where (time_period, time_identifier, source) in ({{ changed_survey_periods() }})
+    where (time_period, time_identifier, source) in ({{ changed_periods }})
     {%- endif %}
 ),
 
 spine as (
     select * from {{ ref('int_school_years_spined') }}
     {%- if is_incremental() %}
-    where time_period in (select time_period from ({{ changed_survey_periods() }}))
+    where time_period in (select time_period from ({{ changed_periods }}))
     {%- endif %}
 ),
 
@@ -60,9 +62,10 @@ school_rows as (
         cast(1 as integer) as schools_total
     from cells
     where catalogue_id in {{ sql_list(catalogue_ids_at_level('School')) }}
+    {%- if is_incremental() %}
+    and {{ survey_changed('School', 'urn') }}
+    {%- endif %}
 ),
-
-{%- set levels = ['MAT', 'Local authority', 'Regional', 'National'] %}
 
 -- the included rows of the schools entered under two URNs in a year (census_urn), for indicator_twins
 twins as (
@@ -74,14 +77,14 @@ twins as (
 
 aggregate_rows as (
     {%- for level in levels %}
-        {{ indicator_rollup('cells', level) }}
+        {{ indicator_rollup(changed_cells('cells', level), level) }}
         {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),
 
 twin_rows as (
     {%- for level in levels %}
-        {{ indicator_twins('twins', level) }}
+        {{ indicator_twins(changed_cells('twins', level), level) }}
         {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),

@@ -2,25 +2,28 @@
 -- per survey indicator of the catalogue (indicators/catalogue.yaml), computed by its formula
 -- (macros/indicators/survey_formulas.sql): respondents, response rate, scale mean (with the sums behind its
 -- CI), positive share, item agreement and the SEND/FSM gaps. Only responses included in the scale count.
--- Incremental by wave, as int_survey_responses_scored: the cells of the waves of var changed_waves are deleted,
--- then rebuilt whole and appended.
+-- Incremental by school and wave (macros/survey_changes.sql): a school's cells read its own responses and census
+-- alone, so an incremental refresh deletes the cells of the schools the new exports change, in those waves, and
+-- appends them rebuilt.
+-- depends_on: {{ ref('int_survey_changes_located') }}
 {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail',
-          pre_hook="{% if is_incremental() %}delete from {{ this }} where (time_period, time_identifier, source) in
-              (select distinct time_period, time_identifier, instrument from {{ ref('int_survey_responses_scored') }}
-               where wave in ({{ changed_waves() }})){% endif %}") }}
+          pre_hook="{% if is_incremental() %}delete from {{ this }}
+              where {{ survey_changed('School', 'urn') }}{% endif %}") }}
 
 with responses as (
     select * from {{ ref('int_survey_responses_scored') }}
     where included
     {%- if is_incremental() %}
-    and wave in ({{ changed_waves() }})
+    and {{ survey_changed('School', 'urn', source='instrument') }}
     {%- endif %}
 ),
 
 answers as (
-    select * from {{ ref('stg_surveys__answers') }}
     {%- if is_incremental() %}
-    where response_key in (select response_key from responses)
+    -- the staged answers of these responses, read from the lake rows of their keys alone
+    select * from {{ survey_answers_of('select response_key from responses') }}
+    {%- else %}
+    select * from {{ ref('stg_surveys__answers') }}
     {%- endif %}
 ),
 

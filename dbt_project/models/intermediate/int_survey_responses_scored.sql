@@ -7,25 +7,30 @@
 -- 2 x positions > items x steps. A respondent exactly at the midpoint is not positive. (The items of an
 -- instrument share one scale, so the mean of the item scores is 100 x positions / steps summed.)
 --
--- Incremental by wave (orchestration/dbt.py build_plan decides): a refresh whose only new inputs are survey exports
--- rebuilds the waves those exports hold (var changed_waves), every response of each such wave; anything else
--- (new DfE or GIAS files, changed definitions or settings, `belonging refresh --full-rebuild`) rebuilds all.
--- The waves are replaced whole: deleted first (a filter, not a join of the wave's rows with their new copies),
--- then appended.
+-- Incremental by response (macros/survey_changes.sql): a refresh whose only new inputs are survey exports rescores
+-- the responses those exports hold (var new_survey_files) and every earlier copy of them: each response's row
+-- reads only its own answers and the instruments' rules (the instruments are among the definitions a change of
+-- which rebuilds all). The responses are deleted first (a filter, not a join with their new copies), then
+-- appended. Anything else (new DfE or GIAS files, changed definitions or settings, `belonging refresh
+-- --full-rebuild`) rebuilds all.
 {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail',
-          pre_hook="{% if is_incremental() %}delete from {{ this }} where wave in ({{ changed_waves() }}){% endif %}") }}
+          pre_hook="{% if is_incremental() %}delete from {{ this }}
+              where response_key in ({{ new_survey_response_keys() }}){% endif %}") }}
 
 with responses as (
-    select * from {{ ref('stg_surveys__responses') }}
     {%- if is_incremental() %}
-    where wave in ({{ changed_waves() }})
+    -- the staged rows of these responses, read from the lake rows of their keys alone
+    select * from {{ survey_responses_of(new_survey_response_keys()) }}
+    {%- else %}
+    select * from {{ ref('stg_surveys__responses') }}
     {%- endif %}
 ),
 
 answers as (
-    select * from {{ ref('stg_surveys__answers') }}
     {%- if is_incremental() %}
-    where response_key in (select response_key from responses)
+    select * from {{ survey_answers_of('select response_key from responses') }}
+    {%- else %}
+    select * from {{ ref('stg_surveys__answers') }}
     {%- endif %}
 ),
 
@@ -61,10 +66,7 @@ select
     responses.instrument,
     responses.wave,
     responses.time_period,
-    case
-        when responses.term is null then 'Academic year'
-        else upper(left(responses.term, 1)) || lower(substr(responses.term, 2)) || ' term'
-    end as time_identifier,
+    {{ survey_time_identifier('responses.term') }} as time_identifier,
     responses.school_urn as urn,
     responses.year_group,
     responses.gender,

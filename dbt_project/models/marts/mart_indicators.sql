@@ -1,20 +1,16 @@
 {#- the catalogue's definitions travel with the model into the dbt docs (meta `indicators`) -#}
-{#- the periods an incremental refresh rebuilds: those of the changed survey waves, and the year after each
-    (its previous_value and change read them) -#}
-{%- set rebuilt = changed_survey_periods() ~ ' union ' ~ changed_survey_periods(years=1) %}
 {{ config(meta={'indicators': var('indicators')}, materialized='incremental', incremental_strategy='append',
           on_schema_change='fail',
           pre_hook="{% if is_incremental() %}delete from {{ this }}
-              where (time_period, time_identifier, source) in ({{ changed_survey_periods() }}
-                  union {{ changed_survey_periods(years=1) }}){% endif %}") }}
+              where {{ survey_changed_rows(year_after=true) }}{% endif %}") }}
 -- THE indicators table (docs/ARCHITECTURE.md "Marts"): every indicator, every level, every breakdown, with
 -- the year-on-year change. School series follow GIAS links: a converted academy's previous value is its
 -- predecessor's (urn_changed = true), including the year after a conversion that came after census day, when
 -- the successor was open but the predecessor held the year's figures (the spine's census_urn).
--- Incremental by survey period, as int_indicators_aggregated: an incremental refresh deletes and rebuilds the rows
--- of the changed waves' periods and of the same periods a year later (their previous_value reads the changed
--- ones); the admin, attendance and characteristic rows are then unchanged.
--- depends_on: {{ ref('int_survey_responses_scored') }}
+-- Incremental by geography, as int_indicators_aggregated (macros/survey_changes.sql): an incremental refresh deletes
+-- and rebuilds the rows of the geographies the new exports change, in their waves and in the same waves a year
+-- later (previous_value reads the changed ones); the admin, attendance and characteristic rows are then unchanged.
+-- depends_on: {{ ref('int_survey_changes_located') }}
 -- not materialized: each reader scans the tables with its own filters and columns (prev: the key and value alone),
 -- not a materialised copy of every column of every row (national, this select alone: 50 s with the whole rows
 -- joined as prev, 38 s with the narrow prev, 9 s with it not materialised as well)
@@ -31,7 +27,7 @@ with all_rows as not materialized (
 rows_ as (
     select * from all_rows
     {%- if is_incremental() %}
-    where (time_period, time_identifier, source) in ({{ rebuilt }})
+    where {{ survey_changed_rows(year_after=true) }}
     {%- endif %}
 ),
 
@@ -50,7 +46,8 @@ prev as (
         value
     from all_rows
     {%- if is_incremental() %}
-    where (time_period + 101, time_identifier, source) in ({{ rebuilt }})
+    where (time_period + 101, time_identifier, source) in (
+        select time_period, time_identifier, source from {{ ref('int_survey_changes_located') }})
     {%- endif %}
 ),
 
@@ -58,34 +55,8 @@ years as (
     select * from {{ ref('int_academic_years_listed') }}
 ),
 
-spine as (
-    select
-        time_period,
-        urn,
-        coalesce(census_urn, urn) as census_urn
-    from {{ ref('int_school_years_spined') }}
-),
-
-links as (
-    select * from {{ ref('int_school_links_resolved') }}
-),
-
--- the URN a school's figures were published under in the previous year: the URN the census counted there
--- (census_urn) of the school itself if it was open then, else of its predecessor. A school converting after
--- census day is open under its new URN that year, but the year's figures are its predecessor's.
 previous_urn as (
-    select
-        spine.time_period,
-        spine.urn,
-        case
-            when own.urn is not null then own.census_urn
-            when pred.urn is not null then pred.census_urn
-            else spine.urn
-        end as previous_urn
-    from spine
-    left join links on spine.urn = links.urn
-    left join spine as own on own.time_period = spine.time_period - 101 and spine.urn = own.urn
-    left join spine as pred on pred.time_period = spine.time_period - 101 and links.predecessor_urn = pred.urn
+    select * from {{ ref('int_school_previous_urns') }}
 ),
 
 keyed as (
