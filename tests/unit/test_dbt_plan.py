@@ -123,3 +123,22 @@ def test_build_args_of_a_full_and_an_incremental_plan(home):
     assert args[args.index("--indirect-selection") + 1] == "empty"
     assert args[args.index("--exclude") + 1] == ("geography_lookups int_academic_years_listed int_school_years_spined "
                                                  "stg_dfe__census_rows unique_spine")
+
+
+def test_the_dbt_resource_builds_no_adapter_and_runs_no_version_command(monkeypatch):
+    """dagster-dbt builds a dbt adapter (~2 s) for metadata no asset asks for, and runs `dbt --version` (~1.7 s)
+    before each command: the project's resource builds none and reads the installed dbt-core's version, through
+    private members this test pins (it fails if dagster-dbt renames them)."""
+    from importlib.metadata import version
+
+    from dagster_dbt import DbtCliResource
+    from packaging.version import parse
+
+    from orchestration.resources import WarehouseDbt, build_resources
+
+    assert callable(getattr(DbtCliResource, "_initialize_dbt_core_adapter", None))
+    assert "_cli_version" in vars(DbtCliResource)
+    dbt = build_resources()["dbt"]
+    assert isinstance(dbt, WarehouseDbt) and dbt._initialize_dbt_core_adapter(["build"]) is None
+    monkeypatch.setattr("dagster_dbt.core.resource.check_output", lambda *a, **k: pytest.fail("dbt --version ran"))
+    assert dbt._cli_version == parse(version("dbt-core")) and dbt._cli_version.major == 1
