@@ -299,7 +299,7 @@ def run_job(home: Home, job_name: str = "refresh", out: TextIO | None = None, te
 
     from dagster import DagsterInstance
 
-    from orchestration.dbt import ensure_manifest
+    from orchestration.dbt import ensure_manifest, start_parse, wait_for_parse
 
     out = out if out is not None else sys.stdout
     terminal = out.isatty() if terminal is None else terminal
@@ -327,6 +327,8 @@ def run_job(home: Home, job_name: str = "refresh", out: TextIO | None = None, te
             loader.addHandler(handler)
             root.addHandler(file_log)
             try:
+                if job_name == "refresh":
+                    start_parse(home)
                 unsynced_run_history(home.dagster_home)
                 instance = DagsterInstance.get()
                 instance.add_event_listener(run_id, monitor.event)
@@ -339,6 +341,7 @@ def run_job(home: Home, job_name: str = "refresh", out: TextIO | None = None, te
                     instance.add_run_tags(run_id, {FAILED_GATES_TAG: ", ".join(
                         f"{c['asset']} {c['check']}" for c in outcome["failed_checks"])[:1000]})
             finally:
+                wait_for_parse(home.dbt_target, stop=True)
                 loader.removeHandler(handler)
                 loader.setLevel(previous_level)
                 root.removeHandler(file_log)

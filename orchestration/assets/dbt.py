@@ -9,7 +9,14 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration.dbt import FULL_REBUILD_TAG, build_args, build_plan, dbt_project, duckdb_env
+from orchestration.dbt import (
+    FULL_REBUILD_TAG,
+    build_args,
+    build_plan,
+    dbt_project,
+    duckdb_env,
+    wait_for_parse,
+)
 from orchestration.layers import OWNERS, WAREHOUSE
 from orchestration.resources import HomeResource
 
@@ -46,6 +53,7 @@ def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, home: 
         # build it, so dbt is not run; each asset of the step is reported unchanged (so that what reads it runs)
         yield from unchanged_outputs(context, plan.reason)
         return
+    wait_for_parse(target)  # a new home's parse, started with the refresh (orchestration.dbt.start_parse)
     invocation = dbt.cli(build_args(plan, h.settings), context=context, target_path=target, raise_on_error=False)
     yield from invocation.stream()  # dbt's tests become asset check evaluations of this run (the release's gates)
     if not invocation.is_successful():
