@@ -34,6 +34,8 @@ def to_check_result(context, h: Home, gate, asset_key: dg.AssetKey | None = None
     else:
         first = gate.errors[0] if gate.errors else gate.failures[0]
         message = f"{len(gate.errors)} of {gate.checks_run} checks failed; first: {first}"
+    if gate.scope:  # what was validated, when not everything (the rest passed the current release's gates)
+        message += f" ({gate.scope})"
     metadata = {
         "message": message,
         "checks_run": gate.checks_run,
@@ -42,6 +44,8 @@ def to_check_result(context, h: Home, gate, asset_key: dg.AssetKey | None = None
         # the same, structured (table, column, rule, message, offending rows): what `last_refresh.json` keeps
         "failure_details": dg.MetadataValue.json(gate.as_dict()["failures"][:MAX_FAILURES_SHOWN]),
     }
+    if gate.scope:
+        metadata["scope"] = gate.scope
     if gate.data_docs:
         metadata["data_docs"] = dg.MetadataValue.path(str(gate.data_docs))
     return dg.AssetCheckResult(passed=gate.passed, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
@@ -86,12 +90,13 @@ def checked_inputs(h: Home, run) -> set[str] | None:
     then, and are not checked again. None (check everything) without a release or on a full rebuild."""
     import json
 
-    from publication.releases import current_release
+    from publication.releases import current_release, release_parts
 
     current = current_release(h.root)
-    if run.tags.get(FULL_REBUILD_TAG) == "true" or current is None or not (current / "manifest.json").exists():
+    # the manifest is in the release's public part (release_parts: older releases kept it in the folder itself)
+    if run.tags.get(FULL_REBUILD_TAG) == "true" or current is None or not release_parts(current).manifest.exists():
         return None
-    manifest = json.loads((current / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads(release_parts(current).manifest.read_text(encoding="utf-8"))
     return {i["sha256"] for i in manifest.get("inputs", []) if i.get("sha256")}
 
 
