@@ -607,6 +607,34 @@ def test_extract_value_rules_fail_on_bad_cells(extracts, tmp_path):
     assert beside["row"] == 2 and "belonging_score_mean" in beside["shown_beside_suppressed"]
     sym = f["only_numbers_or_gss_symbols"][0].offending
     assert {"column": "belonging_score_mean", "line": 4, "indicator_value": "NA"}.items() <= sym[0].items()
+    code = f["geography_code_form"][0]
+    assert (code.offending[0]["row"], code.offending[0]["code_not_in_its_form"]) == (6, "new_la_code=E6000001")
+    assert f["no_total_in_geography_or_time"][0].offending[0]["total_in_geography_or_time"] == "la_name=Total"
+
+
+def test_extract_gate_has_one_expectation_per_rule_whatever_the_columns(extracts, tmp_path):
+    """Total/All in any time or geography column, and any code out of its form, are one expectation each (one
+    per column made the demo's gate 557 expectations, 250 of them for Total/All), and each still fails on
+    every column it covers, naming it."""
+    from expectations.extracts import CODE_FORMS, TIME_COLUMNS, wide_checks
+    from publication.extracts import GEOGRAPHY_COLUMNS
+
+    info = extracts["admin_indicators_school"]
+    header = info.csv_path.read_text(encoding="utf-8").splitlines()[0].split(",")
+    names = [c.name for c in wide_checks(header, 10, 3, "t")]
+    assert names.count("no_total_in_geography_or_time") == 1 and names.count("geography_code_form") == 1
+    covered = [c for c in (*TIME_COLUMNS, *GEOGRAPHY_COLUMNS) if c in header]
+    assert len(covered) > 5
+    for column in covered:
+        def edit(rows, header, column=column):
+            rows[0][header.index(column)] = "All"
+            return rows, header
+
+        csv_path, meta_path = rewrite(info, tmp_path, f"admin_{column}", edit)
+        f = failed(extract_gate(csv_path, meta_path, LOOKUP, **DISCLOSURE))
+        assert f["no_total_in_geography_or_time"][0].offending[0]["total_in_geography_or_time"] == f"{column}=All"
+        if column in CODE_FORMS:  # "All" is not a code either
+            assert f"{column}=All" in f["geography_code_form"][0].offending[0]["code_not_in_its_form"]
 
 
 def test_extract_column_rules_fail_on_bad_columns(extracts, tmp_path):
@@ -642,8 +670,8 @@ def test_extract_gate_is_one_suite_per_extract_with_its_cell_and_column_checks(e
         {"row": f["no_leading_or_trailing_whitespace"][0].offending[0]["row"], "line": 5,
          "column": "belonging_positive_percent", "value": " 40.1"}]
     total = f["no_total_in_geography_or_time"][0]
-    assert (total.table, total.column, total.offending[0]["row"], total.offending[0]["la_name"]) == (
-        "pupil_belonging_la.csv", "la_name", 5, "Total")
+    assert (total.table, total.offending[0]["row"], total.offending[0]["total_in_geography_or_time"]) == (
+        "pupil_belonging_la.csv", 5, "la_name=Total")  # the row, and the column and value that break the rule
     assert [o["column_name"] for o in f["no_personal_data_columns"][0].offending] == ["email"]
     pages = list((docs / "validations").rglob("*.html"))
     assert [p.relative_to(docs / "validations").parts[0] for p in pages] == ["extract_pupil_belonging_la"]
