@@ -344,3 +344,17 @@ def extracts_gate(
             for i in infos
         ],
     )
+
+
+def changed_extracts(infos, published: list[dict]) -> list:
+    """The extracts (publication.extracts.ExtractFiles) whose CSV or metadata file differs, byte for byte, from the
+    one of the same name in `published` (a release manifest's `extracts`: name and each file's sha256), or that it
+    does not have. Sound for a release whose gates judged with the same code, catalogue and settings
+    (orchestration/checks.py `carried_over`): the gate reads only these two files and the geography lookup (code),
+    so the same bytes get the same verdict, and that release passed. The Parquet file is not read by the gate."""
+    from ingestion.files import sha256_file
+
+    digests = {e["name"]: (e["files"].get("csv", {}).get("sha256"), e["files"].get("meta", {}).get("sha256"))
+               for e in published}
+    return [i for i in infos
+            if digests.get(i.name, (None, None)) != (sha256_file(i.csv_path), sha256_file(i.meta_path))]

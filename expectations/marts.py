@@ -88,7 +88,9 @@ def prepare_mart(mart: pl.DataFrame, cat: Catalogue | None = None) -> pl.DataFra
     )
 
 
-def mart_checks() -> list[Check]:
+def chunk_checks() -> list[Check]:
+    """On the mart's chunks (one row per source and period, `chunk_frame`): the whole mart, whatever is
+    validated row by row."""
     return [
         Check(
             "mart_not_empty",
@@ -97,6 +99,12 @@ def mart_checks() -> list[Check]:
             "mart_indicators has no rows: nothing was loaded (an empty landing folder?) or every row was "
             "quarantined; a release is never empty",
         ),
+    ]
+
+
+def mart_checks() -> list[Check]:
+    """On the rows of the chunks validated (`prepare_mart`)."""
+    return [
         Check(
             "indicator_in_catalogue",
             "expect_column_values_to_be_null",
@@ -124,6 +132,9 @@ def mart_checks() -> list[Check]:
     ]
 
 
+DRIFT_SCHEMA = {"measure": pl.String, "previous": pl.Float64, "current": pl.Float64, "tolerance": pl.Float64}
+
+
 def drift_frame(
     current: pl.DataFrame,
     previous: pl.DataFrame | pl.LazyFrame | None,
@@ -131,50 +142,50 @@ def drift_frame(
     row_count_tolerance: float,
     headline_tolerance: float,
 ) -> pl.DataFrame:
-    """One row per compared measure: row counts per level, national Total values per period and indicator. The
-    previous release's mart may be lazy (a scan of its Parquet export): only what is compared is ever read."""
-    schema = {"measure": pl.String, "previous": pl.Float64, "current": pl.Float64, "relative_change": pl.Float64,
-              "tolerance": pl.Float64}  # fmt: skip
-    if previous is None or previous.lazy().select(pl.len()).collect().item() == 0:
-        return pl.DataFrame(schema=schema)
+    """`drift_frame_db` on marts in memory (the previous one may be lazy)."""
+    import duckdb
 
-    def counts(f: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-        return f.lazy().group_by("geographic_level").agg(pl.len().cast(pl.Float64).alias("n")).collect()
+    con = duckdb.connect()
+    try:
+        con.register("drift_current", current.to_arrow())
+        if previous is not None:
+            con.register("drift_previous", previous.lazy().collect().to_arrow())
+        return drift_frame_db(con, "drift_current", "drift_previous" if previous is not None else None,
+                              row_count_tolerance=row_count_tolerance, headline_tolerance=headline_tolerance)
+    finally:
+        con.close()
 
-    def schools(f: pl.DataFrame | pl.LazyFrame) -> float:
-        return float(f.lazy().filter(pl.col("geographic_level") == "School")
-                     .select(pl.col("geography_code").n_unique()).collect().item())
 
-    rc = (
-        counts(previous)
-        .join(counts(current), on="geographic_level", how="full", suffix="_cur", coalesce=True)
-        .select(
-            ("row count " + pl.col("geographic_level")).alias("measure"),
-            pl.col("n").fill_null(0).alias("previous"),
-            pl.col("n_cur").fill_null(0).alias("current"),
-        )
-        .vstack(pl.DataFrame({"measure": ["schools"], "previous": [schools(previous)], "current": [schools(current)]}))
-        .with_columns(pl.lit(row_count_tolerance).alias("tolerance"))
-    )
+def drift_frame_db(con, current: str, previous: str | None, *, row_count_tolerance: float,
+                   headline_tolerance: float) -> pl.DataFrame:
+    """One row per compared measure: row counts per level, the number of schools, national Total values per
+    period and indicator, each with its tolerance and verdict. Computed by DuckDB over the two marts (relations
+    of `con`: the whole current mart and the previous release's, never loaded): a cross-partition rule, judged
+    in full on every refresh."""
+    if previous is None or con.execute(f"select count(*) from {previous}").fetchall()[0][0] == 0:
+        return pl.DataFrame(schema={**DRIFT_SCHEMA, "relative_change": pl.Float64, "within_tolerance": pl.Boolean})
 
-    def national(f: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-        return f.lazy().filter(
-            (pl.col("geographic_level") == "National")
-            & (pl.col("breakdown") == "Total")
-            & pl.col("value").is_not_null()
-        ).select("time_period", "time_identifier", "indicator", "value").collect()
+    def schools(rel: str) -> str:
+        return f"(select count(distinct geography_code) from {rel} where geographic_level = 'School')::double"
 
-    hv = (
-        national(previous)
-        .join(national(current), on=["time_period", "time_identifier", "indicator"], suffix="_cur")
-        .select(
-            pl.format("national {} {} {}", "indicator", "time_period", "time_identifier").alias("measure"),
-            pl.col("value").alias("previous"),
-            pl.col("value_cur").alias("current"),
-        )
-        .with_columns(pl.lit(headline_tolerance).alias("tolerance"))
-    )
-    both = pl.concat([rc, hv], how="vertical_relaxed")
+    def national(rel: str) -> str:
+        return (f"select time_period, time_identifier, indicator, value from {rel} "
+                "where geographic_level = 'National' and breakdown = 'Total' and value is not null")
+
+    both = con.sql(f"""
+        with p as (select geographic_level, count(*)::double as n from {previous} group by all),
+             c as (select geographic_level, count(*)::double as n from {current} group by all)
+        select 0 as part, 'row count ' || geographic_level as measure, coalesce(p.n, 0) as previous,
+               coalesce(c.n, 0) as current, {float(row_count_tolerance)} as tolerance
+        from p full join c using (geographic_level)
+        union all
+        select 1, 'schools', {schools(previous)}, {schools(current)}, {float(row_count_tolerance)}
+        union all
+        select 2, format('national {{}} {{}} {{}}', indicator, time_period, time_identifier), p.value, c.value,
+               {float(headline_tolerance)}
+        from ({national(previous)}) p join ({national(current)}) c using (time_period, time_identifier, indicator)
+        order by part, measure
+    """).pl().drop("part").cast(DRIFT_SCHEMA)  # fmt: skip
     return both.with_columns(
         pl.when(pl.col("previous") == 0)
         .then(pl.when(pl.col("current") == 0).then(0.0).otherwise(float("inf")))
@@ -307,6 +318,33 @@ def absence_coverage_checks(min_share: float) -> list[Check]:
     ]
 
 
+# what the mart gate reads of mart_indicators (the key, the figures and their status): at national scale the mart
+# is millions of rows, so the gate does not load columns it does not check
+MART_COLUMNS = ("time_period", "time_identifier", "geographic_level", "geography_code", "source", "indicator",
+                "breakdown", "breakdown_value", "numerator", "denominator", "value", "value_status")
+# the mart's partitions for the gate: a source's period (the extracts' chunks). No row rule crosses one: range,
+# share and catalogue rules read one row, absence coverage a school's two admin figures of one year.
+CHUNK = ("source", "time_period")
+
+
+def chunk_frame(con, current: str, previous: str | None) -> pl.DataFrame:
+    """One row per chunk of the current mart (`CHUNK`) with its rows, and `changed`: whether its rows differ from
+    the same chunk of `previous` (a digest of the columns the gate reads: count, sum and xor of a row hash,
+    computed by DuckDB in one pass over each mart). Without `previous`, every chunk is changed."""
+    cols, key = ", ".join(MART_COLUMNS), ", ".join(CHUNK)
+
+    def digests(rel: str) -> str:
+        return (f"select {key}, count(*) as n, sum(hash({cols})::hugeint) as s, bit_xor(hash({cols})) as x "
+                f"from {rel} group by all")
+
+    if previous is None:
+        query = f"select {key}, count(*) as rows, true as changed from {current} group by all"
+    else:
+        query = (f"select {key}, c.n as rows, (p.n is null or c.n <> p.n or c.s <> p.s or c.x <> p.x) as changed "
+                 f"from ({digests(current)}) c left join ({digests(previous)}) p using ({key})")
+    return con.sql(query + f" order by {key}").pl()
+
+
 def mart_gate(
     mart: pl.DataFrame,
     *,
@@ -317,19 +355,79 @@ def mart_gate(
     reconciliation_tolerance: float,
     suppressed_cell_max: Mapping[str, float] | float,
     absence_enrolment_min_share: float,
+    carry_over: bool = False,
     data_docs_dir: Path | None = None,
 ) -> GateResult:
-    """The mart gate; the tolerances are settings (config/settings.yaml `gates`), with no default here."""
-    results = [
-        run_suite("mart_indicators", prepare_mart(mart), mart_checks(), data_docs_dir=data_docs_dir),
-    ]
+    """The mart gate on marts in memory (`mart_gate_db`); the tolerances are settings (config/settings.yaml
+    `gates`), with no default here."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("gate_current", mart.to_arrow())
+        if previous is not None:
+            con.register("gate_previous", previous.lazy().collect().to_arrow())
+        return mart_gate_db(
+            con, "gate_current", "gate_previous" if previous is not None else None, reconciliation=reconciliation,
+            row_count_tolerance=row_count_tolerance, headline_tolerance=headline_tolerance,
+            reconciliation_tolerance=reconciliation_tolerance, suppressed_cell_max=suppressed_cell_max,
+            absence_enrolment_min_share=absence_enrolment_min_share, carry_over=carry_over,
+            data_docs_dir=data_docs_dir)  # fmt: skip
+    finally:
+        con.close()
+
+
+def mart_gate_db(
+    con,
+    current: str,
+    previous: str | None,
+    *,
+    reconciliation: pl.DataFrame | None,
+    row_count_tolerance: float,
+    headline_tolerance: float,
+    reconciliation_tolerance: float,
+    suppressed_cell_max: Mapping[str, float] | float,
+    absence_enrolment_min_share: float,
+    carry_over: bool,
+    scratch: Path | None = None,
+    data_docs_dir: Path | None = None,
+) -> GateResult:
+    """The mart gate on DuckDB relations of `con`: `current` (mart_indicators) and `previous` (the current
+    release's, or None).
+
+    What is validated. The rules that cross chunks run on the whole mart, in DuckDB: the mart is not empty
+    (`chunk_frame`), drift against the previous release (`drift_frame_db`), and reconciliation (the
+    mart_reconciliation model, whole). The row rules (catalogue, range, shares, absence coverage) run on the rows
+    of every chunk, or with `carry_over` only of the chunks whose rows differ from the previous release's: the
+    previous release passed this gate, judged by the same code, catalogue, settings and versions (the caller
+    checks that: orchestration/checks.py `carried_over`), and a row rule's verdict follows from the row alone. So
+    an incremental refresh of one survey wave validates that wave's periods, not the national mart. With
+    `scratch`, the rows are read through a Parquet file there (DuckDB's Arrow export holds them twice)."""
+    chunks = chunk_frame(con, current, previous if carry_over else None)
+    results = [run_suite("mart_chunks", chunks, chunk_checks(), data_docs_dir=data_docs_dir, table="mart_indicators")]
+    changed = chunks.filter("changed").select(*CHUNK)
+    con.register("gate_changed_chunks", changed.to_arrow())
+    query = (f"select {', '.join(MART_COLUMNS)} from {current} "
+             f"semi join gate_changed_chunks using ({', '.join(CHUNK)})")
+    if scratch is not None:
+        path = Path(scratch) / "mart_gate_rows.parquet"
+        try:
+            con.execute(f"copy ({query}) to '{path}' (format parquet)")
+            mart = pl.read_parquet(path)
+        finally:
+            path.unlink(missing_ok=True)
+    else:
+        mart = con.sql(query).pl()
+    con.unregister("gate_changed_chunks")
+    if mart.height:
+        results.append(run_suite("mart_indicators", prepare_mart(mart), mart_checks(), data_docs_dir=data_docs_dir))
     coverage = absence_coverage_frame(mart, min_share=absence_enrolment_min_share)
+    del mart
     if coverage.height:
         results.append(run_suite("mart_absence_coverage", coverage, absence_coverage_checks(absence_enrolment_min_share),
                                  data_docs_dir=data_docs_dir))  # fmt: skip
-    drift = drift_frame(
-        mart, previous, row_count_tolerance=row_count_tolerance, headline_tolerance=headline_tolerance
-    )
+    drift = drift_frame_db(con, current, previous, row_count_tolerance=row_count_tolerance,
+                           headline_tolerance=headline_tolerance)
     if drift.height:
         results.append(run_suite("mart_indicators_drift", drift, drift_checks(), data_docs_dir=data_docs_dir))
     if reconciliation is not None and reconciliation.height:
@@ -339,4 +437,10 @@ def mart_gate(
         results.append(
             run_suite("mart_reconciliation", rec, reconciliation_checks(), data_docs_dir=data_docs_dir)
         )
-    return merge("mart_gates", results)
+    result = merge("mart_gates", results)
+    if carry_over and previous is not None:
+        rows = chunks.filter("changed")["rows"].sum()
+        result.scope = (f"rows of {changed.height} of {chunks.height} source periods validated ({rows:,} of "
+                        f"{chunks['rows'].sum():,} rows: the others are the current release's, which passed); "
+                        "size, drift and reconciliation over the whole mart")
+    return result

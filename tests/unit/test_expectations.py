@@ -526,8 +526,9 @@ def test_one_plus_suspension_share_may_pass_100_but_other_shares_may_not(mart):
     assert {"value_within_catalogue_range", "numerator_not_above_denominator"} <= set(f)
 
 
-@pytest.mark.parametrize("lazy", [False, True], ids=["previous in memory", "previous scanned"])
-def test_mart_drift_halving_of_schools_fails(mart, lazy):
+@pytest.mark.parametrize(("lazy", "carry_over"), [(False, False), (True, False), (False, True)],
+                         ids=["previous in memory", "previous scanned", "unchanged periods carried over"])
+def test_mart_drift_halving_of_schools_fails(mart, lazy, carry_over):
     schools = mart.filter(pl.col("geographic_level") == "School")
     urns = sorted(set(schools["geography_code"]))
     halved = mart.filter(pl.col("geographic_level") != "School").vstack(
@@ -539,12 +540,13 @@ def test_mart_drift_halving_of_schools_fails(mart, lazy):
         .otherwise(pl.col("value"))
         .alias("value")
     )
-    previous = mart.lazy() if lazy else mart  # the refresh scans the previous release's Parquet export
-    assert gate(mart, previous=previous).passed
-    f = failed(gate(halved, previous=previous))
+    previous = mart.lazy() if lazy else mart
+    # drift crosses periods: judged on the whole mart even when only the changed periods' rows are validated
+    assert gate(mart, previous=previous, carry_over=carry_over).passed
+    f = failed(gate(halved, previous=previous, carry_over=carry_over))
     assert set(f) == {"drift_within_tolerance"}
     assert f["drift_within_tolerance"][0].offending[0]["measure"] == "row count School"
-    f = failed(gate(headline, previous=previous, headline_tolerance=0.25))
+    f = failed(gate(headline, previous=previous, headline_tolerance=0.25, carry_over=carry_over))
     assert set(f) == {"drift_within_tolerance"}
     assert f["drift_within_tolerance"][0].offending[0]["measure"].startswith("national ")
 
@@ -716,6 +718,37 @@ def test_extract_gate_checks_staff_extracts_for_small_cells(tmp_path):
     assert "respondents_below_threshold_suppressed" in f, "a staff extract shows cells of 2 respondents"
 
 
+def test_mart_row_rules_are_judged_on_the_periods_that_changed(mart):
+    """With the previous release's verdicts carried over, the row rules see only the source periods whose rows
+    differ from the previous release's: a bad row in a changed period fails, naming it; an unchanged period is
+    not judged again (it passed then); without carry-over (a full rebuild, other rules) everything is."""
+    from expectations.marts import chunk_frame
+
+    key = (pl.col("source") == "admin") & (pl.col("indicator") == "fsm_percent") & (pl.col("geographic_level") == "School")
+    period = mart.filter(key)["time_period"].max()
+    bad_row = key & (pl.col("time_period") == period) & (pl.col("geography_code") == mart.filter(
+        key & (pl.col("time_period") == period))["geography_code"].min())  # fmt: skip
+    bad = mart.with_columns(pl.when(bad_row).then(140.0).otherwise(pl.col("value")).alias("value"))
+    assert mart.filter(bad_row).height == 1
+
+    f = failed(gate(bad, previous=mart, carry_over=True))  # the admin period changed: judged, and failed
+    assert set(f) == {"value_within_catalogue_range"}
+    assert [(o["geography_code"], o["value_outside_range"]) for o in f["value_within_catalogue_range"][0].offending] == [
+        (mart.filter(bad_row)["geography_code"][0], 140.0)]  # fmt: skip
+    result = gate(bad, previous=bad, carry_over=True)  # the same bad row was published: not judged again
+    assert result.passed and result.scope.startswith("rows of 0 of ")
+    assert not gate(bad, previous=bad).passed  # without carry-over every period is judged
+
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("cur", bad.to_arrow())
+    con.register("prev", mart.to_arrow())
+    chunks = chunk_frame(con, "cur", "prev")
+    assert chunks.filter("changed").select("source", "time_period").rows() == [("admin", period)]
+    assert chunks["rows"].sum() == mart.height and chunk_frame(con, "cur", None)["changed"].all()
+
+
 def test_an_empty_mart_or_far_fewer_schools_fail(mart):
     """A refresh of an empty landing folder built an empty mart that passed every gate and was published; a
     mart with no rows fails, and so does one whose schools fall by more than the tolerance."""
@@ -751,3 +784,34 @@ def test_absence_enrolments_far_below_the_census_roll_fail(mart):
     assert gate(pl.concat([others, headcount, whole], how="vertical_relaxed")).passed
     coverage = absence_coverage_frame(pl.concat([headcount, absence]), min_share=0.05)
     assert coverage["below_roll"].to_list() == [False]  # 30 of 400 is above a 5% share
+
+
+def test_only_extracts_whose_bytes_changed_are_judged_again(extracts, tmp_path):
+    """`changed_extracts`: an extract whose CSV and metadata are byte for byte the published ones is not
+    validated again; one whose CSV or metadata differs, or that was not published, is."""
+    from expectations.extracts import changed_extracts
+    from ingestion.files import sha256_file
+    from publication.extracts import ExtractFiles
+
+    def entry(info) -> dict:
+        return {"name": info.name, "files": {"csv": {"sha256": sha256_file(info.csv_path)},
+                                             "meta": {"sha256": sha256_file(info.meta_path)}}}
+
+    same, csv_changed, meta_changed, new = (extracts[n] for n in (
+        "admin_indicators_school", "pupil_belonging_la", "admin_indicators_la", "pupil_belonging_school"))
+    published = [entry(same), entry(csv_changed), entry(meta_changed)]
+
+    def edit(rows, header):
+        rows[0][header.index("la_name")] = "Total"
+        return rows, header
+
+    csv_path, meta_path = rewrite(csv_changed, tmp_path, csv_changed.name, edit)
+    meta_copy = tmp_path / "admin_indicators_la.meta.csv"
+    meta_copy.write_text(meta_changed.meta_path.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    infos = [ExtractFiles(same.name, same.csv_path, same.meta_path, same.parquet_path),
+             ExtractFiles(csv_changed.name, csv_path, meta_path, csv_changed.parquet_path),
+             ExtractFiles(meta_changed.name, meta_changed.csv_path, meta_copy, meta_changed.parquet_path),
+             ExtractFiles(new.name, new.csv_path, new.meta_path, new.parquet_path)]
+    assert [i.name for i in changed_extracts(infos, published)] == [
+        "pupil_belonging_la", "admin_indicators_la", "pupil_belonging_school"]
+    assert changed_extracts(infos[:1], published) == []

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import duckdb
 import polars as pl
+import pytest
 
 from expectations.raw import duplicate_rows, lake_files, raw_gate_lake
 from ingestion.lake import Lake, SourceFile
@@ -94,14 +95,22 @@ def test_a_lake_assets_raw_gates_run_in_one_step_each_table_judged_and_a_failure
     assert one.success and [e.asset_key.path[-1] for e in one.get_asset_check_evaluations()] == ["survey_items"]
 
 
-def published(home, inputs: list[str]) -> None:
-    """A current release (its manifest in its public part, as publish_release writes it) built from `inputs`."""
+def published(home, inputs: list[str], **parts) -> None:
+    """A current release (its manifest in its public part, as publish_release writes it) built from `inputs` by
+    this code, catalogue and settings (its fingerprint; `parts` replace some of its parts)."""
     import json
     import os
 
+    from indicators import catalogue_path
+    from orchestration.settings import Home
+    from publication.releases import release_fingerprint
+
+    fingerprint = release_fingerprint(inputs=inputs, settings=Home(home).settings, catalogue_file=catalogue_path())
+    fingerprint["parts"].update(parts)
     public = home / "releases" / "r1" / "public"
     public.mkdir(parents=True)
-    (public / "manifest.json").write_text(json.dumps({"inputs": [{"sha256": s} for s in inputs]}), encoding="utf-8")
+    (public / "manifest.json").write_text(json.dumps({"inputs": [{"sha256": s} for s in inputs],
+                                                      "fingerprint": fingerprint}), encoding="utf-8")
     os.symlink("r1", home / "releases" / "current")
 
 
@@ -122,6 +131,22 @@ def test_the_current_releases_inputs_are_read_from_its_public_manifest(tmp_path)
     published(home, [GOOD, BAD])
     assert checked_inputs(h, run) == {GOOD, BAD}
     assert checked_inputs(h, dg.DagsterRun(job_name="refresh", run_id="r", tags={FULL_REBUILD_TAG: "true"})) is None
+
+
+@pytest.mark.parametrize("part", ["code", "catalogue", "settings", "versions"])
+def test_a_release_judged_by_other_rules_is_judged_again(tmp_path, part):
+    """Its verdicts do not carry over when its code, catalogue, settings or library versions differ from this
+    run's: every gate then validates everything."""
+    import dagster as dg
+
+    from orchestration.checks import carried_over, checked_inputs
+    from orchestration.settings import Home
+
+    home = tmp_path / "home"
+    lake_with(home)
+    published(home, [GOOD, BAD], **{part: "0" * 64})
+    run = dg.DagsterRun(job_name="refresh", run_id="r", tags={})
+    assert carried_over(Home(home), run) is None and checked_inputs(Home(home), run) is None
 
 
 def test_a_gate_with_nothing_new_passes_at_once_and_says_so(tmp_path):
