@@ -287,21 +287,32 @@ def reconciliation_frame(
 
 
 def absence_coverage_frame(mart: pl.DataFrame, *, min_share: float) -> pl.DataFrame:
+    """`absence_coverage_frame_db` on a mart in memory."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("coverage_mart", mart.to_arrow())
+        return absence_coverage_frame_db(con, "coverage_mart", min_share=min_share)
+    finally:
+        con.close()
+
+
+def absence_coverage_frame_db(con, mart: str, *, min_share: float) -> pl.DataFrame:
     """Per school and year with both: the absence enrolments (persistent absence's denominator) against the
     census headcount. Enrolments count every pupil on roll during the year, so they are at least about the
     January roll; far fewer (`below_roll`) means the absence file covers a sub-population (pupils aged four,
-    one phase) read as the whole school."""
-    school = pl.col("geographic_level") == "School"
-    headcount = mart.filter(school & (pl.col("indicator") == "pupils_headcount") & pl.col("numerator").is_not_null())
-    absence = mart.filter(school & (pl.col("indicator") == "persistent_absence_percent")
-                          & pl.col("denominator").is_not_null())  # fmt: skip
-    both = absence.select("time_period", "geography_code", pl.col("denominator").alias("absence_enrolments")).join(
-        headcount.select("time_period", "geography_code", pl.col("numerator").alias("census_headcount")),
-        on=["time_period", "geography_code"],
-    )
-    return both.with_columns(
-        (pl.col("absence_enrolments") < min_share * pl.col("census_headcount")).alias("below_roll")
-    ).sort("time_period", "geography_code")
+    one phase) read as the whole school. It pairs two rows of the mart, so DuckDB computes it over the whole
+    mart (relation `mart` of `con`: one row per school and year reaches Great Expectations)."""
+    return con.sql(f"""
+        with school as (select * from {mart} where geographic_level = 'School')
+        select a.time_period, a.geography_code, a.denominator as absence_enrolments,
+               h.numerator as census_headcount, a.denominator < {float(min_share)} * h.numerator as below_roll
+        from school a join school h using (time_period, geography_code)
+        where a.indicator = 'persistent_absence_percent' and a.denominator is not null
+          and h.indicator = 'pupils_headcount' and h.numerator is not null
+        order by a.time_period, a.geography_code
+    """).pl()  # fmt: skip
 
 
 def absence_coverage_checks(min_share: float) -> list[Check]:
@@ -322,27 +333,36 @@ def absence_coverage_checks(min_share: float) -> list[Check]:
 # is millions of rows, so the gate does not load columns it does not check
 MART_COLUMNS = ("time_period", "time_identifier", "geographic_level", "geography_code", "source", "indicator",
                 "breakdown", "breakdown_value", "numerator", "denominator", "value", "value_status")
-# the mart's partitions for the gate: a source's period (the extracts' chunks). No row rule crosses one: range,
-# share and catalogue rules read one row, absence coverage a school's two admin figures of one year.
+# a mart row's key (dbt's unique_key test on mart_indicators): how a row is matched with the previous release's
+KEY_COLUMNS = ("time_period", "time_identifier", "geographic_level", "geography_code", "indicator", "breakdown",
+               "breakdown_value")
+# what the gate reports its scope by: a source's period
 CHUNK = ("source", "time_period")
 
 
-def chunk_frame(con, current: str, previous: str | None) -> pl.DataFrame:
-    """One row per chunk of the current mart (`CHUNK`) with its rows, and `changed`: whether its rows differ from
-    the same chunk of `previous` (a digest of the columns the gate reads: count, sum and xor of a row hash,
-    computed by DuckDB in one pass over each mart). Without `previous`, every chunk is changed."""
-    cols, key = ", ".join(MART_COLUMNS), ", ".join(CHUNK)
-
-    def digests(rel: str) -> str:
-        return (f"select {key}, count(*) as n, sum(hash({cols})::hugeint) as s, bit_xor(hash({cols})) as x "
-                f"from {rel} group by all")
-
+def changed_rows_query(current: str, previous: str | None) -> str:
+    """The rows of `current` (the columns the gate reads) that the row rules must judge: every row, or those
+    with no row of the same key and the same content in `previous` (a hash of the columns the gate reads, per
+    key: DuckDB's anti join, one pass over each mart). A row whose key holds a null never matches, so it is
+    judged: the query may judge too much, never too little."""
+    cols = ", ".join(MART_COLUMNS)
     if previous is None:
-        query = f"select {key}, count(*) as rows, true as changed from {current} group by all"
-    else:
-        query = (f"select {key}, c.n as rows, (p.n is null or c.n <> p.n or c.s <> p.s or c.x <> p.x) as changed "
-                 f"from ({digests(current)}) c left join ({digests(previous)}) p using ({key})")
-    return con.sql(query + f" order by {key}").pl()
+        return f"select {cols} from {current}"
+    key = ", ".join(KEY_COLUMNS)
+    return (f"select {cols} from (select *, hash({cols}) as gate_row_hash from {current}) "
+            f"anti join (select {key}, hash({cols}) as gate_row_hash from {previous}) using ({key}, gate_row_hash)")
+
+
+def chunk_frame(con, current: str, changed: str) -> pl.DataFrame:
+    """One row per source and period of the current mart: its rows, and how many of them the row rules judge
+    (`changed`, a relation of `con`)."""
+    key = ", ".join(CHUNK)
+    return con.sql(f"""
+        select {key}, c.rows, coalesce(j.judged, 0) as judged
+        from (select {key}, count(*) as rows from {current} group by all) c
+        left join (select {key}, count(*) as judged from {changed} group by all) j using ({key})
+        order by {key}
+    """).pl()  # fmt: skip
 
 
 def mart_gate(
@@ -395,34 +415,37 @@ def mart_gate_db(
     """The mart gate on DuckDB relations of `con`: `current` (mart_indicators) and `previous` (the current
     release's, or None).
 
-    What is validated. The rules that cross chunks run on the whole mart, in DuckDB: the mart is not empty
-    (`chunk_frame`), drift against the previous release (`drift_frame_db`), and reconciliation (the
-    mart_reconciliation model, whole). The row rules (catalogue, range, shares, absence coverage) run on the rows
-    of every chunk, or with `carry_over` only of the chunks whose rows differ from the previous release's: the
-    previous release passed this gate, judged by the same code, catalogue, settings and versions (the caller
-    checks that: orchestration/checks.py `carried_over`), and a row rule's verdict follows from the row alone. So
-    an incremental refresh of one survey wave validates that wave's periods, not the national mart. With
-    `scratch`, the rows are read through a Parquet file there (DuckDB's Arrow export holds them twice)."""
-    chunks = chunk_frame(con, current, previous if carry_over else None)
-    results = [run_suite("mart_chunks", chunks, chunk_checks(), data_docs_dir=data_docs_dir, table="mart_indicators")]
-    changed = chunks.filter("changed").select(*CHUNK)
-    con.register("gate_changed_chunks", changed.to_arrow())
-    query = (f"select {', '.join(MART_COLUMNS)} from {current} "
-             f"semi join gate_changed_chunks using ({', '.join(CHUNK)})")
-    if scratch is not None:
-        path = Path(scratch) / "mart_gate_rows.parquet"
-        try:
+    What is validated. The rules that cross rows run on the whole mart, in DuckDB: the mart is not empty
+    (`chunk_frame`), absence coverage (`absence_coverage_frame_db`), drift against the previous release
+    (`drift_frame_db`) and reconciliation (the mart_reconciliation model, whole). The row rules (catalogue, range,
+    shares: each reads one row) run on every row, or with `carry_over` only on the rows that differ from the
+    previous release's (`changed_rows_query`): that release passed this gate, judged by the same code, catalogue,
+    settings and versions (the caller checks that: orchestration/checks.py `carried_over`), and a row rule's
+    verdict follows from the row alone. So one new survey export is judged by the rows it changed (its school and
+    the aggregates above it), not the national mart. With `scratch`, the rows to judge are written to a Parquet
+    file there (DuckDB's Arrow export of a national mart holds it twice)."""
+    query = changed_rows_query(current, previous if carry_over else None)
+    # the rows to judge written once (a Parquet file in `scratch`, or a temporary table), then counted and read
+    path = Path(scratch) / "mart_gate_rows.parquet" if scratch is not None else None
+    try:
+        if path is not None:
             con.execute(f"copy ({query}) to '{path}' (format parquet)")
-            mart = pl.read_parquet(path)
-        finally:
+            changed = f"read_parquet('{path}')"
+        else:
+            con.execute(f"create or replace temp table gate_changed_rows as {query}")
+            changed = "gate_changed_rows"
+        chunks = chunk_frame(con, current, changed)
+        mart = pl.read_parquet(path) if path is not None else con.sql(f"select * from {changed}").pl()
+    finally:
+        if path is not None:
             path.unlink(missing_ok=True)
-    else:
-        mart = con.sql(query).pl()
-    con.unregister("gate_changed_chunks")
+        else:
+            con.execute("drop table if exists gate_changed_rows")
+    results = [run_suite("mart_chunks", chunks, chunk_checks(), data_docs_dir=data_docs_dir, table="mart_indicators")]
     if mart.height:
         results.append(run_suite("mart_indicators", prepare_mart(mart), mart_checks(), data_docs_dir=data_docs_dir))
-    coverage = absence_coverage_frame(mart, min_share=absence_enrolment_min_share)
     del mart
+    coverage = absence_coverage_frame_db(con, current, min_share=absence_enrolment_min_share)
     if coverage.height:
         results.append(run_suite("mart_absence_coverage", coverage, absence_coverage_checks(absence_enrolment_min_share),
                                  data_docs_dir=data_docs_dir))  # fmt: skip
@@ -439,8 +462,8 @@ def mart_gate_db(
         )
     result = merge("mart_gates", results)
     if carry_over and previous is not None:
-        rows = chunks.filter("changed")["rows"].sum()
-        result.scope = (f"rows of {changed.height} of {chunks.height} source periods validated ({rows:,} of "
-                        f"{chunks['rows'].sum():,} rows: the others are the current release's, which passed); "
-                        "size, drift and reconciliation over the whole mart")
+        judged = chunks.filter(pl.col("judged") > 0)
+        result.scope = (f"row rules on {chunks['judged'].sum():,} of {chunks['rows'].sum():,} rows, those that "
+                        f"changed since the current release (in {judged.height} of {chunks.height} source periods); "
+                        "size, absence coverage, drift and reconciliation over the whole mart")
     return result

@@ -85,6 +85,17 @@ def carried_over(h: Home, run) -> dict | None:
     judged by the same code, indicator catalogue, settings and library versions as this run would be (its
     fingerprint's parts other than the inputs: publication.releases.release_fingerprint). A rule's verdict on the
     same bytes is then the same, so what the release published is not validated again."""
+    key = (str(h.root), run.run_id)  # the gates of one run judge against one release: worked out once per run
+    if key not in _CARRIED_OVER:
+        _CARRIED_OVER.clear()
+        _CARRIED_OVER[key] = _carried_over(h, run)
+    return _CARRIED_OVER[key]
+
+
+_CARRIED_OVER: dict[tuple[str, str], dict | None] = {}
+
+
+def _carried_over(h: Home, run) -> dict | None:
     import json
 
     from indicators import catalogue_path

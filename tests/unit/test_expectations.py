@@ -718,11 +718,11 @@ def test_extract_gate_checks_staff_extracts_for_small_cells(tmp_path):
     assert "respondents_below_threshold_suppressed" in f, "a staff extract shows cells of 2 respondents"
 
 
-def test_mart_row_rules_are_judged_on_the_periods_that_changed(mart):
-    """With the previous release's verdicts carried over, the row rules see only the source periods whose rows
-    differ from the previous release's: a bad row in a changed period fails, naming it; an unchanged period is
-    not judged again (it passed then); without carry-over (a full rebuild, other rules) everything is."""
-    from expectations.marts import chunk_frame
+def test_mart_row_rules_are_judged_on_the_rows_that_changed(mart):
+    """With the previous release's verdicts carried over, the row rules see only the rows that differ from the
+    previous release's: a bad row that changed fails, naming it; a row published as it is was judged then and is
+    not judged again; without carry-over (a full rebuild, other rules) every row is."""
+    from expectations.marts import changed_rows_query, chunk_frame
 
     key = (pl.col("source") == "admin") & (pl.col("indicator") == "fsm_percent") & (pl.col("geographic_level") == "School")
     period = mart.filter(key)["time_period"].max()
@@ -731,22 +731,47 @@ def test_mart_row_rules_are_judged_on_the_periods_that_changed(mart):
     bad = mart.with_columns(pl.when(bad_row).then(140.0).otherwise(pl.col("value")).alias("value"))
     assert mart.filter(bad_row).height == 1
 
-    f = failed(gate(bad, previous=mart, carry_over=True))  # the admin period changed: judged, and failed
+    result = gate(bad, previous=mart, carry_over=True)  # the row changed: judged, and failed
+    f = failed(result)
     assert set(f) == {"value_within_catalogue_range"}
     assert [(o["geography_code"], o["value_outside_range"]) for o in f["value_within_catalogue_range"][0].offending] == [
         (mart.filter(bad_row)["geography_code"][0], 140.0)]  # fmt: skip
+    assert result.scope.startswith(f"row rules on 1 of {mart.height:,} rows")
     result = gate(bad, previous=bad, carry_over=True)  # the same bad row was published: not judged again
-    assert result.passed and result.scope.startswith("rows of 0 of ")
-    assert not gate(bad, previous=bad).passed  # without carry-over every period is judged
+    assert result.passed and result.scope.startswith(f"row rules on 0 of {mart.height:,} rows")
+    assert not gate(bad, previous=bad).passed  # without carry-over every row is judged
 
     import duckdb
 
     con = duckdb.connect()
     con.register("cur", bad.to_arrow())
     con.register("prev", mart.to_arrow())
-    chunks = chunk_frame(con, "cur", "prev")
-    assert chunks.filter("changed").select("source", "time_period").rows() == [("admin", period)]
-    assert chunks["rows"].sum() == mart.height and chunk_frame(con, "cur", None)["changed"].all()
+    changed = con.sql(changed_rows_query("cur", "prev")).pl()
+    assert changed.select("source", "time_period", "geography_code", "value").rows() == [
+        ("admin", period, mart.filter(bad_row)["geography_code"][0], 140.0)]
+    assert con.sql(changed_rows_query("cur", None)).pl().height == mart.height
+    chunks = chunk_frame(con, "cur", f"({changed_rows_query('cur', 'prev')})")
+    assert chunks["rows"].sum() == mart.height and chunks["judged"].sum() == 1
+
+
+def test_absence_coverage_pairs_rows_across_the_whole_mart_when_one_changed(mart):
+    """Absence coverage pairs two rows (a school's headcount and its absence enrolments): a new absence file
+    that changed only the absence row is still judged against the headcount published before."""
+    row = mart.filter((pl.col("geographic_level") == "School") & (pl.col("indicator") == "fsm_percent")).head(1)
+    urn = row["geography_code"][0]
+    headcount = row.with_columns(indicator=pl.lit("pupils_headcount"), numerator=pl.lit(400.0),
+                                 denominator=pl.lit(None, pl.Float64), value=pl.lit(400.0))  # fmt: skip
+    whole = row.with_columns(indicator=pl.lit("persistent_absence_percent"), numerator=pl.lit(42.0),
+                             denominator=pl.lit(420.0), value=pl.lit(10.0))  # fmt: skip
+    part = whole.with_columns(numerator=pl.lit(3.0), denominator=pl.lit(30.0))
+    others = mart.filter(~((pl.col("geography_code") == urn) & pl.col("indicator").is_in(
+        ["pupils_headcount", "persistent_absence_percent"])))  # fmt: skip
+    before = pl.concat([others, headcount, whole], how="vertical_relaxed")
+    after = pl.concat([others, headcount, part], how="vertical_relaxed")
+    assert gate(before, previous=before, carry_over=True).passed
+    f = failed(gate(after, previous=before, carry_over=True))
+    assert set(f) == {"absence_covers_the_roll"}
+    assert f["absence_covers_the_roll"][0].offending[0]["geography_code"] == urn
 
 
 def test_an_empty_mart_or_far_fewer_schools_fail(mart):

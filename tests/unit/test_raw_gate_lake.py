@@ -126,11 +126,10 @@ def test_the_current_releases_inputs_are_read_from_its_public_manifest(tmp_path)
     home = tmp_path / "home"
     lake_with(home)
     h = Home(home)
-    run = dg.DagsterRun(job_name="refresh", run_id="r", tags={})
-    assert checked_inputs(h, run) is None  # no release yet: everything is new
+    assert checked_inputs(h, dg.DagsterRun(job_name="refresh", run_id="r1")) is None  # no release: all is new
     published(home, [GOOD, BAD])
-    assert checked_inputs(h, run) == {GOOD, BAD}
-    assert checked_inputs(h, dg.DagsterRun(job_name="refresh", run_id="r", tags={FULL_REBUILD_TAG: "true"})) is None
+    assert checked_inputs(h, dg.DagsterRun(job_name="refresh", run_id="r2")) == {GOOD, BAD}
+    assert checked_inputs(h, dg.DagsterRun(job_name="refresh", run_id="r3", tags={FULL_REBUILD_TAG: "true"})) is None
 
 
 @pytest.mark.parametrize("part", ["code", "catalogue", "settings", "versions"])
