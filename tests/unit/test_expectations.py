@@ -754,20 +754,25 @@ def test_mart_row_rules_are_judged_on_the_rows_that_changed(mart):
     assert chunks["rows"].sum() == mart.height and chunks["judged"].sum() == 1
 
 
-def test_absence_coverage_pairs_rows_across_the_whole_mart_when_one_changed(mart):
-    """Absence coverage pairs two rows (a school's headcount and its absence enrolments): a new absence file
-    that changed only the absence row is still judged against the headcount published before."""
+def with_absence(mart: pl.DataFrame, enrolments: float) -> tuple[str, pl.DataFrame]:
+    """The mart with one school's headcount set to 400 and its absence enrolments to `enrolments` (a tenth of them
+    persistent absentees): the school's URN and the mart."""
     row = mart.filter((pl.col("geographic_level") == "School") & (pl.col("indicator") == "fsm_percent")).head(1)
     urn = row["geography_code"][0]
     headcount = row.with_columns(indicator=pl.lit("pupils_headcount"), numerator=pl.lit(400.0),
                                  denominator=pl.lit(None, pl.Float64), value=pl.lit(400.0))  # fmt: skip
-    whole = row.with_columns(indicator=pl.lit("persistent_absence_percent"), numerator=pl.lit(42.0),
-                             denominator=pl.lit(420.0), value=pl.lit(10.0))  # fmt: skip
-    part = whole.with_columns(numerator=pl.lit(3.0), denominator=pl.lit(30.0))
+    absence = row.with_columns(indicator=pl.lit("persistent_absence_percent"), numerator=pl.lit(enrolments / 10),
+                               denominator=pl.lit(enrolments), value=pl.lit(10.0))  # fmt: skip
     others = mart.filter(~((pl.col("geography_code") == urn) & pl.col("indicator").is_in(
         ["pupils_headcount", "persistent_absence_percent"])))  # fmt: skip
-    before = pl.concat([others, headcount, whole], how="vertical_relaxed")
-    after = pl.concat([others, headcount, part], how="vertical_relaxed")
+    return urn, pl.concat([others, headcount, absence], how="vertical_relaxed")
+
+
+def test_absence_coverage_pairs_rows_across_the_whole_mart_when_one_changed(mart):
+    """Absence coverage pairs two rows (a school's headcount and its absence enrolments): a new absence file
+    that changed only the absence row is still judged against the headcount published before."""
+    _, before = with_absence(mart, 420.0)
+    urn, after = with_absence(mart, 30.0)
     assert gate(before, previous=before, carry_over=True).passed
     f = failed(gate(after, previous=before, carry_over=True))
     assert set(f) == {"absence_covers_the_roll"}
@@ -793,21 +798,13 @@ def test_absence_enrolments_far_below_the_census_roll_fail(mart):
     on roll: the gate names the school; whole-school absence (enrolments at or above the roll) passes."""
     from expectations.marts import absence_coverage_frame
 
-    row = mart.filter((pl.col("geographic_level") == "School") & (pl.col("indicator") == "fsm_percent")).head(1)
-    urn = row["geography_code"][0]
-    headcount = row.with_columns(indicator=pl.lit("pupils_headcount"), numerator=pl.lit(400.0),
-                                 denominator=pl.lit(None, pl.Float64), value=pl.lit(400.0))  # fmt: skip
-    absence = row.with_columns(indicator=pl.lit("persistent_absence_percent"), numerator=pl.lit(3.0),
-                               denominator=pl.lit(30.0), value=pl.lit(10.0))  # fmt: skip
-    others = mart.filter(~((pl.col("geography_code") == urn) & pl.col("indicator").is_in(
-        ["pupils_headcount", "persistent_absence_percent"])))  # fmt: skip
-    f = failed(gate(pl.concat([others, headcount, absence], how="vertical_relaxed")))
+    urn, part = with_absence(mart, 30.0)
+    f = failed(gate(part))
     assert set(f) == {"absence_covers_the_roll"}
     (o,) = f["absence_covers_the_roll"][0].offending
     assert (o["geography_code"], o["absence_enrolments"], o["census_headcount"]) == (urn, 30.0, 400.0)
-    whole = absence.with_columns(denominator=pl.lit(420.0), numerator=pl.lit(42.0))
-    assert gate(pl.concat([others, headcount, whole], how="vertical_relaxed")).passed
-    coverage = absence_coverage_frame(pl.concat([headcount, absence]), min_share=0.05)
+    assert gate(with_absence(mart, 420.0)[1]).passed
+    coverage = absence_coverage_frame(part.filter(pl.col("geography_code") == urn), min_share=0.05)
     assert coverage["below_roll"].to_list() == [False]  # 30 of 400 is above a 5% share
 
 
