@@ -37,6 +37,7 @@ from publication.extracts import (
     coverage_of,
 )
 
+TOTALS = ["Total", "All", "total", "all", "TOTAL", "ALL"]  # never a time or geography value of a row
 NUMBER_OR_SYMBOL = r"^(?:-?\d+(?:\.\d+)?|c|x|z|low)$"
 # what polars narrows the cell checks to before GX judges them (expectations/runner.py `candidates`): Python's \s
 # also matches the separators \x1c-\x1f, which polars' does not; FORMULA_CELL's look-ahead is left to GX
@@ -96,28 +97,31 @@ def wide_checks(columns: list[str], min_respondents: int, min_schools: int, tabl
             context_columns=ctx,
         )
     ]
-    for col in (*TIME_COLUMNS, *GEOGRAPHY_COLUMNS):
-        if col in columns:
-            checks.append(
-                Check(
-                    "no_total_in_geography_or_time",
-                    "expect_column_values_to_not_be_in_set",
-                    {"column": col, "value_set": ["Total", "All", "total", "all", "TOTAL", "ALL"]},
-                    f"{table}.{col} holds Total/All: aggregate rows belong at their own geographic level",
-                    context_columns=ctx,
-                )
+    # one expectation per rule, not one per column: the offending columns of a row are named in its own column
+    # (`prepare_wide`), which Great Expectations expects to be empty
+    if any(c in columns for c in (*TIME_COLUMNS, *GEOGRAPHY_COLUMNS)):
+        checks.append(
+            Check(
+                "no_total_in_geography_or_time",
+                "expect_column_values_to_be_null",
+                {"column": "total_in_geography_or_time"},
+                f"{table}: a time or geography column holds Total/All (the column and value are given): aggregate "
+                "rows belong at their own geographic level",
+                context_columns=ctx,
             )
-    for col, regex in CODE_FORMS.items():
-        if col in columns:
-            checks.append(
-                Check(
-                    "geography_code_form",
-                    "expect_column_values_to_match_regex",
-                    {"column": col, "regex": regex},
-                    f"{table}.{col} must match {regex}: use the DfE code, not a name or a padded number",
-                    context_columns=ctx,
-                )
+        )
+    forms = {c: regex for c, regex in CODE_FORMS.items() if c in columns}
+    if forms:
+        checks.append(
+            Check(
+                "geography_code_form",
+                "expect_column_values_to_be_null",
+                {"column": "code_not_in_its_form"},
+                f"{table}: a code does not match its form ({', '.join(f'{c} {r}' for c, r in forms.items())}): "
+                "use the DfE code, not a name or a padded number",
+                context_columns=ctx,
             )
+        )
     respondents = respondents_column(columns)
     if respondents:
         checks += [
@@ -199,9 +203,23 @@ def column_checks(table: str) -> list[Check]:
 
 
 def prepare_wide(data: pl.DataFrame, indicators: list[str], min_schools: int) -> pl.DataFrame:
-    """The extract with the columns the disclosure checks read: respondents as a number, the figures shown beside
-    suppressed respondents, the numerators and denominators shown beside a suppressed figure, and the survey
-    figures shown on fewer than `min_schools` schools."""
+    """The extract with the columns the row checks read: the time and geography cells holding Total/All and the
+    codes not in their form (each as `column=value`), and for survey extracts respondents as a number, the figures
+    shown beside suppressed respondents, the numerators and denominators shown beside a suppressed figure, and the
+    survey figures shown on fewer than `min_schools` schools."""
+    def listed(exprs: list[pl.Expr]) -> pl.Expr:
+        joined = pl.concat_str(exprs, separator=",", ignore_nulls=True) if exprs else pl.lit(None, pl.String)
+        return joined.replace("", None)
+
+    def named(c: str, broken: pl.Expr) -> pl.Expr:  # `column=value` where the cell breaks the rule
+        return pl.when(broken).then(pl.format("{}={}", pl.lit(c), pl.col(c)))
+
+    data = data.with_columns(
+        listed([named(c, pl.col(c).cast(pl.String).is_in(TOTALS)) for c in (*TIME_COLUMNS, *GEOGRAPHY_COLUMNS)
+                if c in data.columns]).alias("total_in_geography_or_time"),
+        listed([named(c, ~pl.col(c).cast(pl.String).str.contains(regex)) for c, regex in CODE_FORMS.items()
+                if c in data.columns]).alias("code_not_in_its_form"),
+    )
     respondents = respondents_column(data.columns)
     if respondents is None:
         return data
@@ -209,10 +227,6 @@ def prepare_wide(data: pl.DataFrame, indicators: list[str], min_schools: int) ->
     school_counts = {c for c, found in cover.items() if found and found[1] == "schools"} | set(SCHOOL_COUNTS)
     others = [c for c in indicators if c != respondents and c in data.columns and c not in school_counts]
     suppressed = pl.col(respondents) == "c"
-
-    def listed(exprs: list[pl.Expr]) -> pl.Expr:
-        joined = pl.concat_str(exprs, separator=",", ignore_nulls=True) if exprs else pl.lit(None, pl.String)
-        return joined.replace("", None)
 
     def is_shown(c: str) -> pl.Expr:
         return ~pl.col(c).is_in(["c", "z", "x"])
@@ -254,8 +268,10 @@ def long_frame(data: pl.DataFrame, indicators: list[str], checks: list[Check] | 
     return pl.concat(parts) if parts else pl.DataFrame()
 
 
-# the columns of the parts of the gate's frame after its rows (`gate_frame`): no extract column may take them
-PART_COLUMNS = ("line", "column", "value", "indicator_value", "column_name")
+# the columns the gate adds to an extract's frame (`prepare_wide`, then the parts after its rows: `gate_frame`): no
+# extract column may take them
+PART_COLUMNS = ("line", "column", "value", "indicator_value", "column_name", "total_in_geography_or_time",
+                "code_not_in_its_form")
 
 
 def gate_frame(data: pl.DataFrame, indicators: list[str], min_schools: int, cell_checks: list[Check],
@@ -328,3 +344,17 @@ def extracts_gate(
             for i in infos
         ],
     )
+
+
+def changed_extracts(infos, published: list[dict]) -> list:
+    """The extracts (publication.extracts.ExtractFiles) whose CSV or metadata file differs, byte for byte, from the
+    one of the same name in `published` (a release manifest's `extracts`: name and each file's sha256), or that it
+    does not have. Sound for a release whose gates judged with the same code, catalogue and settings
+    (orchestration/checks.py `carried_over`): the gate reads only these two files and the geography lookup (code),
+    so the same bytes get the same verdict, and that release passed. The Parquet file is not read by the gate."""
+    from ingestion.files import sha256_file
+
+    digests = {e["name"]: (e["files"].get("csv", {}).get("sha256"), e["files"].get("meta", {}).get("sha256"))
+               for e in published}
+    return [i for i in infos
+            if digests.get(i.name, (None, None)) != (sha256_file(i.csv_path), sha256_file(i.meta_path))]

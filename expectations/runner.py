@@ -134,6 +134,9 @@ class GateResult:
     failures: list[Failure] = field(default_factory=list)
     checks_run: int = 0
     data_docs: Path | None = None  # index.html of the Data Docs site written for this validation
+    # what the gate validated when it did not validate everything (new lake files, changed periods or extracts),
+    # in words for the check's metadata; None: everything
+    scope: str | None = None
 
     @property
     def errors(self) -> list[Failure]:
@@ -164,18 +167,21 @@ class GateResult:
                 for f in self.failures
             ],
             "data_docs": str(self.data_docs) if self.data_docs else None,
+            "scope": self.scope,
         }
 
 
 def merge(name: str, results: list[GateResult]) -> GateResult:
     """One gate made of several suites (several frames)."""
     docs = next((r.data_docs for r in results if r.data_docs), None)
+    scopes = [r.scope for r in results if r.scope]
     return GateResult(
         name=name,
         passed=all(r.passed for r in results),
         failures=[f for r in results for f in r.failures],
         checks_run=sum(r.checks_run for r in results),
         data_docs=docs,
+        scope="; ".join(dict.fromkeys(scopes)) or None,
     )
 
 

@@ -6,23 +6,17 @@ its manifest and its validation summary. GX Data Docs are written to runs/<run_i
 styles from CDNs, so they stay there: the release's validation summary is the page that works offline).
 """
 
-from pathlib import Path
 
 import dagster as dg
-import polars as pl
 
 from ingestion.lake import Lake
 from orchestration.assets.lake import DFE_TABLES, GIAS_TABLES, SURVEY_TABLES, lake_key
-from orchestration.assets.publication import EXTRACTS_KEY, MART_KEY, export_mart, read_mart
+from orchestration.assets.publication import EXTRACTS_KEY, MART_KEY
 from orchestration.dbt import FULL_REBUILD_TAG
 from orchestration.resources import HomeResource
 from orchestration.settings import GEOGRAPHY_LOOKUP, Home, duckdb_connect
 
 MAX_FAILURES_SHOWN = 10
-# what the mart gate reads of mart_indicators (the key, the figures and their status): at national scale the
-# whole mart is millions of rows, so the gate does not load columns it does not check
-MART_GATE_COLUMNS = ("time_period", "time_identifier", "geographic_level", "geography_code", "source", "indicator",
-                     "breakdown", "breakdown_value", "numerator", "denominator", "value", "value_status")
 
 
 def to_check_result(context, h: Home, gate, asset_key: dg.AssetKey | None = None) -> dg.AssetCheckResult:
@@ -34,6 +28,8 @@ def to_check_result(context, h: Home, gate, asset_key: dg.AssetKey | None = None
     else:
         first = gate.errors[0] if gate.errors else gate.failures[0]
         message = f"{len(gate.errors)} of {gate.checks_run} checks failed; first: {first}"
+    if gate.scope:  # what was validated, when not everything (the rest passed the current release's gates)
+        message += f" ({gate.scope})"
     metadata = {
         "message": message,
         "checks_run": gate.checks_run,
@@ -42,6 +38,8 @@ def to_check_result(context, h: Home, gate, asset_key: dg.AssetKey | None = None
         # the same, structured (table, column, rule, message, offending rows): what `last_refresh.json` keeps
         "failure_details": dg.MetadataValue.json(gate.as_dict()["failures"][:MAX_FAILURES_SHOWN]),
     }
+    if gate.scope:
+        metadata["scope"] = gate.scope
     if gate.data_docs:
         metadata["data_docs"] = dg.MetadataValue.path(str(gate.data_docs))
     return dg.AssetCheckResult(passed=gate.passed, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
@@ -81,86 +79,112 @@ def _raw_checks(family: str, tables: tuple[str, ...]) -> dg.AssetChecksDefinitio
     return check
 
 
-def checked_inputs(h: Home, run) -> set[str] | None:
-    """The sha256 of the landing files the current release was built from: their lake files passed every gate
-    then, and are not checked again. None (check everything) without a release or on a full rebuild."""
+def carried_over(h: Home, run) -> dict | None:
+    """The current release's public manifest when its gates' verdicts carry over to this run, else None (every
+    gate validates everything): there is a current release, this is not a full rebuild, and that release was
+    judged by the same code, indicator catalogue, settings and library versions as this run would be (its
+    fingerprint's parts other than the inputs: publication.releases.release_fingerprint). A rule's verdict on the
+    same bytes is then the same, so what the release published is not validated again."""
+    key = (str(h.root), run.run_id)  # the gates of one run judge against one release: worked out once per run
+    if key not in _CARRIED_OVER:
+        _CARRIED_OVER.clear()
+        _CARRIED_OVER[key] = _carried_over(h, run)
+    return _CARRIED_OVER[key]
+
+
+_CARRIED_OVER: dict[tuple[str, str], dict | None] = {}
+
+
+def _carried_over(h: Home, run) -> dict | None:
     import json
 
-    from publication.releases import current_release
+    from indicators import catalogue_path
+    from publication.releases import current_release, release_fingerprint, release_parts
 
     current = current_release(h.root)
-    if run.tags.get(FULL_REBUILD_TAG) == "true" or current is None or not (current / "manifest.json").exists():
+    # the manifest is in the release's public part (release_parts: older releases kept it in the folder itself)
+    if run.tags.get(FULL_REBUILD_TAG) == "true" or current is None or not release_parts(current).manifest.exists():
         return None
-    manifest = json.loads((current / "manifest.json").read_text(encoding="utf-8"))
-    return {i["sha256"] for i in manifest.get("inputs", []) if i.get("sha256")}
+    manifest = json.loads(release_parts(current).manifest.read_text(encoding="utf-8"))
+    before = (manifest.get("fingerprint") or {}).get("parts") or {}
+    now = release_fingerprint(inputs=[], settings=h.settings, catalogue_file=catalogue_path())["parts"]
+    return manifest if all(before.get(k) == v for k, v in now.items() if k != "inputs") else None
+
+
+def checked_inputs(h: Home, run) -> set[str] | None:
+    """The sha256 of the landing files the current release was built from, when its verdicts carry over
+    (`carried_over`): their lake files passed every gate then, and are not checked again. None: check
+    everything."""
+    manifest = carried_over(h, run)
+    return None if manifest is None else {i["sha256"] for i in manifest.get("inputs", []) if i.get("sha256")}
 
 
 raw_checks = [_raw_checks("gias", GIAS_TABLES), _raw_checks("dfe", DFE_TABLES), _raw_checks("surveys", SURVEY_TABLES)]
 
 
-PREVIOUS_MART = "previous_mart.parquet"  # in the run's folder while the mart gate runs
-
-
-def _previous_mart(h: Home, scratch: Path) -> pl.LazyFrame | None:
-    """The current release's mart, exported to a Parquet file in `scratch` and scanned: the drift rules read a few
-    of its columns and rows, never the whole national mart."""
-    from publication.releases import current_release, release_parts
-
-    current = current_release(h.root)
-    if current is None or not release_parts(current).warehouse.exists():
-        return None
-    path = export_mart(release_parts(current).warehouse, scratch / PREVIOUS_MART, columns=MART_GATE_COLUMNS)
-    return pl.scan_parquet(path)
-
-
 @dg.asset_check(asset=MART_KEY, name="mart_gate", blocking=True,
                 description="Every indicator in the catalogue and within its range, numerator <= denominator "
                 "for shares, drift against the current release, reconciliation with the DfE's own aggregate rows "
-                "(expectations/marts.py; keys and relationships are dbt tests).")
+                "(expectations/marts.py; keys and relationships are dbt tests). Row rules on the source periods "
+                "whose rows changed since the current release (all of them on a full rebuild); the mart's size, "
+                "drift and reconciliation on the whole mart, in DuckDB.")
 def mart_gate_check(context: dg.AssetCheckExecutionContext, home: HomeResource) -> dg.AssetCheckResult:
-    from expectations.marts import mart_gate
+    from expectations.marts import mart_gate_db
     from expectations.runner import data_docs_once
+    from publication.releases import current_release, release_parts
 
     h = home.home()
     gates = h.settings["gates"]
-    # through a Parquet file in the run's folder: a national mart read by DuckDB's Arrow export is held twice over
     scratch = h.run_dir(context.run.run_id)
     scratch.mkdir(parents=True, exist_ok=True)
-    mart = read_mart(h.warehouse, columns=MART_GATE_COLUMNS, scratch=scratch)
+    current = current_release(h.root)
+    previous = release_parts(current).warehouse if current is not None else None
+    con = duckdb_connect(h.root, h.settings)
     try:
+        con.execute("attach ? as gate_warehouse (read_only)", [str(h.warehouse)])
+        if previous is not None and previous.exists():
+            con.execute("attach ? as gate_release (read_only)", [str(previous)])
         with data_docs_once():
-            gate = mart_gate(
-                mart,
-                previous=_previous_mart(h, scratch),
-                reconciliation=read_mart(h.warehouse, "mart_reconciliation"),
+            gate = mart_gate_db(
+                con, "gate_warehouse.main.mart_indicators",
+                "gate_release.main.mart_indicators" if previous is not None and previous.exists() else None,
+                reconciliation=con.sql("select * from gate_warehouse.main.mart_reconciliation").pl(),
                 row_count_tolerance=gates["row_count_tolerance"],
                 headline_tolerance=gates["headline_tolerance"],
                 reconciliation_tolerance=gates["reconciliation_tolerance"],
                 absence_enrolment_min_share=gates["absence_enrolment_min_share"],
                 suppressed_cell_max=gates["suppressed_cell_max"],
+                carry_over=carried_over(h, context.run) is not None,
+                scratch=scratch,
                 data_docs_dir=h.run_dir(context.run.run_id) / "data_docs",
-            )
+            )  # fmt: skip
     finally:
-        (scratch / PREVIOUS_MART).unlink(missing_ok=True)
+        con.close()
     return to_check_result(context, h, gate)
 
 
 @dg.asset_check(asset=EXTRACTS_KEY, name="extract_gate", blocking=True,
                 description="Every extract: disclosure control holds, no personal-data column, the DfE "
-                "open-data screener rules pass.")
+                "open-data screener rules pass. Only the extracts whose bytes differ from the current release's "
+                "(all of them on a full rebuild or when code, catalogue or settings changed).")
 def extract_gate_check(context: dg.AssetCheckExecutionContext, home: HomeResource) -> dg.AssetCheckResult:
-    from expectations.extracts import extracts_gate
+    from expectations.extracts import changed_extracts, extracts_gate
     from expectations.runner import data_docs_once
     from publication.extracts import extract_files
 
     h = home.home()
     # the extracts are read back from the run's folder, as they will be published
     infos = extract_files(h.run_dir(context.run.run_id) / "extracts")
+    manifest = carried_over(h, context.run)
+    judged = infos if manifest is None else changed_extracts(infos, manifest.get("extracts", []))
     disclosure = h.settings["disclosure"]
-    with data_docs_once():  # one Data Docs build for the gate's 3 suites per extract
-        gate = extracts_gate(infos, GEOGRAPHY_LOOKUP, min_respondents=disclosure["min_respondents"],
+    with data_docs_once():  # one Data Docs build for the gate's suites
+        gate = extracts_gate(judged, GEOGRAPHY_LOOKUP, min_respondents=disclosure["min_respondents"],
                              min_schools=disclosure["min_schools"],
                              data_docs_dir=h.run_dir(context.run.run_id) / "data_docs")
+    if manifest is not None:
+        gate.scope = (f"{len(judged)} of {len(infos)} extracts validated: the others are byte for byte those of "
+                      "the current release, which passed")
     return to_check_result(context, h, gate)
 
 

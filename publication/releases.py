@@ -178,8 +178,15 @@ def _split_extract_name(rel: str) -> tuple[str, str]:
     return rel, "other"
 
 
+# where a cell `neutralise_formula` prefixed with ' can start in a CSV: the file's start, after a comma, a line
+# break or an opening quote. A file holding none of these holds no neutralised cell.
+NEUTRALISED_STARTS = (b",'", b"\n'", b"\"'")
+
+
 def extract_entries(extracts_dir: Path) -> list[dict]:
-    """One entry per extract (name, data rows, and each of its files with its sha256), sorted by name."""
+    """One entry per extract (name, data rows, and each of its files with its sha256), sorted by name. Each file
+    is read once (`_stream`: digest, lines and whether a cell may have been neutralised); only a CSV that may hold
+    a neutralised cell is parsed again to count them (a national extract has tens of millions of cells)."""
     from publication.extracts import FORMULA_NOTE, neutralised_cells  # polars: not for `belonging sql`
 
     by_name: dict[str, dict] = {}
@@ -187,13 +194,50 @@ def extract_entries(extracts_dir: Path) -> list[dict]:
         rel = path.relative_to(extracts_dir).as_posix()
         name, kind = _split_extract_name(rel)
         entry = by_name.setdefault(name, {"name": name, "rows": None, "files": {}})
-        entry["files"][kind] = {"file": f"extracts/{rel}", "sha256": sha256_file(path)}
+        read = _stream(path, NEUTRALISED_STARTS if kind == "csv" else [])
+        entry["files"][kind] = {"file": f"extracts/{rel}", "sha256": read.sha256}
         if kind == "csv":
-            with open(path, "rb") as fh:
-                entry["rows"] = max(sum(1 for _ in fh) - 1, 0)
-            if neutralised := neutralised_cells(path):  # would-be formulas shown as text (FORMULA_NOTE)
+            entry["rows"] = max(read.lines - 1, 0)
+            if (read.found or read.first == b"'") and (neutralised := neutralised_cells(path)):
+                # would-be formulas shown as text (FORMULA_NOTE)
                 entry["formula_cells_neutralised"] = {"note": FORMULA_NOTE, "columns": neutralised}
     return [by_name[k] for k in sorted(by_name)]
+
+
+@dataclass(frozen=True)
+class Streamed:
+    sha256: str
+    lines: int  # as a text reader counts them: a last line without a line break counts too (0: not counted)
+    found: bool  # whether any of the needles occurs
+    first: bytes  # the first byte
+
+
+def _stream(path: Path, needles, sink=None, *, stop_at_needle: bool = False, count_lines: bool = True,
+            chunk: int = 1 << 24) -> Streamed:
+    """One pass over a file: its sha256, its lines, whether its bytes hold any of `needles` (looked for across
+    chunk boundaries), writing each chunk to `sink` (an open binary file) when given. With `stop_at_needle`, stops
+    at the first needle found (the digest and lines are then of what was read)."""
+    needles = [n for n in needles if n]
+    overlap = max((len(n) for n in needles), default=1) - 1
+    digest, lines, found, tail, first, last = hashlib.sha256(), 0, False, b"", b"", b""
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            first = first or block[:1]
+            if needles and not found:
+                # within the block, and across its boundary with the one before (no copy of the block)
+                seam = tail + block[:overlap]
+                found = any(n in block or n in seam for n in needles)
+                tail = (tail + block)[-overlap:] if len(block) < overlap else block[len(block) - overlap:]
+                if found and stop_at_needle:
+                    break
+            digest.update(block)
+            if count_lines:
+                lines += block.count(b"\n")
+            last = block[-1:]
+            if sink is not None:
+                sink.write(block)
+    lines += 1 if count_lines and last not in (b"", b"\n") else 0
+    return Streamed(digest.hexdigest(), lines, found, first)
 
 
 # how `belonging sql` and the release copy open a warehouse: no file system beyond the database file itself
@@ -206,32 +250,26 @@ SANDBOX = {
 }
 
 
-def _holds_any(path: Path, needles: list[bytes], chunk: int = 1 << 26) -> bool:
-    """Whether the file's bytes contain any of `needles` (read in chunks that overlap by the longest one)."""
-    overlap = max((len(n) for n in needles), default=1) - 1
-    tail = b""
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            data = tail + block
-            if any(n in data for n in needles):
-                return True
-            tail = data[-overlap:] if overlap else b""
-    return False
-
-
 def _copy_as_is(source: Path, target: Path, markers: list[str]) -> dict | None:
     """The warehouse copied byte for byte, when that is safe: no view of it reads files and its bytes name
     none of `markers` (the home's path: a file once holding views over the lake keeps their text in its free
     blocks). The staging views live in a database of their own (dbt_project/profiles.yml), so a warehouse
     built by this project's dbt is copied as it is: seconds, where rebuilding a national one takes a minute.
-    None (and no target) when it is not safe."""
+    One read of the source (`_stream`: markers looked for, digest computed and bytes written at once: a national
+    warehouse is over a gigabyte). None (and no target) when it is not safe; else the contents and the copy's
+    sha256."""
     import duckdb
 
     needles = [m.encode() for m in markers if m and m != "/"]
-    if Path(f"{source}.wal").exists() or _holds_any(source, needles):
+    if Path(f"{source}.wal").exists():
         return None
-    shutil.copyfile(source, target)
-    con = duckdb.connect(str(target), config={"enable_external_access": False})
+    with open(target, "wb") as sink:
+        read = _stream(source, needles, sink, stop_at_needle=True, count_lines=False)
+    if read.found:
+        target.unlink()
+        return None
+    # read-only: the copy's bytes stay those digested
+    con = duckdb.connect(str(target), read_only=True, config={"enable_external_access": False})
     try:
         tables = [r[0] for r in con.execute(
             "select table_name from duckdb_tables() where schema_name = 'main' and not internal and not temporary "
@@ -246,7 +284,7 @@ def _copy_as_is(source: Path, target: Path, markers: list[str]) -> dict | None:
         target.unlink()
         return None
     con.close()
-    return {"tables": tables, "views": views, "views_left_out": {}}
+    return {"tables": tables, "views": views, "views_left_out": {}, "sha256": read.sha256}
 
 
 def copy_warehouse(source: Path, target: Path, markers: list[str] | None = None) -> dict:
@@ -256,7 +294,8 @@ def copy_warehouse(source: Path, target: Path, markers: list[str] | None = None)
     show the lake as it is now, not as released, it would name the home's absolute paths, and the sandbox
     analysts query in (SANDBOX) cannot open it. Copied as it is when it holds no such view and names none of
     `markers` (`_copy_as_is`); otherwise built afresh, not copied byte for byte, so nothing of what is left
-    out remains in the file. Returns the tables, the views, and the views left out with the reason.
+    out remains in the file. Returns the tables, the views, the views left out with the reason, and the copy's
+    sha256.
     """
     import duckdb
 
@@ -308,7 +347,8 @@ def copy_warehouse(source: Path, target: Path, markers: list[str] | None = None)
         ]
     finally:
         con.close()
-    return {"tables": tables, "views": kept, "views_left_out": dict(sorted(left_out.items()))}
+    return {"tables": tables, "views": kept, "views_left_out": dict(sorted(left_out.items())),
+            "sha256": sha256_file(target)}
 
 
 def publish_release(
@@ -353,11 +393,12 @@ def publish_release(
         for name, text in sorted((public_files or {}).items()):
             (parts.public / name).write_text(text, encoding="utf-8")
         contents = copy_warehouse(warehouse, parts.warehouse, markers=[str(Path(home).resolve()), f"{Path.home()}/"])
+        digest = contents.pop("sha256")  # a copy made as it is was digested while it was written
         created = datetime.now(UTC).isoformat(timespec="seconds")
         internal = {
             "release_id": release_id,
             "created_at": created,
-            "warehouse": {"file": WAREHOUSE, "sha256": sha256_file(parts.warehouse), **contents},
+            "warehouse": {"file": WAREHOUSE, "sha256": digest, **contents},
         }
         (parts.internal / MANIFEST).write_text(_json(internal), encoding="utf-8")
         (parts.internal / README).write_text(internal_readme(release_id, contents), encoding="utf-8")
@@ -442,7 +483,9 @@ def public_leaks(public: Path, markers: list[str]) -> list[str]:
             continue
         data = path.read_bytes()
         hits = [m.decode() for m in needles if m in data]
-        if match := ABSOLUTE_PATH.search(data):
+        # a path needs a / or a drive's :\ (found at memory speed): the pattern itself is slow on a national
+        # extract's tens of megabytes, and is run only on a file that holds one
+        if (b"/" in data or b":\\" in data) and (match := ABSOLUTE_PATH.search(data)):
             hits.append(match.group(0).decode(errors="replace"))
         found += [f"{rel}: the machine path {h!r}" for h in hits]
     return found

@@ -526,8 +526,9 @@ def test_one_plus_suspension_share_may_pass_100_but_other_shares_may_not(mart):
     assert {"value_within_catalogue_range", "numerator_not_above_denominator"} <= set(f)
 
 
-@pytest.mark.parametrize("lazy", [False, True], ids=["previous in memory", "previous scanned"])
-def test_mart_drift_halving_of_schools_fails(mart, lazy):
+@pytest.mark.parametrize(("lazy", "carry_over"), [(False, False), (True, False), (False, True)],
+                         ids=["previous in memory", "previous scanned", "unchanged periods carried over"])
+def test_mart_drift_halving_of_schools_fails(mart, lazy, carry_over):
     schools = mart.filter(pl.col("geographic_level") == "School")
     urns = sorted(set(schools["geography_code"]))
     halved = mart.filter(pl.col("geographic_level") != "School").vstack(
@@ -539,12 +540,13 @@ def test_mart_drift_halving_of_schools_fails(mart, lazy):
         .otherwise(pl.col("value"))
         .alias("value")
     )
-    previous = mart.lazy() if lazy else mart  # the refresh scans the previous release's Parquet export
-    assert gate(mart, previous=previous).passed
-    f = failed(gate(halved, previous=previous))
+    previous = mart.lazy() if lazy else mart
+    # drift crosses periods: judged on the whole mart even when only the changed periods' rows are validated
+    assert gate(mart, previous=previous, carry_over=carry_over).passed
+    f = failed(gate(halved, previous=previous, carry_over=carry_over))
     assert set(f) == {"drift_within_tolerance"}
     assert f["drift_within_tolerance"][0].offending[0]["measure"] == "row count School"
-    f = failed(gate(headline, previous=previous, headline_tolerance=0.25))
+    f = failed(gate(headline, previous=previous, headline_tolerance=0.25, carry_over=carry_over))
     assert set(f) == {"drift_within_tolerance"}
     assert f["drift_within_tolerance"][0].offending[0]["measure"].startswith("national ")
 
@@ -607,6 +609,34 @@ def test_extract_value_rules_fail_on_bad_cells(extracts, tmp_path):
     assert beside["row"] == 2 and "belonging_score_mean" in beside["shown_beside_suppressed"]
     sym = f["only_numbers_or_gss_symbols"][0].offending
     assert {"column": "belonging_score_mean", "line": 4, "indicator_value": "NA"}.items() <= sym[0].items()
+    code = f["geography_code_form"][0]
+    assert (code.offending[0]["row"], code.offending[0]["code_not_in_its_form"]) == (6, "new_la_code=E6000001")
+    assert f["no_total_in_geography_or_time"][0].offending[0]["total_in_geography_or_time"] == "la_name=Total"
+
+
+def test_extract_gate_has_one_expectation_per_rule_whatever_the_columns(extracts, tmp_path):
+    """Total/All in any time or geography column, and any code out of its form, are one expectation each (one
+    per column made the demo's gate 557 expectations, 250 of them for Total/All), and each still fails on
+    every column it covers, naming it."""
+    from expectations.extracts import CODE_FORMS, TIME_COLUMNS, wide_checks
+    from publication.extracts import GEOGRAPHY_COLUMNS
+
+    info = extracts["admin_indicators_school"]
+    header = info.csv_path.read_text(encoding="utf-8").splitlines()[0].split(",")
+    names = [c.name for c in wide_checks(header, 10, 3, "t")]
+    assert names.count("no_total_in_geography_or_time") == 1 and names.count("geography_code_form") == 1
+    covered = [c for c in (*TIME_COLUMNS, *GEOGRAPHY_COLUMNS) if c in header]
+    assert len(covered) > 5
+    for column in covered:
+        def edit(rows, header, column=column):
+            rows[0][header.index(column)] = "All"
+            return rows, header
+
+        csv_path, meta_path = rewrite(info, tmp_path, f"admin_{column}", edit)
+        f = failed(extract_gate(csv_path, meta_path, LOOKUP, **DISCLOSURE))
+        assert f["no_total_in_geography_or_time"][0].offending[0]["total_in_geography_or_time"] == f"{column}=All"
+        if column in CODE_FORMS:  # "All" is not a code either
+            assert f"{column}=All" in f["geography_code_form"][0].offending[0]["code_not_in_its_form"]
 
 
 def test_extract_column_rules_fail_on_bad_columns(extracts, tmp_path):
@@ -642,8 +672,8 @@ def test_extract_gate_is_one_suite_per_extract_with_its_cell_and_column_checks(e
         {"row": f["no_leading_or_trailing_whitespace"][0].offending[0]["row"], "line": 5,
          "column": "belonging_positive_percent", "value": " 40.1"}]
     total = f["no_total_in_geography_or_time"][0]
-    assert (total.table, total.column, total.offending[0]["row"], total.offending[0]["la_name"]) == (
-        "pupil_belonging_la.csv", "la_name", 5, "Total")
+    assert (total.table, total.offending[0]["row"], total.offending[0]["total_in_geography_or_time"]) == (
+        "pupil_belonging_la.csv", 5, "la_name=Total")  # the row, and the column and value that break the rule
     assert [o["column_name"] for o in f["no_personal_data_columns"][0].offending] == ["email"]
     pages = list((docs / "validations").rglob("*.html"))
     assert [p.relative_to(docs / "validations").parts[0] for p in pages] == ["extract_pupil_belonging_la"]
@@ -688,6 +718,67 @@ def test_extract_gate_checks_staff_extracts_for_small_cells(tmp_path):
     assert "respondents_below_threshold_suppressed" in f, "a staff extract shows cells of 2 respondents"
 
 
+def test_mart_row_rules_are_judged_on_the_rows_that_changed(mart):
+    """With the previous release's verdicts carried over, the row rules see only the rows that differ from the
+    previous release's: a bad row that changed fails, naming it; a row published as it is was judged then and is
+    not judged again; without carry-over (a full rebuild, other rules) every row is."""
+    from expectations.marts import changed_rows_query, chunk_frame
+
+    key = (pl.col("source") == "admin") & (pl.col("indicator") == "fsm_percent") & (pl.col("geographic_level") == "School")
+    period = mart.filter(key)["time_period"].max()
+    bad_row = key & (pl.col("time_period") == period) & (pl.col("geography_code") == mart.filter(
+        key & (pl.col("time_period") == period))["geography_code"].min())  # fmt: skip
+    bad = mart.with_columns(pl.when(bad_row).then(140.0).otherwise(pl.col("value")).alias("value"))
+    assert mart.filter(bad_row).height == 1
+
+    result = gate(bad, previous=mart, carry_over=True)  # the row changed: judged, and failed
+    f = failed(result)
+    assert set(f) == {"value_within_catalogue_range"}
+    assert [(o["geography_code"], o["value_outside_range"]) for o in f["value_within_catalogue_range"][0].offending] == [
+        (mart.filter(bad_row)["geography_code"][0], 140.0)]  # fmt: skip
+    assert result.scope.startswith(f"row rules on 1 of {mart.height:,} rows")
+    result = gate(bad, previous=bad, carry_over=True)  # the same bad row was published: not judged again
+    assert result.passed and result.scope.startswith(f"row rules on 0 of {mart.height:,} rows")
+    assert not gate(bad, previous=bad).passed  # without carry-over every row is judged
+
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("cur", bad.to_arrow())
+    con.register("prev", mart.to_arrow())
+    changed = con.sql(changed_rows_query("cur", "prev")).pl()
+    assert changed.select("source", "time_period", "geography_code", "value").rows() == [
+        ("admin", period, mart.filter(bad_row)["geography_code"][0], 140.0)]
+    assert con.sql(changed_rows_query("cur", None)).pl().height == mart.height
+    chunks = chunk_frame(con, "cur", f"({changed_rows_query('cur', 'prev')})")
+    assert chunks["rows"].sum() == mart.height and chunks["judged"].sum() == 1
+
+
+def with_absence(mart: pl.DataFrame, enrolments: float) -> tuple[str, pl.DataFrame]:
+    """The mart with one school's headcount set to 400 and its absence enrolments to `enrolments` (a tenth of them
+    persistent absentees): the school's URN and the mart."""
+    row = mart.filter((pl.col("geographic_level") == "School") & (pl.col("indicator") == "fsm_percent")).head(1)
+    urn = row["geography_code"][0]
+    headcount = row.with_columns(indicator=pl.lit("pupils_headcount"), numerator=pl.lit(400.0),
+                                 denominator=pl.lit(None, pl.Float64), value=pl.lit(400.0))  # fmt: skip
+    absence = row.with_columns(indicator=pl.lit("persistent_absence_percent"), numerator=pl.lit(enrolments / 10),
+                               denominator=pl.lit(enrolments), value=pl.lit(10.0))  # fmt: skip
+    others = mart.filter(~((pl.col("geography_code") == urn) & pl.col("indicator").is_in(
+        ["pupils_headcount", "persistent_absence_percent"])))  # fmt: skip
+    return urn, pl.concat([others, headcount, absence], how="vertical_relaxed")
+
+
+def test_absence_coverage_pairs_rows_across_the_whole_mart_when_one_changed(mart):
+    """Absence coverage pairs two rows (a school's headcount and its absence enrolments): a new absence file
+    that changed only the absence row is still judged against the headcount published before."""
+    _, before = with_absence(mart, 420.0)
+    urn, after = with_absence(mart, 30.0)
+    assert gate(before, previous=before, carry_over=True).passed
+    f = failed(gate(after, previous=before, carry_over=True))
+    assert set(f) == {"absence_covers_the_roll"}
+    assert f["absence_covers_the_roll"][0].offending[0]["geography_code"] == urn
+
+
 def test_an_empty_mart_or_far_fewer_schools_fail(mart):
     """A refresh of an empty landing folder built an empty mart that passed every gate and was published; a
     mart with no rows fails, and so does one whose schools fall by more than the tolerance."""
@@ -707,19 +798,42 @@ def test_absence_enrolments_far_below_the_census_roll_fail(mart):
     on roll: the gate names the school; whole-school absence (enrolments at or above the roll) passes."""
     from expectations.marts import absence_coverage_frame
 
-    row = mart.filter((pl.col("geographic_level") == "School") & (pl.col("indicator") == "fsm_percent")).head(1)
-    urn = row["geography_code"][0]
-    headcount = row.with_columns(indicator=pl.lit("pupils_headcount"), numerator=pl.lit(400.0),
-                                 denominator=pl.lit(None, pl.Float64), value=pl.lit(400.0))  # fmt: skip
-    absence = row.with_columns(indicator=pl.lit("persistent_absence_percent"), numerator=pl.lit(3.0),
-                               denominator=pl.lit(30.0), value=pl.lit(10.0))  # fmt: skip
-    others = mart.filter(~((pl.col("geography_code") == urn) & pl.col("indicator").is_in(
-        ["pupils_headcount", "persistent_absence_percent"])))  # fmt: skip
-    f = failed(gate(pl.concat([others, headcount, absence], how="vertical_relaxed")))
+    urn, part = with_absence(mart, 30.0)
+    f = failed(gate(part))
     assert set(f) == {"absence_covers_the_roll"}
     (o,) = f["absence_covers_the_roll"][0].offending
     assert (o["geography_code"], o["absence_enrolments"], o["census_headcount"]) == (urn, 30.0, 400.0)
-    whole = absence.with_columns(denominator=pl.lit(420.0), numerator=pl.lit(42.0))
-    assert gate(pl.concat([others, headcount, whole], how="vertical_relaxed")).passed
-    coverage = absence_coverage_frame(pl.concat([headcount, absence]), min_share=0.05)
+    assert gate(with_absence(mart, 420.0)[1]).passed
+    coverage = absence_coverage_frame(part.filter(pl.col("geography_code") == urn), min_share=0.05)
     assert coverage["below_roll"].to_list() == [False]  # 30 of 400 is above a 5% share
+
+
+def test_only_extracts_whose_bytes_changed_are_judged_again(extracts, tmp_path):
+    """`changed_extracts`: an extract whose CSV and metadata are byte for byte the published ones is not
+    validated again; one whose CSV or metadata differs, or that was not published, is."""
+    from expectations.extracts import changed_extracts
+    from ingestion.files import sha256_file
+    from publication.extracts import ExtractFiles
+
+    def entry(info) -> dict:
+        return {"name": info.name, "files": {"csv": {"sha256": sha256_file(info.csv_path)},
+                                             "meta": {"sha256": sha256_file(info.meta_path)}}}
+
+    same, csv_changed, meta_changed, new = (extracts[n] for n in (
+        "admin_indicators_school", "pupil_belonging_la", "admin_indicators_la", "pupil_belonging_school"))
+    published = [entry(same), entry(csv_changed), entry(meta_changed)]
+
+    def edit(rows, header):
+        rows[0][header.index("la_name")] = "Total"
+        return rows, header
+
+    csv_path, meta_path = rewrite(csv_changed, tmp_path, csv_changed.name, edit)
+    meta_copy = tmp_path / "admin_indicators_la.meta.csv"
+    meta_copy.write_text(meta_changed.meta_path.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    infos = [ExtractFiles(same.name, same.csv_path, same.meta_path, same.parquet_path),
+             ExtractFiles(csv_changed.name, csv_path, meta_path, csv_changed.parquet_path),
+             ExtractFiles(meta_changed.name, meta_changed.csv_path, meta_copy, meta_changed.parquet_path),
+             ExtractFiles(new.name, new.csv_path, new.meta_path, new.parquet_path)]
+    assert [i.name for i in changed_extracts(infos, published)] == [
+        "pupil_belonging_la", "admin_indicators_la", "pupil_belonging_school"]
+    assert changed_extracts(infos[:1], published) == []

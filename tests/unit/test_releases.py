@@ -382,7 +382,8 @@ def _warehouse(path: Path, *, with_lake_view: bool, dropped_lake_view: bool = Fa
 def test_a_warehouse_with_only_tables_and_their_views_is_copied_as_it_is(tmp_path):
     source = _warehouse(tmp_path / "warehouse.duckdb", with_lake_view=False)
     contents = releases.copy_warehouse(source, tmp_path / "copy.duckdb", markers=[str(tmp_path)])
-    assert contents == {"tables": ["mart_indicators"], "views": ["mart_wide"], "views_left_out": {}}
+    assert contents == {"tables": ["mart_indicators"], "views": ["mart_wide"], "views_left_out": {},
+                        "sha256": hashlib.sha256(source.read_bytes()).hexdigest()}  # digested while copied
     assert (tmp_path / "copy.duckdb").read_bytes() == source.read_bytes()
 
 
@@ -395,6 +396,38 @@ def test_a_warehouse_that_reads_or_names_the_lake_is_rebuilt(tmp_path, dropped):
     assert list(contents["views_left_out"]) == ([] if dropped else ["stg_lake"])
     copy = (tmp_path / "copy.duckdb").read_bytes()
     assert str(tmp_path).encode() not in copy and copy != source.read_bytes()
+    assert contents["sha256"] == hashlib.sha256(copy).hexdigest()
     con = duckdb.connect(str(tmp_path / "copy.duckdb"), read_only=True)
     assert con.sql("select count(*), sum(doubled) from mart_wide").fetchall() == [(5000, 24995000)]
     con.close()
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 1 << 20])
+def test_one_pass_over_a_file_digests_counts_finds_and_copies_it(tmp_path, chunk):
+    """`_stream` (the release reads each file once): the same digest and lines as reading it whole, a needle
+    found across a chunk boundary, the copy byte for byte."""
+    data = b"a,b\n1,'=x\n2,3"  # no line break at the end: a text reader counts 3 lines
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    with open(tmp_path / "copy", "wb") as sink:
+        read = releases._stream(path, [b",'"], sink, chunk=chunk)
+    assert (read.sha256, read.lines, read.found) == (hashlib.sha256(data).hexdigest(), 3, True)
+    assert (tmp_path / "copy").read_bytes() == data
+    assert not releases._stream(path, [b"\n'"], chunk=chunk).found
+
+
+@pytest.mark.parametrize(("csv", "counted"), [
+    ("name,n\n'=SUM(A1),1\n", {"name": 1}),  # at the start of a line
+    ("n,name\n1,'@x\n2,'-y\n", {"name": 2}),  # after a comma
+    ('n,name\n1,"\'=a,b"\n', {"name": 1}),  # in a quoted cell
+    ("name,n\nSt Mary's,1\n'plain,2\n", {}),  # an apostrophe, but no neutralised formula
+    ("name,n\nplain,1\n", {}),
+])  # fmt: skip
+def test_extract_entries_count_neutralised_cells_as_a_full_parse_does(tmp_path, csv, counted):
+    from publication.extracts import neutralised_cells
+
+    (tmp_path / "x.csv").write_text(csv, encoding="utf-8")
+    [entry] = releases.extract_entries(tmp_path)
+    assert neutralised_cells(tmp_path / "x.csv") == counted
+    assert entry.get("formula_cells_neutralised", {}).get("columns", {}) == counted
+    assert entry["rows"] == csv.count("\n") - 1
