@@ -17,12 +17,14 @@ from orchestration.settings import DBT_PROJECT_DIR, Home, duckdb_config, home_fr
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
-def dbt_env(home: Path | None = None, settings: dict | None = None) -> dict[str, str]:
-    """The environment dbt runs in: the home, no tracking, and DuckDB's memory, threads and spill folder
-    (profiles.yml reads them; `duckdb_env`)."""
+def dbt_env(home: Path | None = None, settings: dict | None = None,
+            new_files: list[str] | None = None) -> dict[str, str]:
+    """The environment dbt runs in: the home, no tracking, DuckDB's memory, threads and spill folder
+    (profiles.yml reads them; `duckdb_env`), and the new survey exports of an incremental build (`new_files_env`)."""
     root = (home or home_from_env()).resolve()
     env = dict(os.environ)
     env["BELONGING_HOME"] = str(root)
+    env.update(new_files_env(new_files))
     env.setdefault("DO_NOT_TRACK", "1")
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     env.update(duckdb_env(root, settings if settings is not None else _default_settings()))
@@ -66,11 +68,20 @@ def dbt_vars(settings: dict | None = None) -> dict:
     }
 
 
-def dbt_vars_args(settings: dict | None = None, new_files: list[str] | None = None) -> list[str]:
-    """`--vars` for a dbt invocation; a refresh's incremental build adds the new survey exports' survey_responses
-    lake files (their paths: dbt reads those files alone to find what the exports change)."""
-    extra = {"new_survey_files": new_files} if new_files else {}
-    return ["--vars", json.dumps(dbt_vars(settings) | extra, sort_keys=True)]
+def dbt_vars_args(settings: dict | None = None) -> list[str]:
+    """`--vars` for a dbt invocation (the same for every build of a home, so dbt's partial parse stays valid)."""
+    return ["--vars", json.dumps(dbt_vars(settings), sort_keys=True)]
+
+
+NEW_FILES_VAR = "BELONGING_NEW_SURVEY_FILES"
+
+
+def new_files_env(new_files: list[str] | None = None) -> dict[str, str]:
+    """The new survey exports' survey_responses lake files of an incremental build (their paths: dbt reads those
+    files alone to find what the exports change; macro `new_survey_files`), as the environment variable dbt reads;
+    none: `[]`. An environment variable, not a dbt var: a var changes the parse of the whole project (~3.5 s a
+    build), a changed environment variable only that of the files reading it."""
+    return {NEW_FILES_VAR: json.dumps(list(new_files or []))}
 
 
 # ------------------------------------------------------------------------------------ incremental builds
@@ -80,7 +91,7 @@ def dbt_vars_args(settings: dict | None = None, new_files: list[str] | None = No
 # the same DfE and GIAS lake files, no lake file gone, and no survey wave of an academic year the warehouse does
 # not list yet (int_academic_years_listed: the years, and so the school spine, stay as they are). Then dbt builds
 # only what the survey sources feed (incremental_exclusions), and of the incremental models only the rows the new
-# exports (var new_survey_files) can change: their responses, their schools and the geographies above them in
+# exports (macro new_survey_files) can change: their responses, their schools and the geographies above them in
 # their waves, and the year after (dbt_project/macros/survey_changes.sql, the rule); the small marts over them
 # whole. Anything else, or `belonging refresh --full-rebuild`
 # (run tag FULL_REBUILD_TAG), rebuilds everything (dbt --full-refresh). Nothing new at all (not even a record of
@@ -126,7 +137,7 @@ class BuildPlan:
     state: dict
     # the new survey exports (the sha256 their lake files are named by) an incremental build rebuilds what they change of
     new_exports: list[str] = field(default_factory=list)
-    # their survey_responses lake files (paths), which dbt reads alone to find what they change (var new_survey_files)
+    # their survey_responses lake files (paths), which dbt reads alone to find what they change (macro new_survey_files)
     new_files: list[str] = field(default_factory=list)
     # no lake file and no definition changed since the last successful build: nothing to build, dbt is not run
     nothing: bool = False
@@ -225,7 +236,7 @@ def build_args(plan: BuildPlan, settings: dict, manifest: dict | None = None) ->
     SQL, not the data: they run in the test suite); a full plan rebuilds everything (--full-refresh), an
     incremental one only what the new survey exports feed (incremental_exclusions; each data test chosen by
     itself, not by its models: `--indirect-selection empty`)."""
-    args = ["build", "--exclude-resource-type", "unit_test", *dbt_vars_args(settings, plan.new_files)]
+    args = ["build", "--exclude-resource-type", "unit_test", *dbt_vars_args(settings)]
     if plan.full:
         return [*args, "--full-refresh"]
     if manifest is None:

@@ -28,9 +28,10 @@ def dbt_env(home: Path, work: Path) -> dict[str, str]:
     return env
 
 
-def run_dbt(home: Path, work: Path, *args: str, project_dir: Path = DBT_PROJECT_DIR) -> subprocess.CompletedProcess:
-    """Run `dbt <args>` on dbt_project (or a copy of it: `project_dir`) with BELONGING_HOME=home; raise DbtFailed on
-    a non-zero exit."""
+def run_dbt(home: Path, work: Path, *args: str, project_dir: Path = DBT_PROJECT_DIR,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run `dbt <args>` on dbt_project (or a copy of it: `project_dir`) with BELONGING_HOME=home (and `env`, e.g. an
+    incremental build's new_files_env); raise DbtFailed on a non-zero exit."""
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     (Path(home) / "warehouse").mkdir(parents=True, exist_ok=True)
@@ -50,7 +51,7 @@ def run_dbt(home: Path, work: Path, *args: str, project_dir: Path = DBT_PROJECT_
         from orchestration.dbt import dbt_vars_args
 
         cmd += dbt_vars_args()
-    proc = subprocess.run(cmd, env=dbt_env(home, work), capture_output=True, text=True, cwd=work)
+    proc = subprocess.run(cmd, env=dbt_env(home, work) | (env or {}), capture_output=True, text=True, cwd=work)
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.splitlines()[-60:])
         raise DbtFailed(

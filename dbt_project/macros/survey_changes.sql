@@ -1,7 +1,7 @@
 {#- What an incremental refresh rebuilds (orchestration/dbt.py build_plan decides that a refresh is incremental:
     only new survey exports since the last build). THE RULE, in one place (model int_survey_changes_located, which
     these macros read):
-    - the responses of the new exports (var new_survey_files: their survey_responses lake files, read alone) and every
+    - the responses of the new exports (macro new_survey_files: their survey_responses lake files, read alone) and every
       earlier copy of those responses: the copy that counts (the first loaded) is scored again
       (int_survey_responses_scored);
     - the schools of all those copies, in each copy's wave (time_period, time_identifier, instrument): their school
@@ -14,10 +14,22 @@
     What ranks or compares across schools (mart_inclusion_profile's percentiles) is rebuilt whole; the wide marts
     are views. -#}
 
-{#- the response keys of the new exports: a query of their survey_responses lake files alone (var new_survey_files,
-    their paths); none (a full build): a query of no rows -#}
+{#- the new exports' survey_responses lake files of an incremental build (their paths), from the environment
+    (orchestration/dbt.py new_files_env); none in a full build. Read when dbt runs, not when it parses: dbt re-parses
+    every file whose parse read a changed variable, a var or an environment variable read in a macro alike (all 199
+    files of this project), and the files differ from one build to the next; the parse needs none of them (the
+    incremental branches that use them are not parsed either: is_incremental() is false then). -#}
+{% macro new_survey_files() -%}
+    {%- if execute -%}
+    {{ return(fromjson(env_var('BELONGING_NEW_SURVEY_FILES', '[]'))) }}
+    {%- endif -%}
+    {{ return([]) }}
+{%- endmacro %}
+
+{#- the response keys of the new exports: a query of their survey_responses lake files alone (new_survey_files);
+    none (a full build): a query of no rows -#}
 {% macro new_survey_response_keys() -%}
-    {%- set files = var('new_survey_files', []) -%}
+    {%- set files = new_survey_files() -%}
     {%- if files -%}
     select response_key from read_parquet([
         {%- for f in files %}'{{ f | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor -%}

@@ -15,6 +15,7 @@ from orchestration.dbt import (
     build_plan,
     dbt_project,
     duckdb_env,
+    new_files_env,
     wait_for_parse,
 )
 from orchestration.layers import OWNERS, WAREHOUSE
@@ -54,6 +55,7 @@ def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, home: 
         yield from unchanged_outputs(context, plan.reason)
         return
     wait_for_parse(target)  # a new home's parse, started with the refresh (orchestration.dbt.start_parse)
+    os.environ.update(new_files_env(plan.new_files))  # set on every build: a full one reads none
     invocation = dbt.cli(build_args(plan, h.settings), context=context, target_path=target, raise_on_error=False)
     yield from invocation.stream()  # dbt's tests become asset check evaluations of this run (the release's gates)
     if not invocation.is_successful():

@@ -16,7 +16,7 @@ import shutil
 import duckdb
 import pytest
 
-from orchestration.dbt import build_args, build_plan
+from orchestration.dbt import build_args, build_plan, new_files_env
 from orchestration.settings import Home
 from tests.dbt_helpers import DBT_PROJECT_DIR, DbtFailed, run_dbt
 
@@ -41,7 +41,7 @@ def _build(home, work, project_dir=DBT_PROJECT_DIR) -> tuple[dict[str, str], obj
     """The refresh's dbt step (orchestration/assets/dbt.py): plan, `dbt build`, state saved; each node's status."""
     h = Home(home)
     plan = build_plan(h)
-    run_dbt(home, work, *build_args(plan, h.settings), project_dir=project_dir)
+    run_dbt(home, work, *build_args(plan, h.settings), project_dir=project_dir, env=new_files_env(plan.new_files))
     plan.save()
     results = json.loads((work / "target" / "run_results.json").read_text())["results"]
     return {r["unique_id"].split(".")[2]: r["status"] for r in results}, plan

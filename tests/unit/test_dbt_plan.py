@@ -7,7 +7,14 @@ import json
 import duckdb
 import pytest
 
-from orchestration.dbt import build_args, build_plan, incremental_exclusions
+from orchestration.dbt import (
+    build_args,
+    build_plan,
+    dbt_env,
+    dbt_vars_args,
+    incremental_exclusions,
+    new_files_env,
+)
 from orchestration.settings import Home
 from tests.conftest import SETTINGS
 
@@ -117,8 +124,11 @@ def test_build_args_of_a_full_and_an_incremental_plan(home):
     _responses(home, "second", "pupil_belonging/2023-24/summer", 202324)
     args = build_args(build_plan(Home(home)), SETTINGS, MANIFEST)
     assert "--full-refresh" not in args
-    new_files = json.loads(args[args.index("--vars") + 1])["new_survey_files"]
+    assert args[args.index("--vars") + 1] == dbt_vars_args(SETTINGS)[1]  # the vars of every build: parse valid
+    plan = build_plan(Home(home))
+    new_files = json.loads(new_files_env(plan.new_files)["BELONGING_NEW_SURVEY_FILES"])
     assert new_files == [str((home / "lake" / "raw" / "survey_responses" / "second.parquet").resolve())]
+    assert new_files_env() == {"BELONGING_NEW_SURVEY_FILES": "[]"} and dbt_env(home)["BELONGING_NEW_SURVEY_FILES"] == "[]"
     # each test chosen by itself: excluding the spine must not take the tests that also read it away
     assert args[args.index("--indirect-selection") + 1] == "empty"
     assert args[args.index("--exclude") + 1] == ("geography_lookups int_academic_years_listed int_school_years_spined "

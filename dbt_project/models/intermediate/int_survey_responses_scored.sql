@@ -8,7 +8,7 @@
 -- instrument share one scale, so the mean of the item scores is 100 x positions / steps summed.)
 --
 -- Incremental by response (macros/survey_changes.sql): a refresh whose only new inputs are survey exports rescores
--- the responses those exports hold (var new_survey_files) and every earlier copy of them: each response's row
+-- the responses those exports hold (macro new_survey_files) and every earlier copy of them: each response's row
 -- reads only its own answers and the instruments' rules (the instruments are among the definitions a change of
 -- which rebuilds all). The responses are deleted first (a filter, not a join with their new copies), then
 -- appended. Anything else (new DfE or GIAS files, changed definitions or settings, `belonging refresh

@@ -1,11 +1,11 @@
 {#- Primary-key test for a composite key: no two rows share the columns' values (nulls compared as equal).
     `changes` (an incremental model: ref('int_survey_changes_located'), macros/survey_changes.sql): in an incremental
-    build (var new_survey_files) only the rows of the (time_period, time_identifier, geography) it rebuilt are
+    build (macro new_survey_files) only the rows of the (time_period, time_identifier, geography) it rebuilt are
     tested - the rest was tested when it was built, and a duplicate of a rebuilt row has the same time and geography
     (in the key). The geography: `school_column` (a table of School rows), else geographic_level and geography_code. -#}
 {% test unique_key(model, columns, changes=none, school_column=none) %}
 {%- set rows = model -%}
-{%- if changes is not none and var('new_survey_files', []) -%}
+{%- if changes is not none and new_survey_files() -%}
     {%- if school_column -%}
         {%- set rows -%}
             (select * from {{ model }} where (time_period, time_identifier, {{ school_column }}) in (
