@@ -31,7 +31,7 @@ from typing import Literal
 
 import yaml
 
-from ingestion.files import sha256_file
+from ingestion.files import sha256_file, write_text_atomic
 from ingestion.landing import check_inside
 
 log = logging.getLogger(__name__)
@@ -422,14 +422,7 @@ def _read_sidecar(path: Path, url: str, folder: Path) -> dict | None:
 
 
 def _write_sidecar(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True), suffix=".part")
 
 
 def _now() -> str:

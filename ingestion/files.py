@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,19 @@ class UnreadableFile(Exception):
 def open_no_follow(path: Path | str):
     """Open a file for reading in binary mode, refusing a symbolic link as the last component (ELOOP)."""
     return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
+
+
+def write_text_atomic(path: Path, text: str, suffix: str = ".tmp") -> None:
+    """Write `text` to `path` whole or not at all: to a hidden temporary file beside it (`suffix`), then renamed
+    over it; a failure leaves no temporary file behind."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:

@@ -285,7 +285,7 @@ class KnownDigests:
         """Keep the files seen this time (written whole, then renamed)."""
         if self.path is None:
             return
+        from ingestion.files import write_text_atomic
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.seen, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, json.dumps(self.seen, sort_keys=True))

@@ -19,6 +19,8 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingestion.files import write_text_atomic
+
 RETIRED = "retired"
 RECORD = "retired.json"
 LOG = "log.jsonl"
@@ -124,9 +126,7 @@ def _log(lake_root: Path, entry: dict) -> None:
 
 
 def _write_record(path: Path, record: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 def _who(who: str | None) -> str:
