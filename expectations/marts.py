@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from expectations.runner import Check, GateResult, merge, run_suite
+from expectations.runner import Check, GateResult, frames_in_duckdb, merge, run_suite
 from indicators import Catalogue, catalogue
 
 KEY = [
@@ -143,17 +143,9 @@ def drift_frame(
     headline_tolerance: float,
 ) -> pl.DataFrame:
     """`drift_frame_db` on marts in memory (the previous one may be lazy)."""
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        con.register("drift_current", current.to_arrow())
-        if previous is not None:
-            con.register("drift_previous", previous.lazy().collect().to_arrow())
+    with frames_in_duckdb(drift_current=current, drift_previous=previous) as con:
         return drift_frame_db(con, "drift_current", "drift_previous" if previous is not None else None,
                               row_count_tolerance=row_count_tolerance, headline_tolerance=headline_tolerance)
-    finally:
-        con.close()
 
 
 def drift_frame_db(con, current: str, previous: str | None, *, row_count_tolerance: float,
@@ -288,14 +280,8 @@ def reconciliation_frame(
 
 def absence_coverage_frame(mart: pl.DataFrame, *, min_share: float) -> pl.DataFrame:
     """`absence_coverage_frame_db` on a mart in memory."""
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        con.register("coverage_mart", mart.to_arrow())
+    with frames_in_duckdb(coverage_mart=mart) as con:
         return absence_coverage_frame_db(con, "coverage_mart", min_share=min_share)
-    finally:
-        con.close()
 
 
 def absence_coverage_frame_db(con, mart: str, *, min_share: float) -> pl.DataFrame:
@@ -383,21 +369,13 @@ def mart_gate(
 ) -> GateResult:
     """The mart gate on marts in memory (`mart_gate_db`); the tolerances are settings (config/settings.yaml
     `gates`), with no default here."""
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        con.register("gate_current", mart.to_arrow())
-        if previous is not None:
-            con.register("gate_previous", previous.lazy().collect().to_arrow())
+    with frames_in_duckdb(gate_current=mart, gate_previous=previous) as con:
         return mart_gate_db(
             con, "gate_current", "gate_previous" if previous is not None else None, reconciliation=reconciliation,
             row_count_tolerance=row_count_tolerance, headline_tolerance=headline_tolerance,
             reconciliation_tolerance=reconciliation_tolerance, suppressed_cell_max=suppressed_cell_max,
             absence_enrolment_min_share=absence_enrolment_min_share, carry_over=carry_over,
             data_docs_dir=data_docs_dir)  # fmt: skip
-    finally:
-        con.close()
 
 
 def mart_gate_db(

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import polars as pl
 
-from expectations.runner import Check, GateResult, merge, run_suite
+from expectations.runner import Check, GateResult, frames_in_duckdb, merge, run_suite
 
 DFE_KEYS = [
     "_source_sha256",
@@ -274,15 +274,9 @@ def raw_gate(table: str, frame: pl.DataFrame, *, row_count_tolerance: float, dat
              ) -> GateResult:
     """The raw gate of one lake table's rows in memory (every row new); the tolerance is a setting
     (config/settings.yaml gates), no default here."""
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        con.register("raw_rows", frame.to_arrow())
+    with frames_in_duckdb(raw_rows=frame) as con:
         return _gate(table, con, "raw_rows", "raw_rows", row_count_tolerance=row_count_tolerance,
                      data_docs_dir=data_docs_dir)
-    finally:
-        con.close()
 
 
 def lake_files(table_dir: Path, sha256s: set[str] | None = None) -> list[str]:

@@ -355,3 +355,20 @@ def _plain(v):
     except (TypeError, ValueError):
         pass
     return v.item() if hasattr(v, "item") else v
+
+
+@contextlib.contextmanager
+def frames_in_duckdb(**frames):
+    """An in-memory DuckDB connection with each polars frame (lazy or not; None: left out) registered under its
+    name: what the gates' in-memory entry points give their DuckDB rules (`*_db`), which the refresh runs on the
+    warehouse itself."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        for name, frame in frames.items():
+            if frame is not None:
+                con.register(name, frame.lazy().collect().to_arrow())
+        yield con
+    finally:
+        con.close()
