@@ -139,15 +139,16 @@ def mart_gate_check(context: dg.AssetCheckExecutionContext, home: HomeResource) 
     scratch.mkdir(parents=True, exist_ok=True)
     current = current_release(h.root)
     previous = release_parts(current).warehouse if current is not None else None
+    previous = previous if previous is not None and previous.exists() else None
     con = duckdb_connect(h.root, h.settings)
     try:
         con.execute("attach ? as gate_warehouse (read_only)", [str(h.warehouse)])
-        if previous is not None and previous.exists():
+        if previous is not None:
             con.execute("attach ? as gate_release (read_only)", [str(previous)])
         with data_docs_once():
             gate = mart_gate_db(
                 con, "gate_warehouse.main.mart_indicators",
-                "gate_release.main.mart_indicators" if previous is not None and previous.exists() else None,
+                "gate_release.main.mart_indicators" if previous is not None else None,
                 reconciliation=con.sql("select * from gate_warehouse.main.mart_reconciliation").pl(),
                 row_count_tolerance=gates["row_count_tolerance"],
                 headline_tolerance=gates["headline_tolerance"],
